@@ -1,0 +1,436 @@
+"""Pydantic models of the success-criteria file (cxe.yml): release, windows, providers, journeys and
+criteria. Validated once, at the door; everything downstream works on these models."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from .quantities import (
+    DURATION_HINT,
+    Change,
+    format_duration,
+    is_duration_text,
+    parse_change,
+    parse_level,
+    to_timedelta,
+)
+
+_DURATION_SCHEMA = {
+    "type": "string",
+    "pattern": r"^-?(\d+(\.\d+)?(ms|s|m|h|d|w))+$",
+    "description": DURATION_HINT,
+    "examples": ["30m", "2h", "7d"],
+}
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(to_timedelta),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+Level = Annotated[
+    float,
+    BeforeValidator(parse_level),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\S+(%|ms|s|m)?$"}],
+            "description": "an absolute bound: a number, a percentage (1%) or a duration (800ms)",
+            "examples": [0.9, "1%", "800ms"],
+        }
+    ),
+]
+ChangeLimit = Annotated[
+    Change,
+    BeforeValidator(parse_change),
+    PlainSerializer(lambda c: c.describe(), return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number", "minimum": 0}, {"type": "string"}],
+            "description": "relative to the baseline (5%), or absolute (0.5pp, 100ms, 3)",
+            "examples": ["5%", "0.5pp", "100ms"],
+        }
+    ),
+]
+
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+
+class SecretRef(str):
+    """A secret written as `${ENV_VAR}`: only the variable's name is ever stored or printed."""
+
+    @property
+    def variable(self) -> str:
+        match = _ENV_REF.match(self)
+        assert match  # guaranteed by validation
+        return match[1]
+
+    @classmethod
+    def validate(cls, value: object) -> SecretRef:
+        if not isinstance(value, str) or not _ENV_REF.match(value.strip()):
+            # Never echo the value: it may be the secret itself, pasted inline by mistake.
+            raise ValueError(
+                "secrets must be written as an environment variable reference such as "
+                "${DATADOG_API_KEY}, never inline"
+            )
+        return cls(value.strip())
+
+
+Secret = Annotated[
+    str,
+    BeforeValidator(SecretRef.validate),  # refuses anything else before it could be echoed
+    AfterValidator(SecretRef),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _ENV_REF.pattern, "examples": ["${API_KEY}"]}),
+]
+
+
+class Strict(BaseModel):
+    """Base for every cxe.yml model: unknown keys are mistakes, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# release and windows
+
+
+class Release(Strict):
+    name: str | None = Field(None, description="release name or version; --release overrides it")
+    deployed_at: datetime | None = Field(
+        None, description="deploy time (ISO 8601; UTC when no offset); --deployed-at overrides it"
+    )
+
+    @field_validator("deployed_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class WindowSpec(Strict):
+    """A window relative to the deploy time: `start: -24h, end: 0m` is the day before the deploy."""
+
+    start: Duration
+    end: Duration
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowSpec:
+        if self.end <= self.start:
+            raise ValueError(
+                f"end ({format_duration(self.end)}) must come after start ({format_duration(self.start)})"
+            )
+        return self
+
+
+def _before_deploy(value: object) -> object:
+    # `baseline: 24h` means the 24 hours before the deploy.
+    if is_duration_text(value):
+        return {"start": f"-{str(value).lstrip('+-')}", "end": "0m"}
+    return value
+
+
+def _after_deploy(value: object) -> object:
+    # `release: 2h` means the first 2 hours after the deploy.
+    if is_duration_text(value):
+        return {"start": "0m", "end": str(value).lstrip("+")}
+    return value
+
+
+class Windows(Strict):
+    baseline: Annotated[WindowSpec, BeforeValidator(_before_deploy)] = Field(
+        default_factory=lambda: WindowSpec(start=timedelta(hours=-24), end=timedelta(0)),
+        description="before the deploy: `24h`, or {start: -7d, end: -6d22h}",
+    )
+    release: Annotated[WindowSpec, BeforeValidator(_after_deploy)] = Field(
+        default_factory=lambda: WindowSpec(start=timedelta(0), end=timedelta(hours=2)),
+        description="after the deploy: `2h`, or {start: 10m, end: 2h}",
+    )
+
+    @model_validator(mode="after")
+    def _apart(self) -> Windows:
+        b, r = self.baseline, self.release
+        if b.start < r.end and r.start < b.end:
+            raise ValueError(
+                "the baseline and release windows overlap; a comparison needs them apart"
+            )
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# providers and journeys
+
+
+class ProviderSpec(BaseModel):
+    """A named data source. `type` picks the provider; its other keys are checked by that provider's
+    own settings model (see cxe_gate.providers)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(description="provider type, e.g. file, prometheus, datadog, http, sql")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+Unit = Literal["session", "user"]
+
+
+class Journey(Strict):
+    steps: list[str] = Field(
+        min_length=2, description="event names, in the order customers take them"
+    )
+    unit: Unit = Field("session", description="what converts: a session or a user")
+    within: Duration | None = Field(
+        None, description="the last step must follow the first within this"
+    )
+
+    @field_validator("steps")
+    @classmethod
+    def _distinct(cls, steps: list[str]) -> list[str]:
+        if len(set(steps)) != len(steps):
+            raise ValueError("a journey's steps must be distinct event names")
+        return steps
+
+
+def _journey_shorthand(value: object) -> object:
+    return {"steps": value} if isinstance(value, list) else value
+
+
+# ---------------------------------------------------------------------------------------------
+# criteria
+
+Severity = Literal["fail", "warn"]
+
+
+class CriterionBase(Strict):
+    name: str = Field(min_length=1, description="shown in reports and as the pytest item name")
+    description: str | None = None
+    provider: str | None = Field(
+        None, description="a name under `providers`; may be left out when only one is declared"
+    )
+    # comparisons
+    min: Level | None = Field(None, description="the release value must be at least this")
+    max: Level | None = Field(None, description="the release value must be at most this")
+    max_drop: ChangeLimit | None = Field(None, description="largest allowed drop from the baseline")
+    max_rise: ChangeLimit | None = Field(None, description="largest allowed rise from the baseline")
+    test: Literal["auto", "none"] = Field(
+        "auto",
+        description="auto: a breach must also be statistically significant (two-proportion test for "
+        "rates, z-test for means) or the answer is inconclusive; none: compare the numbers only",
+    )
+    alpha: float = Field(0.05, gt=0, lt=0.5, description="significance level of the test")
+    min_samples: int = Field(
+        100, ge=1, description="fewer samples in a window than this makes the answer inconclusive"
+    )
+    no_data: Literal["inconclusive", "fail"] = Field(
+        "inconclusive", description="the verdict when a window has no data; never pass"
+    )
+    # judgement
+    severity: Severity = Field("fail", description="what a breach means: fail or warn")
+    weight: float = Field(1.0, ge=0, description="weight in the 0-100 score")
+    key: bool = Field(False, description="a failure fails the release whatever the score")
+    filter: str | None = Field(
+        None,
+        description="file/sql providers: an SQL condition on the rows (e.g. route = '/checkout')",
+    )
+    query: str | None = Field(None, description="a raw provider query replacing the default one")
+
+    @model_validator(mode="after")
+    def _has_a_rule(self) -> CriterionBase:
+        if all(v is None for v in (self.min, self.max, self.max_drop, self.max_rise)):
+            raise ValueError("give at least one comparison: min, max, max_drop or max_rise")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        return self
+
+    @property
+    def has_relative_rules(self) -> bool:
+        return self.max_drop is not None or self.max_rise is not None
+
+
+_DEFAULT_ERRORS = "status >= 500"
+
+
+class ConversionCriterion(CriterionBase):
+    metric: Literal["conversion"]
+    journey: str = Field(description="a name under `journeys`")
+    unit: Unit | None = Field(None, description="overrides the journey's unit")
+
+
+class EngagementCriterion(CriterionBase):
+    metric: Literal["engagement"]
+    measure: Literal["active_users", "events_per_user", "adoption"] = Field(
+        description="active_users: distinct users in the window; events_per_user: events (of "
+        "`event`, or all) per active user; adoption: share of active users who sent `event`"
+    )
+    event: str | None = Field(None, description="the feature event (required for adoption)")
+
+    @model_validator(mode="after")
+    def _event_for_adoption(self) -> EngagementCriterion:
+        if self.measure == "adoption" and not self.event:
+            raise ValueError("measure adoption needs `event`: the feature event to count")
+        return self
+
+
+class ErrorRateCriterion(CriterionBase):
+    metric: Literal["error_rate"]
+    errors: str = Field(_DEFAULT_ERRORS, description="what counts as an error (SQL condition)")
+
+
+class ApdexCriterion(CriterionBase):
+    metric: Literal["apdex"]
+    t: Duration = Field(description="Apdex T: satisfied at or under T, tolerating up to 4T")
+    errors: str = Field(_DEFAULT_ERRORS, description="failed requests count as frustrated")
+
+    @field_validator("t")
+    @classmethod
+    def _positive(cls, t: timedelta) -> timedelta:
+        if t <= timedelta(0):
+            raise ValueError("Apdex T must be positive")
+        return t
+
+
+class LatencyCriterion(CriterionBase):
+    metric: Literal["latency"]
+    percentile: float = Field(95, gt=0, lt=100, description="e.g. 95 for p95")
+
+
+class FeedbackCriterion(CriterionBase):
+    metric: Literal["feedback"]
+    scale: Literal["nps", "csat"] = Field(
+        description="nps: % promoters (9-10) - % detractors (0-6); csat: share of 4-5 on 1-5"
+    )
+
+
+class CustomCriterion(CriterionBase):
+    metric: Literal["custom"]
+    query: str = Field(  # type: ignore[assignment]
+        description="file/sql providers: SQL returning `value`, and optionally `samples`, or "
+        "`successes` and `trials` for a rate; $start and $end are the window bounds"
+    )
+    unit: str | None = Field(None, description="shown after the value in reports")
+
+
+Criterion = Annotated[
+    ConversionCriterion
+    | EngagementCriterion
+    | ErrorRateCriterion
+    | ApdexCriterion
+    | LatencyCriterion
+    | FeedbackCriterion
+    | CustomCriterion,
+    Field(discriminator="metric"),
+]
+
+
+class GateSettings(Strict):
+    pass_score: float = Field(
+        90, ge=0, le=100, description="score at or above which the gate passes"
+    )
+    warn_score: float = Field(75, ge=0, le=100, description="score below which the gate fails")
+    on_error: Literal["closed", "open"] = Field(
+        "closed",
+        description="closed: a criterion in error makes the verdict `error`; open: it is reported "
+        "but does not decide the verdict",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GateSettings:
+        if self.warn_score > self.pass_score:
+            raise ValueError("warn_score must not be above pass_score")
+        return self
+
+
+class GateConfig(Strict):
+    """The whole cxe.yml."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"title": "cxe-gate success criteria"}
+    )
+
+    version: Literal[1] = Field(1, description="the file format's version")
+    release: Release = Field(default_factory=Release)
+    windows: Windows = Field(default_factory=Windows)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    providers: dict[str, ProviderSpec] = Field(min_length=1)
+    journeys: dict[str, Annotated[Journey, BeforeValidator(_journey_shorthand)]] = Field(
+        default_factory=dict
+    )
+    criteria: list[Criterion] = Field(min_length=1)
+
+    def provider_for(self, criterion: CriterionBase) -> str:
+        """The provider a criterion reads from (`reference_problems` guarantees it exists)."""
+        return criterion.provider if criterion.provider is not None else next(iter(self.providers))
+
+
+Location = tuple[str | int, ...]
+
+
+def _length(window: WindowSpec) -> timedelta:
+    return window.end - window.start
+
+
+def reference_problems(config: GateConfig) -> list[tuple[Location, str]]:
+    """Mistakes no single model can see: names that must point at something declared elsewhere."""
+    problems: list[tuple[Location, str]] = []
+    declared = ", ".join(config.providers)
+    seen: set[str] = set()
+    for index, criterion in enumerate(config.criteria):
+        here: Location = ("criteria", index)
+        if criterion.name in seen:
+            problems.append(
+                (
+                    (*here, "name"),
+                    f"two criteria are named {criterion.name!r}; names must be unique",
+                )
+            )
+        seen.add(criterion.name)
+        if criterion.provider is None and len(config.providers) > 1:
+            problems.append((here, f"say which provider to read: one of {declared}"))
+        elif criterion.provider is not None and criterion.provider not in config.providers:
+            problems.append(
+                (
+                    (*here, "provider"),
+                    f"provider {criterion.provider!r} is not declared under providers "
+                    f"(declared: {declared})",
+                )
+            )
+        if (
+            isinstance(criterion, EngagementCriterion)
+            and criterion.measure == "active_users"
+            and criterion.has_relative_rules
+            and _length(config.windows.baseline) != _length(config.windows.release)
+        ):
+            # Distinct users grow more slowly than the window: 24 h never compares with 2 h.
+            problems.append(
+                (
+                    here,
+                    "active_users counts compare only over windows of equal length; "
+                    "give the baseline the release window's length (e.g. the same hours "
+                    "a week before: {start: -7d, end: -166h}) or use min/max",
+                )
+            )
+        if isinstance(criterion, ConversionCriterion) and criterion.journey not in config.journeys:
+            known = ", ".join(config.journeys) or "none"
+            problems.append(
+                (
+                    (*here, "journey"),
+                    f"journey {criterion.journey!r} is not declared under journeys (declared: {known})",
+                )
+            )
+    return problems

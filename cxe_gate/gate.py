@@ -1,0 +1,144 @@
+"""One gate evaluation: criteria → provider queries → measurements → verdicts → a GateReport."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from . import __version__
+from .config import ConversionCriterion, CriterionBase
+from .errors import ConfigError, CxeGateError, ProviderError
+from .judge import error_result, judge, overall, score
+from .loader import LoadedConfig
+from .measurement import TimeWindow
+from .providers import MetricRequest, Provider, ProviderContext, provider_class
+from .providers.base import default_unit
+from .results import CriterionResult, GateReport, ReleaseReport, WindowReport
+
+
+def resolve_windows(loaded: LoadedConfig, now: datetime | None = None) -> list[TimeWindow]:
+    """Absolute baseline and release windows around the deploy time."""
+    config = loaded.config
+    deployed_at = config.release.deployed_at
+    if deployed_at is None:
+        raise ConfigError(
+            "no deploy time: set release.deployed_at in the file or pass --deployed-at",
+            file=str(loaded.path),
+        )
+    now = now or datetime.now(UTC)
+    if deployed_at > now:
+        raise ConfigError(
+            f"the deploy time {deployed_at.isoformat()} is in the future", file=str(loaded.path)
+        )
+    windows = config.windows
+    return [
+        TimeWindow(
+            "baseline", deployed_at + windows.baseline.start, deployed_at + windows.baseline.end
+        ),
+        # A release window still filling is read as far as it goes; its report says where it ended.
+        TimeWindow(
+            "release",
+            deployed_at + windows.release.start,
+            min(deployed_at + windows.release.end, now),
+        ),
+    ]
+
+
+class _Providers:
+    """Builds each provider on first use; a provider that cannot be built fails only its criteria."""
+
+    def __init__(self, loaded: LoadedConfig):
+        self._loaded = loaded
+        self._built: dict[str, Provider | CxeGateError] = {}
+
+    def get(self, name: str) -> Provider:
+        if name not in self._built:
+            spec = self._loaded.config.providers[name]
+            provider = provider_class(spec.type)
+            assert provider is not None  # the loader checked every type
+            context = ProviderContext(
+                name=name,
+                base_dir=self._loaded.base_dir,
+                where=self._loaded.where(("providers", name)),
+            )
+            try:
+                self._built[name] = provider(self._loaded.provider_settings[name], context)
+            except CxeGateError as exc:
+                self._built[name] = exc
+        built = self._built[name]
+        if isinstance(built, CxeGateError):
+            raise built
+        return built
+
+    def close(self) -> None:
+        for provider in self._built.values():
+            if isinstance(provider, Provider):
+                provider.close()
+
+
+def _evaluate_one(
+    loaded: LoadedConfig, providers: _Providers, criterion: CriterionBase, windows: list[TimeWindow]
+) -> CriterionResult:
+    config = loaded.config
+    name = config.provider_for(criterion)
+    unit = default_unit(criterion)
+    journey = (
+        config.journeys.get(criterion.journey)
+        if isinstance(criterion, ConversionCriterion)
+        else None
+    )
+    request = MetricRequest(criterion=criterion, journey=journey)
+    try:
+        provider = providers.get(name)
+        unit = provider.unit(request)
+        measured = provider.measure(request, windows)
+    except ProviderError as exc:
+        queries = {"query": exc.query} if exc.query else None
+        return error_result(
+            criterion,
+            provider=name,
+            unit=unit,
+            message=f"provider {name!r}: {exc}",
+            queries=queries,
+        )
+    except CxeGateError as exc:
+        return error_result(
+            criterion, provider=name, unit=unit, message=f"provider {name!r}: {exc}"
+        )
+    release = measured.get("release")
+    if release is None:
+        return error_result(
+            criterion,
+            provider=name,
+            unit=unit,
+            message=f"provider {name!r} returned no release measurement",
+        )
+    return judge(
+        criterion, provider=name, unit=unit, release=release, baseline=measured.get("baseline")
+    )
+
+
+def evaluate(
+    loaded: LoadedConfig, *, now: datetime | None = None, dry_run: bool = False
+) -> GateReport:
+    """Judge every criterion of a loaded criteria file and sum up the release's verdict."""
+    config = loaded.config
+    windows = resolve_windows(loaded, now)
+    providers = _Providers(loaded)
+    try:
+        results = [_evaluate_one(loaded, providers, c, windows) for c in config.criteria]
+    finally:
+        providers.close()
+    verdict, summary = overall(results, config.gate)
+    assert config.release.deployed_at is not None  # resolve_windows checked it
+    return GateReport(
+        tool_version=__version__,
+        generated_at=datetime.now(UTC),
+        config_file=str(loaded.path),
+        verdict=verdict,
+        score=score(results),
+        summary=summary,
+        dry_run=dry_run,
+        release=ReleaseReport(name=config.release.name, deployed_at=config.release.deployed_at),
+        windows={w.label: WindowReport(start=w.start, end=w.end) for w in windows},
+        criteria=results,
+    )

@@ -1,0 +1,440 @@
+"""Comparisons and statistics → one verdict per criterion, and the overall verdict and score.
+
+A breach must be both beyond the declared limit and, where a test applies, statistically significant;
+otherwise the answer is inconclusive, never pass. Missing data is never a pass either."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import stats
+from .config import CriterionBase, GateSettings
+from .measurement import Measurement, Unit, format_change, format_value
+from .quantities import Change
+from .results import Check, CriterionResult, Outcome, Verdict
+
+_CREDIT = {Verdict.PASS: 1.0, Verdict.WARN: 0.5, Verdict.FAIL: 0.0}
+
+
+@dataclass(frozen=True)
+class _RuleSpec:
+    rule: str
+    limit_text: str
+    threshold: float | None
+    breached: bool
+    direction: stats.Direction  # the direction of a breach
+    relative_to_baseline: bool
+    undefined_note: str | None = None  # why the rule cannot be judged as written
+
+
+def _samples_word(criterion: CriterionBase) -> str:
+    return {
+        "conversion": "units",
+        "error_rate": "requests",
+        "apdex": "requests",
+        "latency": "requests",
+        "feedback": "responses",
+        "engagement": "users",
+    }.get(getattr(criterion, "metric", ""), "samples")
+
+
+def _rules(
+    criterion: CriterionBase, release: Measurement, baseline: Measurement | None, unit: Unit | str
+) -> list[_RuleSpec]:
+    value = release.value
+    assert value is not None
+    rules: list[_RuleSpec] = []
+    if criterion.min is not None:
+        rules.append(
+            _RuleSpec(
+                "min",
+                format_value(criterion.min, unit),
+                criterion.min,
+                value < criterion.min,
+                "less",
+                False,
+            )
+        )
+    if criterion.max is not None:
+        rules.append(
+            _RuleSpec(
+                "max",
+                format_value(criterion.max, unit),
+                criterion.max,
+                value > criterion.max,
+                "greater",
+                False,
+            )
+        )
+    for rule, change, direction in (
+        ("max_drop", criterion.max_drop, "less"),
+        ("max_rise", criterion.max_rise, "greater"),
+    ):
+        if change is None:
+            continue
+        rules.append(_relative_rule(rule, change, direction, value, baseline, unit))
+    return rules
+
+
+def _relative_rule(
+    rule: str,
+    change: Change,
+    direction: stats.Direction,
+    value: float,
+    baseline: Measurement | None,
+    unit: Unit | str,
+) -> _RuleSpec:
+    limit_text = change.describe() if change.relative else format_change(change.amount, unit)
+    if baseline is None or not baseline.has_data:
+        return _RuleSpec(
+            rule,
+            limit_text,
+            None,
+            False,
+            direction,
+            True,
+            undefined_note="the baseline window has no data to compare with",
+        )
+    base = baseline.value
+    assert base is not None
+    sign = -1 if direction == "less" else 1
+    if change.relative and base == 0:
+        # A percentage of zero is not defined (0 errors before, a few after): let the test decide.
+        return _RuleSpec(
+            rule,
+            limit_text,
+            0.0,
+            value != 0 and (value - base) * sign > 0,
+            direction,
+            True,
+            undefined_note="relative change from a baseline of 0 "
+            "is not defined; judged on the absolute difference and its significance",
+        )
+    allowed = abs(base) * change.amount if change.relative else change.amount
+    threshold = base + sign * allowed
+    breached = value < threshold if direction == "less" else value > threshold
+    return _RuleSpec(rule, limit_text, threshold, breached, direction, True)
+
+
+def _p_value(spec: _RuleSpec, release: Measurement, baseline: Measurement | None) -> float | None:
+    if spec.relative_to_baseline:
+        if baseline is None or not baseline.has_data:
+            return None
+        if release.is_proportion and baseline.is_proportion:
+            return stats.two_proportion(
+                release.successes or 0,
+                release.samples,
+                baseline.successes or 0,
+                baseline.samples,
+                spec.direction,
+            )
+        if release.is_mean and baseline.is_mean:
+            return stats.two_means(
+                release.value or 0.0,
+                release.variance or 0.0,
+                release.samples,
+                baseline.value or 0.0,
+                baseline.variance or 0.0,
+                baseline.samples,
+                spec.direction,
+            )
+        return None
+    assert spec.threshold is not None
+    if release.is_proportion:
+        return stats.proportion_vs_bound(
+            release.successes or 0, release.samples, spec.threshold, spec.direction
+        )
+    if release.is_mean:
+        return stats.mean_vs_bound(
+            release.value or 0.0,
+            release.variance or 0.0,
+            release.samples,
+            spec.threshold,
+            spec.direction,
+        )
+    return None
+
+
+def _format_p(p: float | None) -> str:
+    if p is None:
+        return ""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _check(
+    spec: _RuleSpec,
+    criterion: CriterionBase,
+    release: Measurement,
+    baseline: Measurement | None,
+    unit: Unit | str,
+) -> Check:
+    value_text = format_value(release.value, unit)
+    if spec.undefined_note and spec.threshold is None:
+        return Check(
+            rule=spec.rule,
+            limit=spec.limit_text,
+            threshold=None,
+            outcome=Outcome.UNSURE,
+            note=spec.undefined_note,
+        )
+    bound_text = format_value(spec.threshold, unit)
+    if not spec.breached:
+        note = {
+            "min": f"{value_text} meets the minimum {spec.limit_text}",
+            "max": f"{value_text} is within the maximum {spec.limit_text}",
+            "max_drop": f"within the allowed drop of {spec.limit_text} (threshold {bound_text})",
+            "max_rise": f"within the allowed rise of {spec.limit_text} (threshold {bound_text})",
+        }[spec.rule]
+        if spec.undefined_note:
+            note = f"{spec.undefined_note}; no change seen"
+        return Check(
+            rule=spec.rule,
+            limit=spec.limit_text,
+            threshold=spec.threshold,
+            outcome=Outcome.OK,
+            note=note,
+        )
+    p = _p_value(spec, release, baseline) if criterion.test == "auto" else None
+    if spec.undefined_note:
+        # Zero baseline: only a significant difference counts, and only a test can say so.
+        if p is None:
+            return Check(
+                rule=spec.rule,
+                limit=spec.limit_text,
+                threshold=spec.threshold,
+                outcome=Outcome.UNSURE,
+                note=spec.undefined_note,
+            )
+        note = f"{spec.undefined_note}: {value_text} vs {bound_text} ({_format_p(p)})"
+        return Check(
+            rule=spec.rule,
+            limit=spec.limit_text,
+            threshold=spec.threshold,
+            outcome=Outcome.BREACH if p < criterion.alpha else Outcome.UNSURE,
+            p_value=p,
+            note=note,
+        )
+    note = {
+        "min": f"{value_text} is below the minimum {spec.limit_text}",
+        "max": f"{value_text} is above the maximum {spec.limit_text}",
+        "max_drop": f"{value_text} is below {bound_text}, the allowed drop of {spec.limit_text}",
+        "max_rise": f"{value_text} is above {bound_text}, the allowed rise of {spec.limit_text}",
+    }[spec.rule]
+    if p is None:
+        return Check(
+            rule=spec.rule,
+            limit=spec.limit_text,
+            threshold=spec.threshold,
+            outcome=Outcome.BREACH,
+            note=note,
+        )
+    if p < criterion.alpha:
+        return Check(
+            rule=spec.rule,
+            limit=spec.limit_text,
+            threshold=spec.threshold,
+            outcome=Outcome.BREACH,
+            p_value=p,
+            note=f"{note}, {_format_p(p)}",
+        )
+    return Check(
+        rule=spec.rule,
+        limit=spec.limit_text,
+        threshold=spec.threshold,
+        outcome=Outcome.UNSURE,
+        p_value=p,
+        note=f"{note}, but it could be noise ({_format_p(p)} ≥ α = {criterion.alpha:g} "
+        f"on {release.samples:,} {_samples_word(criterion)})",
+    )
+
+
+def relative_change(value: float | None, baseline: float | None) -> float | None:
+    if value is None or baseline is None or baseline == 0:
+        return None
+    return (value - baseline) / abs(baseline)
+
+
+def _headline(
+    criterion: CriterionBase, release: Measurement, baseline: Measurement | None, unit: Unit | str
+) -> str:
+    """'checkout conversion fell 7.1% (27.9% → 25.9%) on 1,204 units'."""
+    value_text = format_value(release.value, unit)
+    samples = f"{release.samples:,} {_samples_word(criterion)}"
+    if baseline is None or not baseline.has_data:
+        return f"{criterion.name} is {value_text} on {samples}"
+    change = relative_change(release.value, baseline.value)
+    base_text = format_value(baseline.value, unit)
+    if change is None:  # from a baseline of zero
+        verb = (
+            "held"
+            if release.value == baseline.value
+            else "rose"
+            if (release.value or 0) > 0
+            else "fell"
+        )
+        return f"{criterion.name} {verb} from {base_text} to {value_text} on {samples}"
+    if abs(change) < 0.0005:
+        return f"{criterion.name} held ({base_text} → {value_text}) on {samples}"
+    verb = "rose" if change > 0 else "fell"
+    return f"{criterion.name} {verb} {abs(change) * 100:.1f}% ({base_text} → {value_text}) on {samples}"
+
+
+def _deciding(checks: list[Check], outcome: Outcome) -> Check | None:
+    return next((c for c in checks if c.outcome == outcome), None)
+
+
+def judge(
+    criterion: CriterionBase,
+    *,
+    provider: str,
+    unit: Unit | str,
+    release: Measurement,
+    baseline: Measurement | None,
+) -> CriterionResult:
+    """One criterion's verdict from its release and baseline measurements."""
+    base_fields = {
+        "name": criterion.name,
+        "metric": getattr(criterion, "metric", "custom"),
+        "provider": provider,
+        "severity": criterion.severity,
+        "key": criterion.key,
+        "weight": criterion.weight,
+        "unit": str(unit),
+        "value": release.value,
+        "baseline": baseline.value if baseline else None,
+        "change": relative_change(release.value, baseline.value if baseline else None),
+        "samples": release.samples,
+        "baseline_samples": baseline.samples if baseline else None,
+        "details": {
+            label: m.details
+            for label, m in (("baseline", baseline), ("release", release))
+            if m is not None and m.details
+        },
+        "queries": {
+            label: m.query
+            for label, m in (("baseline", baseline), ("release", release))
+            if m is not None and m.query
+        },
+    }
+    if not release.has_data:
+        verdict = Verdict.FAIL if criterion.no_data == "fail" else Verdict.INCONCLUSIVE
+        return CriterionResult(
+            **base_fields,
+            verdict=verdict,
+            threshold=None,
+            p_value=None,
+            message=f"{criterion.name}: the release window has no data "
+            f"(no_data: {criterion.no_data})",
+        )
+    word = _samples_word(criterion)
+    if release.samples < criterion.min_samples:
+        return CriterionResult(
+            **base_fields,
+            verdict=Verdict.INCONCLUSIVE,
+            threshold=None,
+            p_value=None,
+            message=f"{_headline(criterion, release, baseline, unit)}: too few to judge "
+            f"(min_samples {criterion.min_samples:,})",
+        )
+    if (
+        criterion.has_relative_rules
+        and baseline is not None
+        and baseline.has_data
+        and baseline.samples < criterion.min_samples
+    ):
+        return CriterionResult(
+            **base_fields,
+            verdict=Verdict.INCONCLUSIVE,
+            threshold=None,
+            p_value=None,
+            message=f"{_headline(criterion, release, baseline, unit)}; the baseline has only "
+            f"{baseline.samples:,} {word}, too few to compare with (min_samples "
+            f"{criterion.min_samples:,})",
+        )
+
+    checks = [
+        _check(spec, criterion, release, baseline, unit)
+        for spec in _rules(criterion, release, baseline, unit)
+    ]
+    breach = _deciding(checks, Outcome.BREACH)
+    unsure = _deciding(checks, Outcome.UNSURE)
+    deciding = breach or unsure or checks[0]
+    if breach:
+        verdict = Verdict.FAIL if criterion.severity == "fail" else Verdict.WARN
+    elif unsure:
+        verdict = Verdict.INCONCLUSIVE
+    else:
+        verdict = Verdict.PASS
+    message = f"{_headline(criterion, release, baseline, unit)}: {deciding.note}"
+    return CriterionResult(
+        **base_fields,
+        verdict=verdict,
+        threshold=deciding.threshold,
+        p_value=deciding.p_value,
+        message=message,
+        checks=checks,
+    )
+
+
+def error_result(
+    criterion: CriterionBase,
+    *,
+    provider: str,
+    unit: Unit | str,
+    message: str,
+    queries: dict[str, str] | None = None,
+) -> CriterionResult:
+    """A criterion whose data could not be read: `error`, never pass."""
+    return CriterionResult(
+        name=criterion.name,
+        metric=getattr(criterion, "metric", "custom"),
+        provider=provider,
+        verdict=Verdict.ERROR,
+        severity=criterion.severity,
+        key=criterion.key,
+        weight=criterion.weight,
+        unit=str(unit),
+        value=None,
+        baseline=None,
+        threshold=None,
+        samples=0,
+        p_value=None,
+        message=message,
+        queries=queries or {},
+    )
+
+
+def score(results: list[CriterionResult]) -> float | None:
+    """0-100, weighted: pass counts fully, warn half, fail nothing. Criteria without an answer
+    (inconclusive, error) are left out; with none decided, there is no score."""
+    decided = [r for r in results if r.verdict in _CREDIT]
+    total = sum(r.weight for r in decided)
+    if not decided or total == 0:
+        return None
+    return round(100 * sum(r.weight * _CREDIT[r.verdict] for r in decided) / total, 1)
+
+
+def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Verdict, str]:
+    """The release's verdict, Keptn-style: a failed key criterion fails the release alone; otherwise
+    the score decides between pass, warn and fail, after errors and inconclusive answers."""
+    total = score(results)
+    key_failures = [r.name for r in results if r.key and r.verdict == Verdict.FAIL]
+    if key_failures:
+        return Verdict.FAIL, f"key criterion failed: {', '.join(key_failures)}"
+    if total is not None and total < settings.warn_score:
+        return Verdict.FAIL, f"score {total:g} is below warn_score {settings.warn_score:g}"
+    errors = [r.name for r in results if r.verdict == Verdict.ERROR]
+    if errors and settings.on_error == "closed":
+        return Verdict.ERROR, f"could not read the data for: {', '.join(errors)}"
+    unsure = [r.name for r in results if r.verdict == Verdict.INCONCLUSIVE]
+    if unsure:
+        return Verdict.INCONCLUSIVE, f"not enough evidence for: {', '.join(unsure)}"
+    if total is None:
+        # Every criterion errored under on_error: open; nothing was decided, so nothing passed.
+        return Verdict.ERROR, "no criterion could be decided"
+    if total < settings.pass_score:
+        return Verdict.WARN, f"score {total:g} is below pass_score {settings.pass_score:g}"
+    warned = [r.name for r in results if r.verdict in (Verdict.WARN, Verdict.FAIL)]
+    if warned:
+        return Verdict.WARN, f"score {total:g}; warnings: {', '.join(warned)}"
+    return Verdict.PASS, f"score {total:g}; every criterion passed"

@@ -1,0 +1,315 @@
+"""Reading cxe.yml: YAML with line numbers, validation into GateConfig, and every mistake reported at
+once as `file:line: place: what was expected`."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .config import GateConfig, Location, Release, reference_problems
+from .errors import ConfigError
+from .providers import ProviderSettings, available, provider_class
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated criteria file, with where each part of it was written."""
+
+    config: GateConfig
+    path: Path
+    provider_settings: dict[str, ProviderSettings]
+    lines: dict[Location, int] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def where(self, location: Location) -> str:
+        """`cxe.yml:12` for the nearest written ancestor of `location`."""
+        for size in range(len(location), -1, -1):
+            line = self.lines.get(location[:size])
+            if line is not None:
+                return f"{self.path}:{line}"
+        return str(self.path)
+
+
+# --- YAML with positions ------------------------------------------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """Safe YAML, but timestamps stay strings: pydantic parses them, with better messages."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _to_data(
+    node: yaml.Node, here: Location, lines: dict[Location, int], problems: list[str], file: str
+) -> Any:
+    lines.setdefault(here, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in result:
+                problems.append(
+                    f"{file}:{key_node.start_mark.line + 1}: {_dotted((*here, key))}: "
+                    "this key is written twice"
+                )
+            lines[(*here, key)] = key_node.start_mark.line + 1
+            result[key] = _to_data(value_node, (*here, key), lines, problems, file)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _to_data(item, (*here, i), lines, problems, file) for i, item in enumerate(node.value)
+        ]
+    loader = _Loader("")
+    return loader.construct_object(node, deep=True)
+
+
+def _read_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no such criteria file", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the criteria file: {exc}", file=str(path)) from None
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f"{mark.line + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"not valid YAML: {problem}", file=str(path), location=line) from None
+    if node is None:
+        raise ConfigError(
+            "the criteria file is empty; expected providers and criteria", file=str(path)
+        )
+    lines: dict[Location, int] = {}
+    problems: list[str] = []
+    data = _to_data(node, (), lines, problems, str(path))
+    if problems:
+        raise ConfigError("duplicate keys", file=str(path), problems=problems)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            "expected a mapping with providers and criteria at the top",
+            file=str(path),
+            location="1",
+        )
+    return data, lines
+
+
+# --- validation messages ------------------------------------------------------------------------
+
+
+def _dotted(location: Location) -> str:
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top)"
+
+
+def _known_fields(root: type[BaseModel]) -> set[str]:
+    """Every key the model and the models inside it accept: the vocabulary for "did you mean"."""
+    names: set[str] = set()
+    pending: list[type[BaseModel]] = [root]
+    seen: set[type] = set()
+    while pending:
+        model = pending.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        names.update(model.model_fields)
+        pending.extend(model.__subclasses__())
+        for info in model.model_fields.values():
+            for arg in _types_in(info.annotation):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    pending.append(arg)
+    return names
+
+
+def _types_in(annotation: Any) -> list[Any]:
+    found = [annotation]
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found.extend(_types_in(arg))
+    for meta in getattr(annotation, "__metadata__", ()) or ():
+        found.extend(_types_in(meta))
+    origin = getattr(annotation, "__origin__", None)
+    if origin is not None:
+        found.append(origin)
+    return found
+
+
+def _resolve(data: Any, location: tuple[Any, ...]) -> tuple[Location, Location]:
+    """Split pydantic's error location into the part that exists in the data and the rest, dropping
+    the union tags pydantic inserts (e.g. `conversion` in criteria.0.conversion.max_drop)."""
+    found: list[str | int] = []
+    current = data
+    rest: list[str | int] = []
+    for part in location:
+        if isinstance(current, dict) and part in current:
+            found.append(part)
+            current = current[part]
+            rest.clear()  # what came before was a union member's tag
+        elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+            found.append(part)
+            current = current[part]
+            rest.clear()
+        elif (isinstance(part, str) and "[" in part) or part in ("function-after", "function-before"):
+            continue  # a validator's or a union member's name, not a place in the file
+        else:
+            rest.append(part)
+    # Only the last missing part is a real key; union member names sit before it.
+    return tuple(found), tuple(rest[-1:])
+
+
+def _describe(error: dict[str, Any], vocabulary: set[str]) -> str:
+    kind = error["type"]
+    message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    if kind == "extra_forbidden":
+        key = error["loc"][-1] if error["loc"] else "?"
+        close = difflib.get_close_matches(str(key), sorted(vocabulary), n=1, cutoff=0.5)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return "required, but not given"
+    if kind == "union_tag_invalid":
+        context = error.get("ctx", {})
+        return (
+            f"unknown metric {context.get('tag')!r}; expected one of {context.get('expected_tags')}"
+        )
+    if kind == "union_tag_not_found":
+        return (
+            "say which `metric` this criterion measures (conversion, engagement, error_rate, "
+            "apdex, latency, feedback or custom)"
+        )
+    given = error.get("input")
+    if kind in ("value_error", "assertion_error") or isinstance(given, dict | list):
+        return message
+    return f"{message} (got {given!r})"
+
+
+def _problems(
+    error: ValidationError,
+    model: type[BaseModel],
+    data: Any,
+    lines: dict[Location, int],
+    file: str,
+    prefix: Location = (),
+) -> list[tuple[int, str]]:
+    vocabulary = _known_fields(model)
+    found: list[tuple[int, str]] = []
+    seen: set[str] = set()
+    for item in error.errors():
+        existing, rest = _resolve(data, tuple(item["loc"]))
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            rest = ("metric",)
+        location = prefix + existing
+        written = location + rest
+        line = next(
+            (lines[written[:n]] for n in range(len(written), -1, -1) if written[:n] in lines), 1
+        )
+        text = f"{file}:{line}: {_dotted(location + rest)}: {_describe(item, vocabulary)}"
+        if text not in seen:
+            seen.add(text)
+            found.append((line, text))
+    return found
+
+
+# --- the door -----------------------------------------------------------------------------------
+
+
+def load(
+    path: str | Path, *, release: str | None = None, deployed_at: str | datetime | None = None
+) -> LoadedConfig:
+    """Read and validate a criteria file; command-line overrides win over the file's release."""
+    path = Path(path)
+    data, lines = _read_yaml(path)
+    file = str(path)
+    problems: list[tuple[int, str]] = []
+    try:
+        config = GateConfig.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_problems(exc, GateConfig, data, lines, file))
+        config = None
+
+    settings: dict[str, ProviderSettings] = {}
+    for name, spec in (
+        (data.get("providers") or {}).items() if isinstance(data.get("providers"), dict) else ()
+    ):
+        if not isinstance(spec, dict) or not isinstance(spec.get("type"), str):
+            continue  # already reported by the model
+        here: Location = ("providers", name)
+        provider = provider_class(spec["type"])
+        if provider is None:
+            problems.append(
+                (
+                    lines.get((*here, "type"), 1),
+                    f"{file}:{lines.get((*here, 'type'), 1)}: providers.{name}.type: "
+                    f"unknown provider {spec['type']!r}; available: {', '.join(available())}",
+                )
+            )
+            continue
+        options = {k: v for k, v in spec.items() if k != "type"}
+        try:
+            settings[name] = provider.settings_model.model_validate(options)
+        except ValidationError as exc:
+            problems.extend(
+                _problems(exc, provider.settings_model, options, lines, file, prefix=here)
+            )
+
+    if config is not None:
+        for location, message in reference_problems(config):
+            line = next(
+                (
+                    lines[location[:n]]
+                    for n in range(len(location), -1, -1)
+                    if location[:n] in lines
+                ),
+                1,
+            )
+            problems.append((line, f"{file}:{line}: {_dotted(location)}: {message}"))
+    if problems or config is None:
+        problems.sort(key=lambda item: item[0])
+        raise ConfigError("invalid criteria file", file=file, problems=[p for _, p in problems])
+
+    config = _override_release(config, release, deployed_at)
+    return LoadedConfig(config=config, path=path, provider_settings=settings, lines=lines)
+
+
+def _override_release(
+    config: GateConfig, name: str | None, deployed_at: str | datetime | None
+) -> GateConfig:
+    updates: dict[str, Any] = {}
+    if name is not None:
+        updates["name"] = name
+    if deployed_at is not None:
+        updates["deployed_at"] = parse_time(deployed_at, what="--deployed-at")
+    if updates:
+        config = config.model_copy(
+            update={"release": Release(**(config.release.model_dump() | updates))}
+        )
+    return config
+
+
+def parse_time(value: str | datetime, *, what: str) -> datetime:
+    """An ISO 8601 time; without an offset it is UTC."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ConfigError(
+                f"{what}: expected an ISO 8601 time such as 2026-11-10T14:00:00Z, got {value!r}"
+            ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

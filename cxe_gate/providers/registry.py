@@ -1,0 +1,44 @@
+"""Providers by `type` name: the built-in modules, plus any package's `cxe_gate.providers` entry point."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from .base import Provider
+
+ENTRY_POINT_GROUP = "cxe_gate.providers"
+
+# Built-ins are imported only when used, so a provider's optional dependency costs nothing otherwise.
+_BUILTIN = {
+    "file": "cxe_gate.providers.file:FileProvider",
+}
+_registered: dict[str, type[Provider]] = {}
+
+
+def register(type_name: str, provider: type[Provider]) -> None:
+    """Make `type: <type_name>` in cxe.yml use `provider` (for plugins and tests)."""
+    _registered[type_name] = provider
+
+
+def available() -> list[str]:
+    names = set(_BUILTIN) | set(_registered)
+    names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+    return sorted(names)
+
+
+def provider_class(type_name: str) -> type[Provider] | None:
+    """The class for `type_name`, or None when no provider has that name."""
+    if type_name in _registered:
+        return _registered[type_name]
+    target = _BUILTIN.get(type_name)
+    if target is None:
+        found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == type_name]
+        if not found:
+            return None
+        provider = found[0].load()
+    else:
+        module_name, _, attribute = target.partition(":")
+        provider = getattr(importlib.import_module(module_name), attribute)
+    _registered[type_name] = provider
+    return provider

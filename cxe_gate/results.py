@@ -1,0 +1,99 @@
+"""Verdicts as data: the models every report renders. The JSON report is `GateReport` dumped, so all
+formats agree. Bump SCHEMA_VERSION on any incompatible change to these models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+class Verdict(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+class Outcome(StrEnum):
+    """How one comparison rule came out."""
+
+    OK = "ok"
+    BREACH = "breach"
+    UNSURE = "unsure"  # breached but not significant, or not defined (empty or zero baseline)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Check(_Model):
+    """One comparison rule of a criterion (min, max, max_drop or max_rise) and how it came out."""
+
+    rule: str = Field(description="min, max, max_drop or max_rise")
+    limit: str = Field(description="the rule as written, e.g. 5% or 800 ms")
+    threshold: float | None = Field(description="the value the release was held to")
+    outcome: Outcome
+    p_value: float | None = None
+    note: str = Field(description="one plain sentence about this rule")
+
+
+class CriterionResult(_Model):
+    name: str
+    metric: str
+    provider: str
+    verdict: Verdict
+    severity: str
+    key: bool
+    weight: float
+    unit: str = Field(description="ratio (0..1), ms, score, points, per hour, per user, or custom")
+    value: float | None = Field(description="the release window's value")
+    baseline: float | None = Field(description="the baseline window's value")
+    change: float | None = Field(
+        None,
+        description="relative change from the baseline (-0.071 = fell 7.1%); null if not defined",
+    )
+    threshold: float | None = Field(description="the deciding rule's threshold")
+    samples: int = Field(description="samples in the release window")
+    baseline_samples: int | None = None
+    p_value: float | None = Field(description="the deciding test's p-value; null when none applied")
+    message: str = Field(description="one plain sentence explaining the verdict")
+    checks: list[Check] = Field(default_factory=list)
+    details: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="per window: the counts behind the value"
+    )
+    queries: dict[str, str] = Field(
+        default_factory=dict, description="per window: the query as sent"
+    )
+
+
+class WindowReport(_Model):
+    start: datetime
+    end: datetime
+
+
+class ReleaseReport(_Model):
+    name: str | None
+    deployed_at: datetime
+
+
+class GateReport(_Model):
+    schema_version: str = SCHEMA_VERSION
+    tool: str = "cxe-gate"
+    tool_version: str
+    generated_at: datetime
+    config_file: str | None
+    verdict: Verdict
+    score: float | None = Field(description="0-100, weighted over decided criteria; null if none")
+    summary: str = Field(description="one plain sentence explaining the overall verdict")
+    dry_run: bool = False
+    release: ReleaseReport
+    windows: dict[str, WindowReport]
+    criteria: list[CriterionResult]
+
+    def count(self, verdict: Verdict) -> int:
+        return sum(1 for c in self.criteria if c.verdict == verdict)

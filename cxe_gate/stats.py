@@ -1,0 +1,79 @@
+"""Significance tests behind the verdicts: is a breach real, or could it be noise?
+
+All tests are one-sided in the direction of the breach and return a p-value; `None` means the test
+does not apply (no counts, no variance, an empty window)."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from scipy import stats
+
+Direction = Literal["less", "greater"]
+
+
+def two_proportion(
+    release_successes: int,
+    release_trials: int,
+    baseline_successes: int,
+    baseline_trials: int,
+    direction: Direction,
+) -> float | None:
+    """Pooled two-proportion z-test of H0 "the release rate equals the baseline rate" against the
+    release rate being `direction` than the baseline."""
+    if release_trials <= 0 or baseline_trials <= 0:
+        return None
+    pooled = (release_successes + baseline_successes) / (release_trials + baseline_trials)
+    variance = pooled * (1 - pooled) * (1 / release_trials + 1 / baseline_trials)
+    difference = release_successes / release_trials - baseline_successes / baseline_trials
+    if variance == 0:
+        # Both rates are 0 or both 1: no difference at all, or a certain one.
+        return 1.0 if difference == 0 else 0.0
+    z = difference / math.sqrt(variance)
+    return float(stats.norm.cdf(z) if direction == "less" else stats.norm.sf(z))
+
+
+def proportion_vs_bound(
+    successes: int, trials: int, bound: float, direction: Direction
+) -> float | None:
+    """Exact binomial test of H0 "the true rate is on the allowed side of `bound`"."""
+    if trials <= 0 or not 0 <= bound <= 1:
+        return None
+    if bound in (0.0, 1.0):
+        # A bound at the edge is breached by a single observation: no noise can explain it.
+        return 0.0
+    return float(stats.binomtest(successes, trials, bound, alternative=direction).pvalue)
+
+
+def two_means(
+    release_mean: float,
+    release_variance: float,
+    release_n: int,
+    baseline_mean: float,
+    baseline_variance: float,
+    baseline_n: int,
+    direction: Direction,
+) -> float | None:
+    """Large-sample (Welch) z-test of two means of per-sample scores."""
+    if release_n < 2 or baseline_n < 2:
+        return None
+    standard_error = math.sqrt(release_variance / release_n + baseline_variance / baseline_n)
+    difference = release_mean - baseline_mean
+    if standard_error == 0:
+        return 1.0 if difference == 0 else 0.0
+    z = difference / standard_error
+    return float(stats.norm.cdf(z) if direction == "less" else stats.norm.sf(z))
+
+
+def mean_vs_bound(
+    mean: float, variance: float, n: int, bound: float, direction: Direction
+) -> float | None:
+    """One-sample z-test of a mean of per-sample scores against a fixed bound."""
+    if n < 2:
+        return None
+    standard_error = math.sqrt(variance / n)
+    if standard_error == 0:
+        return 1.0 if mean == bound else 0.0
+    z = (mean - bound) / standard_error
+    return float(stats.norm.cdf(z) if direction == "less" else stats.norm.sf(z))

@@ -1,0 +1,3 @@
+from tiny_logs import shop_files
+
+__all__ = ["shop_files"]

@@ -1,0 +1,190 @@
+"""Verdicts from measurements: breaches must be real, missing data is never a pass."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import TypeAdapter
+
+from cxe_gate import metrics
+from cxe_gate.config import Criterion, GateSettings
+from cxe_gate.judge import judge, overall, score
+from cxe_gate.measurement import Measurement, Unit
+from cxe_gate.results import Outcome, Verdict
+
+criterion_of = TypeAdapter(Criterion).validate_python
+
+
+def conversion(**rules):
+    return criterion_of(
+        {"name": "checkout conversion", "metric": "conversion", "journey": "checkout", **rules}
+    )
+
+
+def judged(criterion, release, baseline):
+    return judge(criterion, provider="p", unit=Unit.RATIO, release=release, baseline=baseline)
+
+
+def test_a_significant_drop_beyond_the_limit_fails():
+    result = judged(
+        conversion(max_drop="5%"), metrics.proportion(250, 1000), metrics.proportion(3000, 10000)
+    )
+    assert result.verdict == Verdict.FAIL
+    assert result.threshold == pytest.approx(0.285)  # 0.30 less 5% of it
+    assert result.p_value < 0.001
+    assert result.change == pytest.approx(-1 / 6)
+    assert "fell 16.7%" in result.message
+
+
+def test_the_same_drop_on_tiny_traffic_is_inconclusive_not_fail():
+    # 5/20 vs 30% looks like the same drop, but 20 sessions cannot tell it from noise.
+    result = judged(
+        conversion(max_drop="5%", min_samples=10),
+        metrics.proportion(5, 20),
+        metrics.proportion(3000, 10000),
+    )
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert result.checks[0].outcome == Outcome.UNSURE
+    assert "could be noise" in result.message
+
+
+def test_below_min_samples_is_inconclusive():
+    result = judged(
+        conversion(max_drop="5%"), metrics.proportion(30, 99), metrics.proportion(3000, 10000)
+    )
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert "too few" in result.message
+
+
+def test_a_drop_within_the_limit_passes():
+    result = judged(
+        conversion(max_drop="5%"), metrics.proportion(2900, 10000), metrics.proportion(3000, 10000)
+    )
+    assert result.verdict == Verdict.PASS
+
+
+def test_no_release_data_is_inconclusive_by_default_and_fail_on_request():
+    empty = metrics.proportion(0, 0)
+    base = metrics.proportion(3000, 10000)
+    assert judged(conversion(max_drop="5%"), empty, base).verdict == Verdict.INCONCLUSIVE
+    assert judged(conversion(max_drop="5%", no_data="fail"), empty, base).verdict == Verdict.FAIL
+
+
+def test_no_baseline_leaves_a_relative_rule_undecided():
+    result = judged(
+        conversion(max_drop="5%"), metrics.proportion(300, 1000), metrics.proportion(0, 0)
+    )
+    assert result.verdict == Verdict.INCONCLUSIVE
+
+
+def test_zero_baseline_is_judged_on_significance_not_a_percentage():
+    rate = criterion_of({"name": "errors", "metric": "error_rate", "max_rise": "50%"})
+    # 0 of 10,000 before, 40 of 2,000 after: a real rise although no percentage is defined
+    result = judged(rate, metrics.proportion(40, 2000), metrics.proportion(0, 10000))
+    assert result.verdict == Verdict.FAIL
+    assert result.change is None
+    assert "not defined" in result.message
+    # 1 of 2,000 after 0 of 1,000: could be chance
+    result = judged(rate, metrics.proportion(1, 2000), metrics.proportion(0, 1000))
+    assert result.verdict == Verdict.INCONCLUSIVE
+
+
+def test_absolute_max_on_a_rate_uses_a_binomial_test():
+    rate = criterion_of({"name": "errors", "metric": "error_rate", "max": "1%", "min_samples": 10})
+    assert judged(rate, metrics.proportion(5, 100), None).verdict == Verdict.FAIL  # p ≈ 0.003
+    assert (
+        judged(rate, metrics.proportion(2, 100), None).verdict == Verdict.INCONCLUSIVE
+    )  # p ≈ 0.26
+    assert judged(rate, metrics.proportion(0, 100), None).verdict == Verdict.PASS
+
+
+def test_latency_has_no_test_so_a_breach_is_a_breach():
+    p95 = criterion_of({"name": "p95", "metric": "latency", "max": "800ms", "max_rise": "20%"})
+    result = judge(
+        p95,
+        provider="p",
+        unit=Unit.MILLISECONDS,
+        release=Measurement(value=990.0, samples=500),
+        baseline=Measurement(value=800.0, samples=5000),
+    )
+    assert result.verdict == Verdict.FAIL
+    assert [c.outcome for c in result.checks] == [Outcome.BREACH, Outcome.BREACH]
+    assert result.p_value is None
+
+
+def test_warn_severity_turns_a_breach_into_a_warning():
+    result = judged(
+        conversion(max_drop="5%", severity="warn"),
+        metrics.proportion(250, 1000),
+        metrics.proportion(3000, 10000),
+    )
+    assert result.verdict == Verdict.WARN
+
+
+def test_apdex_drop_uses_the_z_test_on_scores():
+    apdex = criterion_of({"name": "apdex", "metric": "apdex", "t": "500ms", "max_drop": "5%"})
+    result = judge(
+        apdex,
+        provider="p",
+        unit=Unit.SCORE,
+        release=metrics.apdex(700, 200, 100),
+        baseline=metrics.apdex(9000, 800, 200),
+    )
+    # 0.80 vs 0.94: far beyond a 5% drop and significant
+    assert result.value == pytest.approx(0.8)
+    assert result.verdict == Verdict.FAIL
+    assert result.p_value < 1e-6
+
+
+def _result(verdict, weight=1.0, key=False):
+    base = judged(
+        conversion(max_drop="5%", weight=weight, key=key),
+        metrics.proportion(3000, 10000),
+        metrics.proportion(3000, 10000),
+    )
+    return base.model_copy(update={"verdict": verdict})
+
+
+def test_score_weights_pass_fully_warn_half_and_leaves_out_undecided():
+    results = [
+        _result(Verdict.PASS, 2),
+        _result(Verdict.WARN, 1),
+        _result(Verdict.FAIL, 1),
+        _result(Verdict.INCONCLUSIVE, 5),
+        _result(Verdict.ERROR, 5),
+    ]
+    assert score(results) == pytest.approx(100 * (2 + 0.5) / 4)
+    assert score([_result(Verdict.ERROR)]) is None
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ([Verdict.PASS] * 4, Verdict.PASS),
+        ([Verdict.PASS] * 9 + [Verdict.WARN], Verdict.WARN),  # score 95
+        ([Verdict.PASS] * 9 + [Verdict.FAIL], Verdict.WARN),  # score 90, not key
+        ([Verdict.PASS] * 3 + [Verdict.FAIL], Verdict.WARN),  # score 75: at the warn line
+        ([Verdict.PASS] * 2 + [Verdict.FAIL], Verdict.FAIL),  # score 66.7
+        ([Verdict.PASS, Verdict.INCONCLUSIVE], Verdict.INCONCLUSIVE),
+        ([Verdict.PASS, Verdict.ERROR], Verdict.ERROR),
+        ([Verdict.ERROR, Verdict.INCONCLUSIVE], Verdict.ERROR),
+    ],
+)
+def test_overall_verdict(verdicts, expected):
+    verdict, _ = overall([_result(v) for v in verdicts], GateSettings())
+    assert verdict == expected
+
+
+def test_a_key_failure_fails_the_release_whatever_the_score():
+    results = [_result(Verdict.PASS, 100), _result(Verdict.FAIL, 1, key=True)]
+    verdict, summary = overall(results, GateSettings())
+    assert verdict == Verdict.FAIL
+    assert "key criterion" in summary
+
+
+def test_errors_never_pass_even_when_fail_open():
+    verdict, _ = overall([_result(Verdict.ERROR)], GateSettings(on_error="open"))
+    assert verdict == Verdict.ERROR
+    verdict, _ = overall(
+        [_result(Verdict.ERROR), _result(Verdict.PASS)], GateSettings(on_error="open")
+    )
+    assert verdict == Verdict.PASS
