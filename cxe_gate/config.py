@@ -274,17 +274,29 @@ class ConversionCriterion(CriterionBase):
 
 class EngagementCriterion(CriterionBase):
     metric: Literal["engagement"]
-    measure: Literal["active_users", "events_per_user", "adoption"] = Field(
-        description="active_users: distinct users in the window; events_per_user: events (of "
-        "`event`, or all) per active user; adoption: share of active users who sent `event`"
+    measure: Literal["active_users", "events_per_session", "events_per_user", "adoption"] = Field(
+        description="active_users: distinct users in the window; events_per_session / "
+        "events_per_user: events (of `event`, or all) per active session or user; adoption: share "
+        "of active sessions (or users, with unit: user) that sent `event`"
     )
     event: str | None = Field(None, description="the feature event (required for adoption)")
+    unit: Unit = Field(
+        "session",
+        description="adoption: per session (default) or user. A user's activity grows with the "
+        "window's length, so per-user measures compare only over windows of equal length",
+    )
 
     @model_validator(mode="after")
     def _event_for_adoption(self) -> EngagementCriterion:
         if self.measure == "adoption" and not self.event:
             raise ValueError("measure adoption needs `event`: the feature event to count")
         return self
+
+    @property
+    def per_user(self) -> bool:
+        return self.measure in ("active_users", "events_per_user") or (
+            self.measure == "adoption" and self.unit == "user"
+        )
 
 
 class ErrorRateCriterion(CriterionBase):
@@ -412,17 +424,18 @@ def reference_problems(config: GateConfig) -> list[tuple[Location, str]]:
             )
         if (
             isinstance(criterion, EngagementCriterion)
-            and criterion.measure == "active_users"
+            and criterion.per_user
             and criterion.has_relative_rules
             and _length(config.windows.baseline) != _length(config.windows.release)
         ):
-            # Distinct users grow more slowly than the window: 24 h never compares with 2 h.
+            # Users pile up activity as a window grows: a 24 h baseline never compares with 2 h.
             problems.append(
                 (
                     here,
-                    "active_users counts compare only over windows of equal length; "
-                    "give the baseline the release window's length (e.g. the same hours "
-                    "a week before: {start: -7d, end: -166h}) or use min/max",
+                    f"{criterion.measure} per user compares only over windows of "
+                    "equal length; give the baseline the release window's length (e.g. "
+                    "the same hours a week before: {start: -7d, end: -166h}), measure per "
+                    "session, or use min/max",
                 )
             )
         if isinstance(criterion, ConversionCriterion) and criterion.journey not in config.journeys:

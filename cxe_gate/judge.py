@@ -34,7 +34,7 @@ def _samples_word(criterion: CriterionBase) -> str:
         "apdex": "requests",
         "latency": "requests",
         "feedback": "responses",
-        "engagement": "users",
+        "engagement": "users" if getattr(criterion, "per_user", False) else "sessions",
     }.get(getattr(criterion, "metric", ""), "samples")
 
 

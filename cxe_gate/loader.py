@@ -164,7 +164,10 @@ def _resolve(data: Any, location: tuple[Any, ...]) -> tuple[Location, Location]:
             found.append(part)
             current = current[part]
             rest.clear()
-        elif (isinstance(part, str) and "[" in part) or part in ("function-after", "function-before"):
+        elif (isinstance(part, str) and "[" in part) or part in (
+            "function-after",
+            "function-before",
+        ):
             continue  # a validator's or a union member's name, not a place in the file
         else:
             rest.append(part)

@@ -114,6 +114,17 @@ def test_unknown_metric_and_missing_fields(tmp_path):
     assert any(":12: criteria[0].journey: required, but not given" in line for line in lines), lines
 
 
+def test_per_user_engagement_over_unequal_windows_is_refused(tmp_path):
+    criterion = "  - {name: users, metric: engagement, measure: active_users, max_drop: 10%}\n"
+    lines = problems(tmp_path, VALID + criterion)
+    assert any(
+        ":16: criteria[1]: active_users per user compares only over windows of equal length" in line
+        for line in lines
+    ), lines
+    equal = VALID.replace("baseline: 24h", "baseline: {start: -7d, end: -166h10m}") + criterion
+    assert load(write(tmp_path, equal)).config.criteria[1].measure == "active_users"
+
+
 def test_a_criterion_needs_a_comparison(tmp_path):
     lines = problems(tmp_path, VALID.replace("    max_drop: 5%\n", ""))
     assert any("give at least one comparison" in line for line in lines), lines

@@ -92,16 +92,24 @@ def test_nps_csat_and_engagement(shop_files):
   - {name: nps, metric: feedback, scale: nps, filter: "survey = 'nps'", min: -100, min_samples: 1}
   - {name: csat, metric: feedback, scale: csat, filter: "survey = 'csat'", min: 0%, min_samples: 1}
   - {name: wishlist, metric: engagement, measure: adoption, event: wishlist_add, min: 0%, min_samples: 1}
+  - {name: wishlist users, metric: engagement, measure: adoption, unit: user, event: wishlist_add, min: 0%,
+     min_samples: 1}
+  - {name: per session, metric: engagement, measure: events_per_session, min: 0, min_samples: 1}
   - {name: per user, metric: engagement, measure: events_per_user, min: 0, min_samples: 1}
   - {name: users, metric: engagement, measure: active_users, min: 1, min_samples: 1}
 """,
     )
-    nps, csat, wishlist, per_user, users = report.criteria
+    nps, csat, wishlist, wishlist_users, per_session, per_user, users = report.criteria
     assert nps.baseline == pytest.approx(0.0)  # 2 promoters, 2 detractors of 6
     assert nps.value == pytest.approx(100 * (2 - 1) / 3)
     assert csat.value == pytest.approx(2 / 3)
-    assert wishlist.value == pytest.approx(1 / 3)  # u1 of u1, u5, u6
+    assert wishlist.value == pytest.approx(1 / 3)  # s5 of s5, s6, s7
+    assert wishlist_users.value == pytest.approx(1 / 3)  # u1 of u1, u5, u6
+    assert per_session.value == pytest.approx(7 / 3)  # 7 events, 3 sessions
     assert per_user.value == pytest.approx(7 / 3)  # 7 events, 3 users
+    # baseline: u4 has two sessions (s4, s9), so per session and per user differ
+    assert per_session.baseline == pytest.approx(13 / 5)
+    assert per_user.baseline == pytest.approx(13 / 4)
     assert users.value == 3
 
 

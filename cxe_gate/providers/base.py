@@ -85,5 +85,9 @@ def default_unit(criterion: CriterionBase) -> Unit | str:
         return Unit.POINTS if getattr(criterion, "scale", "") == "nps" else Unit.RATIO
     if metric == "engagement":
         measure = getattr(criterion, "measure", "")
-        return {"active_users": "users", "events_per_user": Unit.PER_USER}.get(measure, Unit.RATIO)
+        return {
+            "active_users": "users",
+            "events_per_user": Unit.PER_USER,
+            "events_per_session": "per session",
+        }.get(measure, Unit.RATIO)
     return getattr(criterion, "unit", None) or Unit.NUMBER

@@ -348,26 +348,28 @@ class FileProvider(Provider):
 
             return self._per_window("events", sql, windows, count_users)
         counted = f"event = {_sql_string(criterion.event)}" if criterion.event else "true"
+        unit = "user_id" if criterion.per_user else "session_id"
         sql = (
-            f"WITH per_user AS (SELECT win, user_id, count(*) FILTER (WHERE {counted}) AS n "
-            f"FROM ({scoped}) WHERE user_id IS NOT NULL GROUP BY win, user_id) "
+            f"WITH per_unit AS (SELECT win, {unit}, count(*) FILTER (WHERE {counted}) AS n "
+            f"FROM ({scoped}) WHERE {unit} IS NOT NULL GROUP BY win, {unit}) "
             f"SELECT win, count(*), count(*) FILTER (WHERE n > 0), avg(n), coalesce(var_samp(n), 0) "
-            f"FROM per_user GROUP BY win"
+            f"FROM per_unit GROUP BY win"
         )
+        word = "users" if criterion.per_user else "sessions"
 
         def build(row, query):
-            users, adopters, mean, variance = row or (0, 0, None, None)
+            units, adopters, mean, variance = row or (0, 0, None, None)
             if criterion.measure == "adoption":
                 return metrics.proportion(
-                    adopters, users, query=query, details={"users": users, "adopters": adopters}
+                    adopters, units, query=query, details={word: units, "adopters": adopters}
                 )
-            if not users:
+            if not units:
                 return Measurement(value=None, samples=0, query=query)
             return Measurement(
                 value=float(mean),
-                samples=users,
+                samples=units,
                 variance=float(variance),
-                details={"users": users},
+                details={word: units},
                 query=query,
             )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..measurement import format_value
 from ..results import GateReport, Verdict
+from . import wording
 
 _COLOURS = {
     Verdict.PASS: "32",  # green
@@ -19,18 +20,14 @@ def _badge(verdict: Verdict, colour: bool) -> str:
     return f"\x1b[{_COLOURS[verdict]}m{text}\x1b[0m" if colour else text
 
 
-def _time(moment) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
 def render_terminal(report: GateReport, *, colour: bool = False) -> str:
     release = report.release
     lines = [
         f"cxe-gate {report.tool_version}: release {release.name or '(unnamed)'} "
-        f"deployed {_time(release.deployed_at)}",
+        f"deployed {wording.utc_time(release.deployed_at)}",
     ]
     for label, window in report.windows.items():
-        lines.append(f"  {label:<8} window {_time(window.start)} → {_time(window.end)}")
+        lines.append(f"  {label:<8} window {wording.utc_time(window.start)} → {wording.utc_time(window.end)}")
     lines.append("")
     width = max(len(c.name) for c in report.criteria)
     for c in report.criteria:

@@ -1,0 +1,260 @@
+"""The HTML report: one self-contained page (no network, no script) with a card and a chart per
+criterion, readable on a laptop or a phone, in light or dark mode."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from ..measurement import format_value
+from ..results import Check, CriterionResult, GateReport, Verdict
+from . import wording
+
+_WORD = {
+    Verdict.PASS: "Pass",
+    Verdict.WARN: "Warn",
+    Verdict.FAIL: "Fail",
+    Verdict.INCONCLUSIVE: "Inconclusive",
+    Verdict.ERROR: "Error",
+}
+
+_STYLE = """
+:root {
+  color-scheme: light dark;
+  --bg: #f5f6f8; --fg: #1b1f24; --muted: #59636e; --card: #ffffff; --line: #d1d9e0;
+  --pass: #1a7f37; --warn: #9a6700; --fail: #cf222e; --inconclusive: #8250df; --error: #a40e26;
+  --bar: #8c959f;
+}
+@media (prefers-color-scheme: dark) {
+  :root {
+    --bg: #0d1117; --fg: #e6edf3; --muted: #9198a1; --card: #161b22; --line: #3d444d;
+    --pass: #3fb950; --warn: #d29922; --fail: #f85149; --inconclusive: #ab7df8; --error: #ff7b72;
+    --bar: #6e7681;
+  }
+}
+* { box-sizing: border-box; }
+body { margin: 0; background: var(--bg); color: var(--fg);
+  font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 76rem; margin: 0 auto; padding: 1rem; }
+.v-pass { --accent: var(--pass); } .v-warn { --accent: var(--warn); }
+.v-fail { --accent: var(--fail); } .v-inconclusive { --accent: var(--inconclusive); }
+.v-error { --accent: var(--error); }
+.banner, .card { background: var(--card); border: 1px solid var(--line); border-radius: .5rem;
+  border-top: .35rem solid var(--accent); overflow-wrap: anywhere; }
+.banner { padding: 1rem 1.25rem; margin-bottom: 1rem; }
+.banner h1 { margin: 0 0 .25rem; font-size: 1.5rem; }
+.summary { margin: .25rem 0 .75rem; font-size: 1.05rem; }
+.dry-run { margin: .5rem 0; padding: .4rem .75rem; border: 1px dashed var(--warn);
+  border-radius: .35rem; color: var(--warn); font-weight: 600; }
+.badge { display: inline-block; padding: 0 .55rem; border: 2px solid currentColor;
+  border-radius: 999px; color: var(--accent); font-size: .8rem; font-weight: 700;
+  letter-spacing: .04em; text-transform: uppercase; vertical-align: middle; white-space: nowrap; }
+.badge.key { color: var(--muted); }
+.facts { display: grid; gap: .5rem 1.5rem; margin: 0;
+  grid-template-columns: repeat(auto-fit, minmax(min(100%, 13rem), 1fr)); }
+.facts div, .figures div { min-width: 0; }
+dt { color: var(--muted); font-size: .8rem; }
+dd { margin: 0; font-variant-numeric: tabular-nums; }
+.cards { display: grid; gap: 1rem;
+  grid-template-columns: repeat(auto-fill, minmax(min(100%, 22rem), 1fr)); }
+.card { padding: .9rem 1rem; display: flex; flex-direction: column; gap: .6rem; min-width: 0; }
+.card h2 { margin: 0; font-size: 1.05rem; display: flex; flex-wrap: wrap; gap: .4rem;
+  align-items: center; justify-content: space-between; }
+.message { margin: 0; }
+.figures { display: grid; gap: .4rem .75rem; margin: 0;
+  grid-template-columns: repeat(auto-fit, minmax(6.5rem, 1fr)); }
+.chart { width: 100%; height: auto; display: block; }
+.chart text { fill: var(--fg); font-size: 11px; }
+.chart .nodata { fill: var(--muted); font-style: italic; }
+.chart .bar-baseline { fill: var(--bar); }
+.chart .bar-release { fill: var(--accent); }
+.chart .axis { stroke: var(--line); stroke-width: 1; }
+.chart .threshold { stroke: var(--fg); stroke-width: 1.5; stroke-dasharray: 4 3; }
+.chart .threshold-label { fill: var(--muted); font-size: 10px; }
+details { border-top: 1px solid var(--line); padding-top: .4rem; }
+summary { cursor: pointer; color: var(--muted); }
+details ul { padding-left: 1.1rem; margin: .4rem 0; }
+pre { margin: .25rem 0 .5rem; padding: .5rem; background: var(--bg); border-radius: .35rem;
+  white-space: pre-wrap; overflow-wrap: anywhere; font-size: .8rem; }
+footer { color: var(--muted); font-size: .8rem; margin-top: 1rem; }
+"""
+
+# No network and no script, enforced by the browser even if something slipped through escaping.
+_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+
+# Chart geometry, in SVG user units: a label column, the plot, and a value column.
+_WIDTH, _LABEL_W, _VALUE_W = 320, 62, 86
+_PLOT_LEFT, _PLOT_RIGHT = _LABEL_W, _WIDTH - _VALUE_W
+_TOP, _ROW, _BAR = 16, 24, 16
+_HEIGHT = _TOP + 2 * _ROW + 2
+
+
+def _e(text: object) -> str:
+    return escape(str(text), quote=True)
+
+
+
+
+
+
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _chart_svg(criterion: CriterionResult) -> str:
+    """Baseline and release as two horizontal bars from zero, with the threshold dashed across."""
+    unit = criterion.unit
+    baseline, value = _finite(criterion.baseline), _finite(criterion.value)
+    threshold = _finite(criterion.threshold)
+    known = [v for v in (baseline, value, threshold) if v is not None]
+    # Work in -1..1 so that values near the float limits cannot overflow the arithmetic below.
+    scale = max((abs(v) for v in known), default=0.0) or 1.0
+    low, high = min([0.0, *(v / scale for v in known)]), max([0.0, *(v / scale for v in known)])
+    if high == low:
+        high = 1.0  # all zero or nothing known: any scale will do, the bars are empty
+    # Room past the ends so a bar or the threshold never sits on the edge; zero stays put.
+    span = high - low
+    high += 0.08 * span if high > 0 else 0.0
+    low -= 0.08 * span if low < 0 else 0.0
+
+    def x(v: float) -> float:
+        return _PLOT_LEFT + (v / scale - low) / (high - low) * (_PLOT_RIGHT - _PLOT_LEFT)
+
+    described = [f"baseline {format_value(criterion.baseline, unit)}",
+                 f"release {format_value(criterion.value, unit)}"]
+    if criterion.threshold is not None:
+        described.append(f"threshold {format_value(criterion.threshold, unit)}")
+    parts = [f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
+             f'aria-label="{_e(", ".join(described))}">']
+    bottom = _TOP + 2 * _ROW - (_ROW - _BAR)
+    parts.append(f'<line class="axis" x1="{x(0):.1f}" y1="{_TOP - 2}" x2="{x(0):.1f}" '
+                 f'y2="{bottom + 2}"/>')
+    for row, (label, amount, css) in enumerate(
+            (("Baseline", baseline, "bar-baseline"), ("Release", value, "bar-release"))):
+        top = _TOP + row * _ROW
+        text_y = top + _BAR / 2 + 4
+        parts.append(f'<text x="0" y="{text_y:.1f}">{label}</text>')
+        if amount is None:
+            parts.append(f'<text class="nodata" x="{_PLOT_LEFT + 4}" y="{text_y:.1f}">'
+                         "no data</text>")
+            continue
+        left, right = x(min(0.0, amount)), x(max(0.0, amount))
+        # A zero bar stays a visible sliver on the axis rather than vanishing.
+        width = max(right - left, 1.0)
+        parts.append(f'<rect class="{css}" x="{left:.1f}" y="{top}" width="{width:.1f}" '
+                     f'height="{_BAR}" rx="2"/>')
+        parts.append(f'<text x="{_WIDTH}" y="{text_y:.1f}" text-anchor="end">'
+                     f"{_e(format_value(amount, unit))}</text>")
+    if threshold is not None:
+        at = x(threshold)
+        parts.append(f'<line class="threshold" x1="{at:.1f}" y1="{_TOP - 4}" x2="{at:.1f}" '
+                     f'y2="{bottom + 2}"/>')
+        # Label on the side with room, so it never runs off the chart.
+        middle = (_PLOT_LEFT + _PLOT_RIGHT) / 2
+        anchor, shift = ("start", 3) if at < middle else ("end", -3)
+        parts.append(f'<text class="threshold-label" x="{at + shift:.1f}" y="10" '
+                     f'text-anchor="{anchor}">threshold {_e(format_value(threshold, unit))}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _fact(term: str, definition: str) -> str:
+    return f"<div><dt>{_e(term)}</dt><dd>{_e(definition)}</dd></div>"
+
+
+def _banner(report: GateReport) -> str:
+    verdict = report.verdict
+    release = report.release.name or "(unnamed)"
+    score = "n/a" if report.score is None else f"{report.score:g} / 100"
+    facts = [_fact("Deployed", wording.utc_time(report.release.deployed_at))]
+    facts += [_fact(f"{label.capitalize()} window", f"{wording.utc_time(w.start)} → {wording.utc_time(w.end)}")
+              for label, w in report.windows.items()]
+    facts += [_fact("Score", score),
+              _fact("Criteria", ", ".join(f"{report.count(v)} {v.value}" for v in Verdict
+                                          if report.count(v)) or "none")]
+    dry_run = ('<p class="dry-run">Dry run: the exit code ignores this verdict; it does not gate '
+               "the release.</p>") if report.dry_run else ""
+    return (
+        f'<header class="banner v-{verdict.value}">'
+        f'<h1><span class="badge">{_WORD[verdict]}</span> release {_e(release)}</h1>'
+        f"{dry_run}"
+        f'<p class="summary">{_e(report.summary)}</p>'
+        f'<dl class="facts">{"".join(facts)}</dl>'
+        "</header>"
+    )
+
+
+def _check_item(check: Check, unit: str) -> str:
+    p = "" if check.p_value is None else f", p {wording.p_value(check.p_value)}"
+    return (f"<li><strong>{_e(check.rule)} {_e(check.limit)}</strong> "
+            f"(threshold {_e(wording.threshold(check, unit))}): {_e(check.outcome.value)}{_e(p)}. "
+            f"{_e(check.note)}</li>")
+
+
+def _more(c: CriterionResult) -> str:
+    """Checks, counts and queries: there for whoever needs to trace a verdict, folded away."""
+    parts = ["<details><summary>Checks and queries</summary>",
+             f"<p>Metric {_e(c.metric)} from provider {_e(c.provider)}, severity "
+             f"{_e(c.severity)}, weight {c.weight:g}.</p>"]
+    if c.checks:
+        parts.append("<ul>" + "".join(_check_item(k, c.unit) for k in c.checks) + "</ul>")
+    else:
+        parts.append("<p>No comparison rule was checked.</p>")
+    for window, counts in c.details.items():
+        figures = ", ".join(f"{name} {wording.count(n)}" for name, n in counts.items())
+        parts.append(f"<p><strong>{_e(window)}:</strong> {_e(figures)}</p>")
+    for window, query in c.queries.items():
+        parts.append(f"<p><strong>{_e(wording.query_title(window))}</strong></p>"
+                     f"<pre><code>{_e(query)}</code></pre>")
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def _card(c: CriterionResult) -> str:
+    figures = [
+        _fact("Value", format_value(c.value, c.unit)),
+        _fact("Baseline", format_value(c.baseline, c.unit)),
+        _fact("Threshold", wording.threshold(c, c.unit)),
+        _fact("Samples", f"{c.samples:,}"),
+        _fact("Baseline samples",
+              "—" if c.baseline_samples is None else f"{c.baseline_samples:,}"),
+        _fact("p-value", wording.p_value(c.p_value)),
+    ]
+    key = ' <span class="badge key">key</span>' if c.key else ""
+    return (
+        f'<article class="card v-{c.verdict.value}">'
+        f"<h2><span>{_e(c.name)}{key}</span>"
+        f'<span class="badge">{_WORD[c.verdict]}</span></h2>'
+        f'<p class="message">{_e(c.message)}</p>'
+        f'<dl class="figures">{"".join(figures)}</dl>'
+        f"{_chart_svg(c)}"
+        f"{_more(c)}"
+        "</article>"
+    )
+
+
+def render_html(report: GateReport) -> str:
+    release = report.release.name or "(unnamed)"
+    title = f"cxe-gate: {_WORD[report.verdict]}, release {release}"
+    if report.dry_run:
+        title += " (dry run)"
+    cards = ("".join(_card(c) for c in report.criteria) if report.criteria
+             else "<p>No criteria were evaluated.</p>")
+    config = f" from {report.config_file}" if report.config_file else ""
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<meta name="color-scheme" content="light dark">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        f"<title>{_e(title)}</title>\n"
+        f"<style>{_STYLE}</style>\n"
+        "</head>\n<body>\n<main>\n"
+        f"{_banner(report)}\n"
+        f'<section class="cards">{cards}</section>\n'
+        f"<footer>{_e(report.tool)} {_e(report.tool_version)}, report generated "
+        f"{_e(wording.utc_time(report.generated_at))}{_e(config)}.</footer>\n"
+        "</main>\n</body>\n</html>\n"
+    )
