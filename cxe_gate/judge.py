@@ -265,13 +265,9 @@ def _headline(
     change = relative_change(release.value, baseline.value)
     base_text = format_value(baseline.value, unit)
     if change is None:  # from a baseline of zero
-        verb = (
-            "held"
-            if release.value == baseline.value
-            else "rose"
-            if (release.value or 0) > 0
-            else "fell"
-        )
+        if release.value == baseline.value:
+            return f"{criterion.name} held at {value_text} on {samples}"
+        verb = "rose" if (release.value or 0) > 0 else "fell"
         return f"{criterion.name} {verb} from {base_text} to {value_text} on {samples}"
     if abs(change) < 0.0005:
         return f"{criterion.name} held ({base_text} → {value_text}) on {samples}"
@@ -426,7 +422,8 @@ def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Ver
     errors = [r.name for r in results if r.verdict == Verdict.ERROR]
     if errors and settings.on_error == "closed":
         return Verdict.ERROR, f"could not read the data for: {', '.join(errors)}"
-    unsure = [r.name for r in results if r.verdict == Verdict.INCONCLUSIVE]
+    # An undecided warn-only criterion cannot block the release, but it cannot pass either.
+    unsure = [r.name for r in results if r.verdict == Verdict.INCONCLUSIVE and r.severity == "fail"]
     if unsure:
         return Verdict.INCONCLUSIVE, f"not enough evidence for: {', '.join(unsure)}"
     if total is None:
@@ -435,6 +432,9 @@ def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Ver
     if total < settings.pass_score:
         return Verdict.WARN, f"score {total:g} is below pass_score {settings.pass_score:g}"
     warned = [r.name for r in results if r.verdict in (Verdict.WARN, Verdict.FAIL)]
-    if warned:
-        return Verdict.WARN, f"score {total:g}; warnings: {', '.join(warned)}"
-    return Verdict.PASS, f"score {total:g}; every criterion passed"
+    undecided = [r.name for r in results if r.verdict == Verdict.INCONCLUSIVE]
+    if warned or undecided:
+        notes = [f"warnings: {', '.join(warned)}"] if warned else []
+        notes += [f"undecided (warn only): {', '.join(undecided)}"] if undecided else []
+        return Verdict.WARN, "; ".join(notes)
+    return Verdict.PASS, "every criterion passed"

@@ -53,7 +53,12 @@ _Loader.yaml_implicit_resolvers = {
 
 
 def _to_data(
-    node: yaml.Node, here: Location, lines: dict[Location, int], problems: list[str], file: str
+    node: yaml.Node,
+    here: Location,
+    lines: dict[Location, int],
+    problems: list[str],
+    file: str,
+    scalars: yaml.SafeLoader,  # one per file: it turns scalar nodes into int, float, bool, str
 ) -> Any:
     lines.setdefault(here, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -66,14 +71,14 @@ def _to_data(
                     "this key is written twice"
                 )
             lines[(*here, key)] = key_node.start_mark.line + 1
-            result[key] = _to_data(value_node, (*here, key), lines, problems, file)
+            result[key] = _to_data(value_node, (*here, key), lines, problems, file, scalars)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [
-            _to_data(item, (*here, i), lines, problems, file) for i, item in enumerate(node.value)
+            _to_data(item, (*here, i), lines, problems, file, scalars)
+            for i, item in enumerate(node.value)
         ]
-    loader = _Loader("")
-    return loader.construct_object(node, deep=True)
+    return scalars.construct_object(node, deep=True)
 
 
 def _read_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
@@ -96,7 +101,7 @@ def _read_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
         )
     lines: dict[Location, int] = {}
     problems: list[str] = []
-    data = _to_data(node, (), lines, problems, str(path))
+    data = _to_data(node, (), lines, problems, str(path), _Loader(""))
     if problems:
         raise ConfigError("duplicate keys", file=str(path), problems=problems)
     if not isinstance(data, dict):

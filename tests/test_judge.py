@@ -135,9 +135,9 @@ def test_apdex_drop_uses_the_z_test_on_scores():
     assert result.p_value < 1e-6
 
 
-def _result(verdict, weight=1.0, key=False):
+def _result(verdict, weight=1.0, key=False, severity="fail"):
     base = judged(
-        conversion(max_drop="5%", weight=weight, key=key),
+        conversion(max_drop="5%", weight=weight, key=key, severity=severity),
         metrics.proportion(3000, 10000),
         metrics.proportion(3000, 10000),
     )
@@ -172,6 +172,15 @@ def test_score_weights_pass_fully_warn_half_and_leaves_out_undecided():
 def test_overall_verdict(verdicts, expected):
     verdict, _ = overall([_result(v) for v in verdicts], GateSettings())
     assert verdict == expected
+
+
+def test_an_undecided_warn_only_criterion_warns_but_never_passes_or_blocks():
+    results = [_result(Verdict.PASS), _result(Verdict.INCONCLUSIVE, severity="warn")]
+    verdict, summary = overall(results, GateSettings())
+    assert verdict == Verdict.WARN
+    assert "undecided (warn only)" in summary
+    results.append(_result(Verdict.INCONCLUSIVE, severity="fail"))
+    assert overall(results, GateSettings())[0] == Verdict.INCONCLUSIVE
 
 
 def test_a_key_failure_fails_the_release_whatever_the_score():

@@ -16,7 +16,7 @@ _COLOURS = {
 
 
 def _badge(verdict: Verdict, colour: bool) -> str:
-    text = f"{verdict.value.upper():<12}"
+    text = f"{verdict.value.upper():<13}"
     return f"\x1b[{_COLOURS[verdict]}m{text}\x1b[0m" if colour else text
 
 
@@ -39,7 +39,7 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
             stats += f", p={c.p_value:.3g}"
         key = " [key]" if c.key else ""
         lines.append(f"{_badge(c.verdict, colour)}{c.name:<{width}}  {figures}  {stats}{key}")
-        lines.append(f"{'':12}{c.message}")
+        lines.append(f"{'':13}{c.message}")
     lines.append("")
     score = "n/a" if report.score is None else f"{report.score:g}"
     suffix = "  (dry run: the exit code ignores the verdict)" if report.dry_run else ""
