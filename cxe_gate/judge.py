@@ -271,6 +271,14 @@ def _headline(
         return f"{criterion.name} {verb} from {base_text} to {value_text} on {samples}"
     if abs(change) < 0.0005:
         return f"{criterion.name} held ({base_text} → {value_text}) on {samples}"
+    if unit == Unit.POINTS:
+        # A percentage of a score on -100..100 misleads (and flips sign across zero): say points.
+        difference = (release.value or 0.0) - (baseline.value or 0.0)
+        verb = "rose" if difference > 0 else "fell"
+        return (
+            f"{criterion.name} {verb} {abs(difference):.1f} points ({base_text} → {value_text}) "
+            f"on {samples}"
+        )
     verb = "rose" if change > 0 else "fell"
     return f"{criterion.name} {verb} {abs(change) * 100:.1f}% ({base_text} → {value_text}) on {samples}"
 

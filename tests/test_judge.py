@@ -197,3 +197,18 @@ def test_errors_never_pass_even_when_fail_open():
         [_result(Verdict.ERROR), _result(Verdict.PASS)], GateSettings(on_error="open")
     )
     assert verdict == Verdict.PASS
+
+
+def test_nps_movement_is_told_in_points():
+    nps = criterion_of(
+        {"name": "NPS", "metric": "feedback", "scale": "nps", "max_drop": 20, "min_samples": 10}
+    )
+    result = judge(
+        nps,
+        provider="p",
+        unit=Unit.POINTS,
+        release=metrics.nps(20, 30, 50),
+        baseline=metrics.nps(50, 30, 20),
+    )
+    assert result.message.startswith("NPS fell 60.0 points (30.0 → -30.0) on 100 responses")
+    assert result.verdict == Verdict.FAIL
