@@ -44,6 +44,7 @@ BARE = textwrap.dedent("""\
     import duckdb, json, sys
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
     b0, d, r1 = "TIMESTAMPTZ '2026-11-09 14:00:00+00'", "TIMESTAMPTZ '2026-11-10 14:00:00+00'", \\
         "TIMESTAMPTZ '2026-11-10 16:00:00+00'"
     win = f"CASE WHEN timestamp >= {b0} AND timestamp < {d} THEN 'baseline' " \\

@@ -248,3 +248,20 @@ def test_a_window_without_data_is_inconclusive(shop_files):
     report = evaluate(load(shop_files / "cxe.yml"))
     assert report.criteria[0].verdict == Verdict.INCONCLUSIVE
     assert report.verdict == Verdict.INCONCLUSIVE
+
+
+def test_the_provider_never_prints(shop_files, capfd):
+    from cxe_gate.providers.base import ProviderContext
+    from cxe_gate.providers.file import FileProvider, FileSettings
+
+    one(shop_files, "name: conv, metric: conversion, journey: checkout, max_drop: 90%")
+    assert capfd.readouterr().out == ""
+    # Long queries make DuckDB draw a progress bar on stdout unless the connection forbids it.
+    provider = FileProvider(
+        FileSettings(events="events.ndjson"), ProviderContext(name="local", base_dir=shop_files)
+    )
+    try:
+        query = "SELECT current_setting('enable_progress_bar')"
+        assert provider._connect().execute(query).fetchone()[0] is False
+    finally:
+        provider.close()

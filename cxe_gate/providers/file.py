@@ -99,6 +99,8 @@ class FileProvider(Provider):
         if self._connection is None:
             self._connection = duckdb.connect(":memory:")
             self._connection.execute("SET TimeZone = 'UTC'")
+            # DuckDB draws a progress bar on stdout for long queries; the core never prints.
+            self._connection.execute("SET enable_progress_bar = false")
             if self.settings.memory_limit:
                 self._connection.execute(
                     f"SET memory_limit = {_sql_string(self.settings.memory_limit)}"
