@@ -44,28 +44,14 @@ def _rules(
     value = release.value
     assert value is not None
     rules: list[_RuleSpec] = []
-    if criterion.min is not None:
-        rules.append(
-            _RuleSpec(
-                "min",
-                format_value(criterion.min, unit),
-                criterion.min,
-                value < criterion.min,
-                "less",
-                False,
+    for rule, bound, breached, direction in (
+        ("min", criterion.min, criterion.min is not None and value < criterion.min, "less"),
+        ("max", criterion.max, criterion.max is not None and value > criterion.max, "greater"),
+    ):
+        if bound is not None:
+            rules.append(
+                _RuleSpec(rule, format_value(bound, unit), bound, breached, direction, False)
             )
-        )
-    if criterion.max is not None:
-        rules.append(
-            _RuleSpec(
-                "max",
-                format_value(criterion.max, unit),
-                criterion.max,
-                value > criterion.max,
-                "greater",
-                False,
-            )
-        )
     for rule, change, direction in (
         ("max_drop", criterion.max_drop, "less"),
         ("max_rise", criterion.max_rise, "greater"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
 
 REGRESSIONS: dict[str, str] = {
@@ -25,3 +26,20 @@ def parse_regressions(names: Iterable[str]) -> frozenset[str]:
             f"unknown regression(s) {', '.join(unknown)}; known: {', '.join(REGRESSIONS)}"
         )
     return chosen
+
+
+def add_regression_options(parser: argparse.ArgumentParser, who: str) -> None:
+    """--regression NAME (repeatable) and --regressed (all of them), for the shop's commands."""
+    parser.add_argument("--regressed", action="store_true", help=f"{who} all three regressions")
+    parser.add_argument(
+        "--regression",
+        action="append",
+        default=[],
+        choices=sorted(REGRESSIONS),
+        metavar="NAME",
+        help=f"{who}: {', '.join(REGRESSIONS)}",
+    )
+
+
+def chosen_regressions(args: argparse.Namespace) -> set[str]:
+    return set(REGRESSIONS) if args.regressed else set(args.regression)

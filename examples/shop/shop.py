@@ -26,7 +26,7 @@ from .latency import LatencyModel
 from .logs import ShopLog
 from .metrics import ShopMetrics
 from .pages import pages
-from .regressions import REGRESSIONS, parse_regressions
+from .regressions import add_regression_options, chosen_regressions, parse_regressions
 from .store import Store, new_token
 
 USER_COOKIE = "shop_uid"
@@ -165,15 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=Path("out/shop-logs"),
         help="where events.ndjson, requests.ndjson and feedback.ndjson go",
     )
-    parser.add_argument(
-        "--regression",
-        action="append",
-        default=[],
-        choices=sorted(REGRESSIONS),
-        metavar="NAME",
-        help=f"ship a regression: {', '.join(REGRESSIONS)}",
-    )
-    parser.add_argument("--regressed", action="store_true", help="ship all three regressions")
+    add_regression_options(parser, "ship")
     parser.add_argument(
         "--latency-scale",
         type=float,
@@ -181,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="multiply the modelled latencies (0 for no sleeps)",
     )
     args = parser.parse_args(argv)
-    regressions = set(REGRESSIONS) if args.regressed else set(args.regression)
+    regressions = chosen_regressions(args)
     app = create_app(args.log_dir, regressions=regressions, latency_scale=args.latency_scale)
     print(
         f"logs → {args.log_dir.resolve()}; regressions: {', '.join(sorted(regressions)) or 'none'}"

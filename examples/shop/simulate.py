@@ -31,7 +31,11 @@ from .clock import parse_timestamp
 from .customer import USER_COOKIE, Customer
 from .export import export_parquet
 from .logs import merge_logs
-from .regressions import REGRESSIONS, parse_regressions
+from .regressions import (
+    add_regression_options,
+    chosen_regressions,
+    parse_regressions,
+)
 from .shop import create_app
 from .store import Store
 from .traffic import arrivals
@@ -301,17 +305,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=100.0,
         help="mean arrivals per hour over a day (default 100)",
     )
-    parser.add_argument(
-        "--regressed", action="store_true", help="the deployed release has all three regressions"
-    )
-    parser.add_argument(
-        "--regression",
-        action="append",
-        default=[],
-        choices=sorted(REGRESSIONS),
-        metavar="NAME",
-        help=f"the deployed release has: {', '.join(REGRESSIONS)}",
-    )
+    add_regression_options(parser, "the deployed release has")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="drive the shop running at this URL instead")
     parser.add_argument(
@@ -324,7 +318,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--out is required unless --url is given")
     if args.url is not None and args.parquet:
         parser.error("--parquet exports the in-process logs; with --url the server has them")
-    regressions = set(REGRESSIONS) if args.regressed else set(args.regression)
+    regressions = chosen_regressions(args)
     if args.url is not None and regressions:
         parser.error("with --url the server decides its regressions: start it with --regressed")
     try:
