@@ -265,3 +265,33 @@ def test_the_provider_never_prints(shop_files, capfd):
         assert provider._connect().execute(query).fetchone()[0] is False
     finally:
         provider.close()
+
+
+def test_a_text_where_a_number_belongs_names_the_row(tmp_path):
+    (tmp_path / "requests.csv").write_text(
+        "timestamp,status,duration_ms\n"
+        f"{iso(at(5))},200,12\n{iso(at(6))},200,13\n{iso(at(7))},abc,13\n"
+    )
+    result = one(
+        tmp_path,
+        "name: errors, metric: error_rate, max: 1%",
+        provider="{type: file, requests: requests.csv}",
+    )
+    assert result.verdict == Verdict.ERROR
+    assert "requests.csv: data row 3: status is 'abc', expected a number" in result.message
+
+
+def test_numbers_written_as_strings_still_count(tmp_path):
+    write_ndjson(
+        tmp_path / "requests.ndjson",
+        [
+            {"timestamp": iso(at(m)), "status": str(st), "duration_ms": str(d)}
+            for m, st, d in ((5, 200, 10), (6, 503, 20), (-5, 200, 10), (-6, 200, 10))
+        ],
+    )
+    result = one(
+        tmp_path,
+        "name: errors, metric: error_rate, max: 60%",
+        provider="{type: file, requests: requests.ndjson}",
+    )
+    assert (result.baseline, result.value) == (0.0, 0.5)

@@ -31,6 +31,27 @@ from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .file_presets import CANONICAL, EVENT_PRESETS, NATIVE
 
 Table = Literal["events", "requests", "feedback"]
+_NUMERIC = frozenset({"status", "duration_ms", "score"})
+
+
+def _is_numeric(duckdb_type: str) -> bool:
+    return duckdb_type.split("(", maxsplit=1)[0] in {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+        "FLOAT",
+        "DOUBLE",
+        "DECIMAL",
+    }
+
+
 _TEXT_FORMATS = (".csv", ".tsv", ".ndjson", ".jsonl", ".json")
 
 
@@ -165,10 +186,13 @@ class FileProvider(Provider):
         for name, expression in self._mapping(table).items():
             sql = f"CAST(({expression}) AS TIMESTAMPTZ)" if name == "ts" else f"({expression})"
             try:  # a column the file lacks is left out; a query that needs it says so later
-                connection.execute(f"DESCRIBE SELECT {sql} FROM {source}")
+                kind = connection.execute(f"DESCRIBE SELECT {sql} FROM {source}").fetchone()[1]
             except duckdb.Error:
                 self._unmapped.setdefault(table, {})[name] = expression
                 continue
+            if name in _NUMERIC and not _is_numeric(kind):
+                self._check_numbers(name, sql, source, path)
+                sql = f"CAST({sql} AS DOUBLE)"
             columns.append(f"{sql} AS {name}")
         if not any(c.endswith(" AS ts") for c in columns):
             raise DataError(
@@ -201,6 +225,22 @@ class FileProvider(Provider):
                     self._explain(table, exc), provider=self.context.name, query=sql
                 ) from exc
         return {row[0]: tuple(row[1:]) for row in rows if row[0] is not None}
+
+    def _check_numbers(self, name: str, sql: str, source: str, path: str) -> None:
+        """A text column that should hold numbers: name the first row that does not."""
+        bad = (
+            self._connect()
+            .execute(
+                f"SELECT n, v FROM (SELECT row_number() OVER () AS n, {sql} AS v FROM {source}) "
+                "WHERE v IS NOT NULL AND TRY_CAST(v AS DOUBLE) IS NULL LIMIT 1"
+            )
+            .fetchone()
+        )
+        if bad is not None:
+            raise DataError(
+                f"{path}: data row {bad[0]}: {name} is {str(bad[1])[:40]!r}, expected a number",
+                provider=self.context.name,
+            )
 
     def _explain(self, table: str, exc: Exception) -> str:
         message = _first_line(exc)
