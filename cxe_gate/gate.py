@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from . import __version__
 from .config import ConversionCriterion, CriterionBase
-from .errors import ConfigError, CxeGateError, ProviderError
+from .errors import ConfigError, CxeGateError
 from .judge import error_result, judge, overall, score
 from .loader import LoadedConfig
 from .measurement import TimeWindow
@@ -91,18 +91,14 @@ def _evaluate_one(
         provider = providers.get(name)
         unit = provider.unit(request)
         measured = provider.measure(request, windows)
-    except ProviderError as exc:
-        queries = {"query": exc.query} if exc.query else None
+    except CxeGateError as exc:
+        query = getattr(exc, "query", None)  # a ProviderError says what it sent
         return error_result(
             criterion,
             provider=name,
             unit=unit,
             message=f"provider {name!r}: {exc}",
-            queries=queries,
-        )
-    except CxeGateError as exc:
-        return error_result(
-            criterion, provider=name, unit=unit, message=f"provider {name!r}: {exc}"
+            queries={"query": query} if query else None,
         )
     release = measured.get("release")
     if release is None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from . import stats
 from .config import CriterionBase, GateSettings
-from .measurement import Measurement, Unit, format_change, format_value
+from .measurement import Measurement, Unit, format_change, format_p_value, format_value
 from .quantities import Change
 from .results import Check, CriterionResult, Outcome, Verdict
 
@@ -142,9 +142,8 @@ def _p_value(spec: _RuleSpec, release: Measurement, baseline: Measurement | None
 
 
 def _format_p(p: float | None) -> str:
-    if p is None:
-        return ""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    text = format_p_value(p, none="")
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
 
 
 def _check(

@@ -32,11 +32,16 @@ class LoadedConfig:
 
     def where(self, location: Location) -> str:
         """`cxe.yml:12` for the nearest written ancestor of `location`."""
-        for size in range(len(location), -1, -1):
-            line = self.lines.get(location[:size])
-            if line is not None:
-                return f"{self.path}:{line}"
-        return str(self.path)
+        return f"{self.path}:{line_of(self.lines, location)}"
+
+
+def line_of(lines: dict[Location, int], location: Location) -> int:
+    """The line where `location`, or its nearest written ancestor, is written."""
+    for size in range(len(location), -1, -1):
+        line = lines.get(location[:size])
+        if line is not None:
+            return line
+    return 1
 
 
 # --- YAML with positions ------------------------------------------------------------------------
@@ -222,10 +227,7 @@ def _problems(
         if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
             rest = ("metric",)
         location = prefix + existing
-        written = location + rest
-        line = next(
-            (lines[written[:n]] for n in range(len(written), -1, -1) if written[:n] in lines), 1
-        )
+        line = line_of(lines, location + rest)
         text = f"{file}:{line}: {_dotted(location + rest)}: {_describe(item, vocabulary)}"
         if text not in seen:
             seen.add(text)
@@ -259,11 +261,12 @@ def load(
         here: Location = ("providers", name)
         provider = provider_class(spec["type"])
         if provider is None:
+            line = line_of(lines, (*here, "type"))
             problems.append(
                 (
-                    lines.get((*here, "type"), 1),
-                    f"{file}:{lines.get((*here, 'type'), 1)}: providers.{name}.type: "
-                    f"unknown provider {spec['type']!r}; available: {', '.join(available())}",
+                    line,
+                    f"{file}:{line}: providers.{name}.type: unknown provider "
+                    f"{spec['type']!r}; available: {', '.join(available())}",
                 )
             )
             continue
@@ -277,14 +280,7 @@ def load(
 
     if config is not None:
         for location, message in reference_problems(config):
-            line = next(
-                (
-                    lines[location[:n]]
-                    for n in range(len(location), -1, -1)
-                    if location[:n] in lines
-                ),
-                1,
-            )
+            line = line_of(lines, location)
             problems.append((line, f"{file}:{line}: {_dotted(location)}: {message}"))
     if problems or config is None:
         problems.sort(key=lambda item: item[0])

@@ -25,7 +25,6 @@ class Unit(StrEnum):
     MILLISECONDS = "ms"
     SCORE = "score"  # Apdex 0..1
     POINTS = "points"  # NPS -100..100
-    PER_HOUR = "per hour"
     PER_USER = "per user"
     NUMBER = ""
 
@@ -68,13 +67,18 @@ def format_value(value: float | None, unit: Unit | str) -> str:
             return f"{value:.3f}"
         case Unit.POINTS:
             return f"{value:.1f}"
-        case Unit.PER_HOUR:
-            return f"{value:,.1f}/h"
         case Unit.PER_USER:
             return f"{value:.2f} per user"
         case _:
             text = f"{value:,.4g}"
             return f"{text} {unit}" if unit else text
+
+
+def format_p_value(p: float | None, *, none: str = "—") -> str:
+    """`< 0.001` or `0.012`: how every message and report spells a p-value."""
+    if p is None:
+        return none
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def format_change(amount: float, unit: Unit | str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from ..measurement import format_value
+from ..measurement import format_p_value, format_value
 from ..results import Check, CriterionResult, GateReport, Verdict
 from . import wording
 
@@ -93,12 +93,6 @@ def _e(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-
-
-
-
-
-
 def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -122,40 +116,55 @@ def _chart_svg(criterion: CriterionResult) -> str:
     def x(v: float) -> float:
         return _PLOT_LEFT + (v / scale - low) / (high - low) * (_PLOT_RIGHT - _PLOT_LEFT)
 
-    described = [f"baseline {format_value(criterion.baseline, unit)}",
-                 f"release {format_value(criterion.value, unit)}"]
+    described = [
+        f"baseline {format_value(criterion.baseline, unit)}",
+        f"release {format_value(criterion.value, unit)}",
+    ]
     if criterion.threshold is not None:
         described.append(f"threshold {format_value(criterion.threshold, unit)}")
-    parts = [f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
-             f'aria-label="{_e(", ".join(described))}">']
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {_WIDTH} {_HEIGHT}" role="img" '
+        f'aria-label="{_e(", ".join(described))}">'
+    ]
     bottom = _TOP + 2 * _ROW - (_ROW - _BAR)
-    parts.append(f'<line class="axis" x1="{x(0):.1f}" y1="{_TOP - 2}" x2="{x(0):.1f}" '
-                 f'y2="{bottom + 2}"/>')
+    parts.append(
+        f'<line class="axis" x1="{x(0):.1f}" y1="{_TOP - 2}" x2="{x(0):.1f}" y2="{bottom + 2}"/>'
+    )
     for row, (label, amount, css) in enumerate(
-            (("Baseline", baseline, "bar-baseline"), ("Release", value, "bar-release"))):
+        (("Baseline", baseline, "bar-baseline"), ("Release", value, "bar-release"))
+    ):
         top = _TOP + row * _ROW
         text_y = top + _BAR / 2 + 4
         parts.append(f'<text x="0" y="{text_y:.1f}">{label}</text>')
         if amount is None:
-            parts.append(f'<text class="nodata" x="{_PLOT_LEFT + 4}" y="{text_y:.1f}">'
-                         "no data</text>")
+            parts.append(
+                f'<text class="nodata" x="{_PLOT_LEFT + 4}" y="{text_y:.1f}">no data</text>'
+            )
             continue
         left, right = x(min(0.0, amount)), x(max(0.0, amount))
         # A zero bar stays a visible sliver on the axis rather than vanishing.
         width = max(right - left, 1.0)
-        parts.append(f'<rect class="{css}" x="{left:.1f}" y="{top}" width="{width:.1f}" '
-                     f'height="{_BAR}" rx="2"/>')
-        parts.append(f'<text x="{_WIDTH}" y="{text_y:.1f}" text-anchor="end">'
-                     f"{_e(format_value(amount, unit))}</text>")
+        parts.append(
+            f'<rect class="{css}" x="{left:.1f}" y="{top}" width="{width:.1f}" '
+            f'height="{_BAR}" rx="2"/>'
+        )
+        parts.append(
+            f'<text x="{_WIDTH}" y="{text_y:.1f}" text-anchor="end">'
+            f"{_e(format_value(amount, unit))}</text>"
+        )
     if threshold is not None:
         at = x(threshold)
-        parts.append(f'<line class="threshold" x1="{at:.1f}" y1="{_TOP - 4}" x2="{at:.1f}" '
-                     f'y2="{bottom + 2}"/>')
+        parts.append(
+            f'<line class="threshold" x1="{at:.1f}" y1="{_TOP - 4}" x2="{at:.1f}" '
+            f'y2="{bottom + 2}"/>'
+        )
         # Label on the side with room, so it never runs off the chart.
         middle = (_PLOT_LEFT + _PLOT_RIGHT) / 2
         anchor, shift = ("start", 3) if at < middle else ("end", -3)
-        parts.append(f'<text class="threshold-label" x="{at + shift:.1f}" y="10" '
-                     f'text-anchor="{anchor}">threshold {_e(format_value(threshold, unit))}</text>')
+        parts.append(
+            f'<text class="threshold-label" x="{at + shift:.1f}" y="10" '
+            f'text-anchor="{anchor}">threshold {_e(format_value(threshold, unit))}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -169,13 +178,28 @@ def _banner(report: GateReport) -> str:
     release = report.release.name or "(unnamed)"
     score = "n/a" if report.score is None else f"{report.score:g} / 100"
     facts = [_fact("Deployed", wording.utc_time(report.release.deployed_at))]
-    facts += [_fact(f"{label.capitalize()} window", f"{wording.utc_time(w.start)} → {wording.utc_time(w.end)}")
-              for label, w in report.windows.items()]
-    facts += [_fact("Score", score),
-              _fact("Criteria", ", ".join(f"{report.count(v)} {v.value}" for v in Verdict
-                                          if report.count(v)) or "none")]
-    dry_run = ('<p class="dry-run">Dry run: the exit code ignores this verdict; it does not gate '
-               "the release.</p>") if report.dry_run else ""
+    facts += [
+        _fact(
+            f"{label.capitalize()} window",
+            f"{wording.utc_time(w.start)} → {wording.utc_time(w.end)}",
+        )
+        for label, w in report.windows.items()
+    ]
+    facts += [
+        _fact("Score", score),
+        _fact(
+            "Criteria",
+            ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v)) or "none",
+        ),
+    ]
+    dry_run = (
+        (
+            '<p class="dry-run">Dry run: the exit code ignores this verdict; it does not gate '
+            "the release.</p>"
+        )
+        if report.dry_run
+        else ""
+    )
     return (
         f'<header class="banner v-{verdict.value}">'
         f'<h1><span class="badge">{_WORD[verdict]}</span> release {_e(release)}</h1>'
@@ -187,17 +211,21 @@ def _banner(report: GateReport) -> str:
 
 
 def _check_item(check: Check, unit: str) -> str:
-    p = "" if check.p_value is None else f", p {wording.p_value(check.p_value)}"
-    return (f"<li><strong>{_e(check.rule)} {_e(check.limit)}</strong> "
-            f"(threshold {_e(wording.threshold(check, unit))}): {_e(check.outcome.value)}{_e(p)}. "
-            f"{_e(check.note)}</li>")
+    p = "" if check.p_value is None else f", p {format_p_value(check.p_value)}"
+    return (
+        f"<li><strong>{_e(check.rule)} {_e(check.limit)}</strong> "
+        f"(threshold {_e(wording.threshold(check, unit))}): {_e(check.outcome.value)}{_e(p)}. "
+        f"{_e(check.note)}</li>"
+    )
 
 
 def _more(c: CriterionResult) -> str:
     """Checks, counts and queries: there for whoever needs to trace a verdict, folded away."""
-    parts = ["<details><summary>Checks and queries</summary>",
-             f"<p>Metric {_e(c.metric)} from provider {_e(c.provider)}, severity "
-             f"{_e(c.severity)}, weight {c.weight:g}.</p>"]
+    parts = [
+        "<details><summary>Checks and queries</summary>",
+        f"<p>Metric {_e(c.metric)} from provider {_e(c.provider)}, severity "
+        f"{_e(c.severity)}, weight {c.weight:g}.</p>",
+    ]
     if c.checks:
         parts.append("<ul>" + "".join(_check_item(k, c.unit) for k in c.checks) + "</ul>")
     else:
@@ -206,8 +234,10 @@ def _more(c: CriterionResult) -> str:
         figures = ", ".join(f"{name} {wording.count(n)}" for name, n in counts.items())
         parts.append(f"<p><strong>{_e(window)}:</strong> {_e(figures)}</p>")
     for window, query in c.queries.items():
-        parts.append(f"<p><strong>{_e(wording.query_title(window))}</strong></p>"
-                     f"<pre><code>{_e(query)}</code></pre>")
+        parts.append(
+            f"<p><strong>{_e(wording.query_title(window))}</strong></p>"
+            f"<pre><code>{_e(query)}</code></pre>"
+        )
     parts.append("</details>")
     return "".join(parts)
 
@@ -218,9 +248,8 @@ def _card(c: CriterionResult) -> str:
         _fact("Baseline", format_value(c.baseline, c.unit)),
         _fact("Threshold", wording.threshold(c, c.unit)),
         _fact("Samples", f"{c.samples:,}"),
-        _fact("Baseline samples",
-              "—" if c.baseline_samples is None else f"{c.baseline_samples:,}"),
-        _fact("p-value", wording.p_value(c.p_value)),
+        _fact("Baseline samples", "—" if c.baseline_samples is None else f"{c.baseline_samples:,}"),
+        _fact("p-value", format_p_value(c.p_value)),
     ]
     key = ' <span class="badge key">key</span>' if c.key else ""
     return (
@@ -240,8 +269,11 @@ def render_html(report: GateReport) -> str:
     title = f"cxe-gate: {_WORD[report.verdict]}, release {release}"
     if report.dry_run:
         title += " (dry run)"
-    cards = ("".join(_card(c) for c in report.criteria) if report.criteria
-             else "<p>No criteria were evaluated.</p>")
+    cards = (
+        "".join(_card(c) for c in report.criteria)
+        if report.criteria
+        else "<p>No criteria were evaluated.</p>"
+    )
     config = f" from {report.config_file}" if report.config_file else ""
     return (
         "<!DOCTYPE html>\n"

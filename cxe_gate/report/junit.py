@@ -8,7 +8,7 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from ..measurement import format_value
+from ..measurement import format_p_value, format_value
 from ..results import CriterionResult, GateReport, Verdict
 from . import wording
 
@@ -43,17 +43,13 @@ def _properties(parent: ET.Element, values: dict[str, str]) -> None:
         ET.SubElement(properties, "property", name=_x(name), value=_x(value))
 
 
-
-
-
-
 def _explanation(c: CriterionResult) -> str:
     """The text under a verdict: figures, checks and queries, for whoever reads the CI log."""
     threshold = "none" if c.threshold is None else format_value(c.threshold, c.unit)
     lines = [
         c.message,
         f"value {format_value(c.value, c.unit)}, baseline {format_value(c.baseline, c.unit)}, "
-        f"threshold {threshold}, samples {c.samples:,}, p-value {wording.p_value(c.p_value, none='none')}",
+        f"threshold {threshold}, samples {c.samples:,}, p-value {format_p_value(c.p_value, none='none')}",
     ]
     lines += [f"{k.rule} {k.limit}: {k.outcome.value}: {k.note}" for k in c.checks]
     lines += [f"{wording.query_title(window)}:\n{query}" for window, query in c.queries.items()]
@@ -61,23 +57,27 @@ def _explanation(c: CriterionResult) -> str:
 
 
 def _testcase(suite: ET.Element, c: CriterionResult) -> None:
-    case = ET.SubElement(suite, "testcase", classname=_line(f"cxe-gate.{c.metric}"),
-                         name=_line(c.name), time="0")
-    _properties(case, {
-        "verdict": c.verdict.value,
-        "value": _number(c.value),
-        "baseline": _number(c.baseline),
-        "change": _number(c.change),
-        "threshold": _number(c.threshold),
-        "unit": c.unit,
-        "samples": _number(c.samples),
-        "baseline_samples": _number(c.baseline_samples),
-        "p_value": _number(c.p_value),
-        "provider": c.provider,
-        "severity": c.severity,
-        "key": "true" if c.key else "false",
-        "weight": _number(c.weight),
-    })
+    case = ET.SubElement(
+        suite, "testcase", classname=_line(f"cxe-gate.{c.metric}"), name=_line(c.name), time="0"
+    )
+    _properties(
+        case,
+        {
+            "verdict": c.verdict.value,
+            "value": _number(c.value),
+            "baseline": _number(c.baseline),
+            "change": _number(c.change),
+            "threshold": _number(c.threshold),
+            "unit": c.unit,
+            "samples": _number(c.samples),
+            "baseline_samples": _number(c.baseline_samples),
+            "p_value": _number(c.p_value),
+            "provider": c.provider,
+            "severity": c.severity,
+            "key": "true" if c.key else "false",
+            "weight": _number(c.weight),
+        },
+    )
     message = _line(c.message)
     match c.verdict:
         case Verdict.FAIL | Verdict.INCONCLUSIVE:
@@ -99,8 +99,14 @@ def render_junit(report: GateReport) -> str:
         "skipped": "0",
     }
     root = ET.Element("testsuites", name="cxe-gate", **counts, time="0")
-    suite = ET.SubElement(root, "testsuite", name="cxe-gate", **counts, time="0",
-                          timestamp=_timestamp(report.generated_at))
+    suite = ET.SubElement(
+        root,
+        "testsuite",
+        name="cxe-gate",
+        **counts,
+        time="0",
+        timestamp=_timestamp(report.generated_at),
+    )
     properties = {
         "release": report.release.name or "",
         "deployed_at": report.release.deployed_at.isoformat(),

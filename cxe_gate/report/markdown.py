@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ..measurement import Unit, format_change, format_value
+from ..measurement import Unit, format_change, format_p_value, format_value
 from ..results import CriterionResult, GateReport, Verdict
 from . import wording
 
@@ -28,10 +28,6 @@ def _text(value: str) -> str:
     return " ".join(value.split()).translate(_ESCAPES)
 
 
-
-
-
-
 def _signed(text: str, amount: float) -> str:
     return f"+{text}" if amount > 0 else text
 
@@ -47,8 +43,6 @@ def _change(c: CriterionResult) -> str:
     return text
 
 
-
-
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -61,12 +55,16 @@ def _header(report: GateReport) -> list[str]:
         title += " (dry run)"
     lines = [title, ""]
     if report.dry_run:
-        lines += ["> **Dry run:** the exit code ignores this verdict; it does not gate the "
-                  "release.", ""]
+        lines += [
+            "> **Dry run:** the exit code ignores this verdict; it does not gate the release.",
+            "",
+        ]
     score = "n/a" if report.score is None else f"{report.score:g}/100"
     facts = [f"**Deployed** {wording.utc_time(report.release.deployed_at)}"]
-    facts += [f"**{_text(label)} window** {wording.utc_time(w.start)} → {wording.utc_time(w.end)}"
-              for label, w in report.windows.items()]
+    facts += [
+        f"**{_text(label)} window** {wording.utc_time(w.start)} → {wording.utc_time(w.end)}"
+        for label, w in report.windows.items()
+    ]
     facts.append(f"**Score** {score}")
     lines += [" · ".join(facts), "", _text(report.summary), ""]
     return lines
@@ -74,25 +72,45 @@ def _header(report: GateReport) -> list[str]:
 
 def _table(report: GateReport) -> list[str]:
     lines = [
-        _row(["Verdict", "Criterion", "Value", "Baseline", "Change", "Threshold", "Samples",
-              "p-value"]),
+        _row(
+            [
+                "Verdict",
+                "Criterion",
+                "Value",
+                "Baseline",
+                "Change",
+                "Threshold",
+                "Samples",
+                "p-value",
+            ]
+        ),
         "|:--|:--|--:|--:|--:|--:|--:|--:|",
     ]
     for c in report.criteria:
         name = _text(c.name) + (" 🔑" if c.key else "")
-        lines.append(_row([
-            f"{_EMOJI[c.verdict]} {c.verdict.value}", name, format_value(c.value, c.unit),
-            format_value(c.baseline, c.unit), _change(c), wording.threshold(c, c.unit), f"{c.samples:,}",
-            wording.p_value(c.p_value),
-        ]))
+        lines.append(
+            _row(
+                [
+                    f"{_EMOJI[c.verdict]} {c.verdict.value}",
+                    name,
+                    format_value(c.value, c.unit),
+                    format_value(c.baseline, c.unit),
+                    _change(c),
+                    wording.threshold(c, c.unit),
+                    f"{c.samples:,}",
+                    format_p_value(c.p_value),
+                ]
+            )
+        )
     return [*lines, ""]
 
 
 def _why(report: GateReport) -> list[str]:
     lines = ["### Why", ""]
     # The emoji comes first so untrusted text never starts a list item (no "# heading" inside it).
-    lines += [f"- {_EMOJI[c.verdict]} **{_text(c.name)}**: {_text(c.message)}"
-              for c in report.criteria]
+    lines += [
+        f"- {_EMOJI[c.verdict]} **{_text(c.name)}**: {_text(c.message)}" for c in report.criteria
+    ]
     return [*lines, ""]
 
 
@@ -102,10 +120,6 @@ def _fence(code: str) -> str:
     fence = "`" * max(3, longest + 1)
     body = code.replace("\r\n", "\n").replace("\r", "\n")
     return f"{fence}\n{body}\n{fence}"
-
-
-
-
 
 
 def _details(c: CriterionResult) -> list[str]:
@@ -120,10 +134,23 @@ def _details(c: CriterionResult) -> list[str]:
         "",
     ]
     if c.checks:
-        lines += [_row(["Rule", "Limit", "Threshold", "Outcome", "p-value", "Note"]),
-                  "|:--|:--|--:|:--|--:|:--|"]
-        lines += [_row([_text(k.rule), _text(k.limit), wording.threshold(k, c.unit), k.outcome.value,
-                        wording.p_value(k.p_value), _text(k.note)]) for k in c.checks]
+        lines += [
+            _row(["Rule", "Limit", "Threshold", "Outcome", "p-value", "Note"]),
+            "|:--|:--|--:|:--|--:|:--|",
+        ]
+        lines += [
+            _row(
+                [
+                    _text(k.rule),
+                    _text(k.limit),
+                    wording.threshold(k, c.unit),
+                    k.outcome.value,
+                    format_p_value(k.p_value),
+                    _text(k.note),
+                ]
+            )
+            for k in c.checks
+        ]
         lines.append("")
     else:
         lines += ["No comparison rule was checked.", ""]

@@ -27,7 +27,9 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
         f"deployed {wording.utc_time(release.deployed_at)}",
     ]
     for label, window in report.windows.items():
-        lines.append(f"  {label:<8} window {wording.utc_time(window.start)} → {wording.utc_time(window.end)}")
+        lines.append(
+            f"  {label:<8} window {wording.utc_time(window.start)} → {wording.utc_time(window.end)}"
+        )
     lines.append("")
     width = max(len(c.name) for c in report.criteria)
     for c in report.criteria:

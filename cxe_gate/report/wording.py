@@ -14,12 +14,6 @@ def utc_time(moment: datetime) -> str:
     return aware.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def p_value(p: float | None, *, none: str = "—") -> str:
-    if p is None:
-        return none
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def count(number: float) -> str:
     return f"{int(number):,}" if float(number).is_integer() else f"{number:,.4g}"
 
