@@ -215,6 +215,7 @@ def _journey_shorthand(value: object) -> object:
 # criteria
 
 Severity = Literal["fail", "warn"]
+RawQuery = str | dict[str, Any]
 
 
 class CriterionBase(Strict):
@@ -248,7 +249,11 @@ class CriterionBase(Strict):
         None,
         description="file/sql providers: an SQL condition on the rows (e.g. route = '/checkout')",
     )
-    query: str | None = Field(None, description="a raw provider query replacing the default one")
+    query: RawQuery | None = Field(
+        None,
+        description="a raw provider query replacing the default one: text (SQL, PromQL, NRQL, a "
+        "metric selector) or, for providers that take several parts, a mapping they check",
+    )
 
     @model_validator(mode="after")
     def _has_a_rule(self) -> CriterionBase:
@@ -331,7 +336,7 @@ class FeedbackCriterion(CriterionBase):
 
 class CustomCriterion(CriterionBase):
     metric: Literal["custom"]
-    query: str = Field(  # type: ignore[assignment]
+    query: RawQuery = Field(  # type: ignore[assignment]
         description="file/sql providers: SQL returning `value`, and optionally `samples`, or "
         "`successes` and `trials` for a rate; $start and $end are the window bounds"
     )
@@ -359,6 +364,13 @@ class GateSettings(Strict):
         "closed",
         description="closed: a criterion in error makes the verdict `error`; open: it is reported "
         "but does not decide the verdict",
+    )
+
+    concurrency: int = Field(16, ge=1, le=256, description="how many criteria are queried at once")
+    deadline: Duration = Field(
+        timedelta(minutes=10),
+        description="the whole evaluation must be over by then; a criterion still waiting is an "
+        "error",
     )
 
     @model_validator(mode="after")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 
 from . import __version__
 from .config import ConversionCriterion, CriterionBase
@@ -12,6 +17,7 @@ from .loader import LoadedConfig
 from .measurement import TimeWindow
 from .providers import MetricRequest, Provider, ProviderContext, provider_class
 from .providers.base import default_unit
+from .quantities import format_duration
 from .results import CriterionResult, GateReport, ReleaseReport, WindowReport
 
 
@@ -44,30 +50,57 @@ def resolve_windows(loaded: LoadedConfig, now: datetime | None = None) -> list[T
 
 
 class _Providers:
-    """Builds each provider on first use; a provider that cannot be built fails only its criteria."""
+    """Builds each provider on first use; a provider that cannot be built fails only its criteria.
+    Shared by the worker threads; each provider's own concurrency limit is kept here."""
 
-    def __init__(self, loaded: LoadedConfig):
+    def __init__(self, loaded: LoadedConfig, deadline: float):
         self._loaded = loaded
+        self._deadline = deadline
         self._built: dict[str, Provider | CxeGateError] = {}
+        self._slots: dict[str, threading.Semaphore] = {}
+        self._lock = threading.Lock()
 
     def get(self, name: str) -> Provider:
-        if name not in self._built:
-            spec = self._loaded.config.providers[name]
-            provider = provider_class(spec.type)
-            assert provider is not None  # the loader checked every type
-            context = ProviderContext(
-                name=name,
-                base_dir=self._loaded.base_dir,
-                where=self._loaded.where(("providers", name)),
-            )
-            try:
-                self._built[name] = provider(self._loaded.provider_settings[name], context)
-            except CxeGateError as exc:
-                self._built[name] = exc
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = self._build(name)
         built = self._built[name]
         if isinstance(built, CxeGateError):
             raise built
         return built
+
+    def _build(self, name: str) -> Provider | CxeGateError:
+        spec = self._loaded.config.providers[name]
+        provider = provider_class(spec.type)
+        assert provider is not None  # the loader checked every type
+        context = ProviderContext(
+            name=name,
+            base_dir=self._loaded.base_dir,
+            where=self._loaded.where(("providers", name)),
+            deadline=self._deadline,
+        )
+        try:
+            built = provider(self._loaded.provider_settings[name], context)
+        except CxeGateError as exc:
+            return exc
+        limit = built.concurrency()
+        if limit:
+            self._slots[name] = threading.BoundedSemaphore(limit)
+        return built
+
+    @contextmanager
+    def slot(self, name: str) -> Iterator[None]:
+        """Hold one of the provider's query slots (if it limits them) while measuring."""
+        semaphore = self._slots.get(name)
+        if semaphore is None:
+            yield
+            return
+        with semaphore:
+            yield
+
+    def redact(self, name: str, text: str) -> str:
+        built = self._built.get(name)
+        return built.context.redact(text) if isinstance(built, Provider) else text
 
     def close(self) -> None:
         for provider in self._built.values():
@@ -90,15 +123,17 @@ def _evaluate_one(
     try:
         provider = providers.get(name)
         unit = provider.unit(request)
-        measured = provider.measure(request, windows)
+        with providers.slot(name):
+            measured = provider.measure(request, windows)
     except CxeGateError as exc:
         query = getattr(exc, "query", None)  # a ProviderError says what it sent
         return error_result(
             criterion,
             provider=name,
             unit=unit,
-            message=f"provider {name!r}: {exc}",
-            queries={"query": query} if query else None,
+            # Providers redact what they say; this is the last line of defence for credentials.
+            message=providers.redact(name, f"provider {name!r}: {exc}"),
+            queries={"query": providers.redact(name, query)} if query else None,
         )
     release = measured.get("release")
     if release is None:
@@ -113,16 +148,45 @@ def _evaluate_one(
     )
 
 
+def _past_deadline(
+    loaded: LoadedConfig, criterion: CriterionBase, deadline: timedelta
+) -> CriterionResult:
+    return error_result(
+        criterion,
+        provider=loaded.config.provider_for(criterion),
+        unit=default_unit(criterion),
+        message=f"no answer before the evaluation's deadline ({format_duration(deadline)}, "
+        "gate.deadline)",
+    )
+
+
 def evaluate(
     loaded: LoadedConfig, *, now: datetime | None = None, dry_run: bool = False
 ) -> GateReport:
     """Judge every criterion of a loaded criteria file and sum up the release's verdict."""
     config = loaded.config
     windows = resolve_windows(loaded, now)
-    providers = _Providers(loaded)
+    budget = config.gate.deadline.total_seconds()
+    providers = _Providers(loaded, deadline=time.monotonic() + budget)
+    pool = ThreadPoolExecutor(
+        max_workers=min(config.gate.concurrency, max(1, len(config.criteria))),
+        thread_name_prefix="cxe-gate",
+    )
+    futures = []
     try:
-        results = [_evaluate_one(loaded, providers, c, windows) for c in config.criteria]
+        futures = [
+            pool.submit(_evaluate_one, loaded, providers, c, windows) for c in config.criteria
+        ]
+        _, late = wait(futures, timeout=budget)
+        results = [
+            _past_deadline(loaded, criterion, config.gate.deadline)
+            if future in late
+            else future.result()
+            for criterion, future in zip(config.criteria, futures, strict=True)
+        ]
     finally:
+        # Providers cut their own requests at the deadline; do not wait on a straggler.
+        pool.shutdown(wait=not any(f.running() for f in futures), cancel_futures=True)
         providers.close()
     verdict, summary = overall(results, config.gate)
     assert config.release.deployed_at is not None  # resolve_windows checked it

@@ -279,7 +279,7 @@ def load(
             )
 
     if config is not None:
-        for location, message in reference_problems(config):
+        for location, message in [*reference_problems(config), *_query_problems(config, settings)]:
             line = line_of(lines, location)
             problems.append((line, f"{file}:{line}: {_dotted(location)}: {message}"))
     if problems or config is None:
@@ -288,6 +288,24 @@ def load(
 
     config = _override_release(config, release, deployed_at)
     return LoadedConfig(config=config, path=path, provider_settings=settings, lines=lines)
+
+
+def _query_problems(
+    config: GateConfig, settings: dict[str, ProviderSettings]
+) -> list[tuple[Location, str]]:
+    """What each criterion's provider says it cannot serve."""
+    problems: list[tuple[Location, str]] = []
+    if not config.providers:
+        return problems  # reported already
+    for index, criterion in enumerate(config.criteria):
+        name = config.provider_for(criterion)
+        spec = config.providers.get(name) if name else None
+        provider = provider_class(spec.type) if spec else None
+        if provider is None or name not in settings:
+            continue  # reported already
+        for place, message in provider.criterion_problems(criterion, settings[name]):
+            problems.append((("criteria", index, *place), message))
+    return problems
 
 
 def _override_release(

@@ -50,7 +50,9 @@ class CriterionResult(_Model):
     severity: str
     key: bool
     weight: float
-    unit: str = Field(description="ratio (0..1), ms, score, points, users, per session, per user, or custom")
+    unit: str = Field(
+        description="ratio (0..1), ms, score, points, users, per session, per user, or custom"
+    )
     value: float | None = Field(description="the release window's value")
     baseline: float | None = Field(description="the baseline window's value")
     change: float | None = Field(

@@ -143,7 +143,7 @@ def test_provider_settings_are_checked_by_the_provider(tmp_path):
     ), lines
     lines = problems(tmp_path, VALID.replace("type: file", "type: graphite"))
     assert any(
-        "providers.local.type: unknown provider 'graphite'; available: file" in line
+        "providers.local.type: unknown provider 'graphite'; available: amplitude, datadog" in line
         for line in lines
     ), lines
 

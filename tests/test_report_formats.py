@@ -35,8 +35,14 @@ DEPLOYED = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 def _criterion(**fields: object) -> CriterionResult:
     defaults: dict[str, object] = {
-        "provider": "prometheus", "severity": "fail", "key": False, "weight": 1.0,
-        "samples": 1000, "baseline_samples": 1000, "threshold": None, "p_value": None,
+        "provider": "prometheus",
+        "severity": "fail",
+        "key": False,
+        "weight": 1.0,
+        "samples": 1000,
+        "baseline_samples": 1000,
+        "threshold": None,
+        "p_value": None,
     }
     return CriterionResult.model_validate({**defaults, **fields})
 
@@ -45,44 +51,101 @@ def _criteria() -> list[CriterionResult]:
     """One criterion of each verdict, in this order: pass, warn, fail, inconclusive, error."""
     return [
         _criterion(
-            name="error rate", metric="error_rate", verdict=Verdict.PASS, unit="ratio",
-            value=0.004, baseline=0.005, change=-0.2, threshold=0.01, p_value=0.21,
+            name="error rate",
+            metric="error_rate",
+            verdict=Verdict.PASS,
+            unit="ratio",
+            value=0.004,
+            baseline=0.005,
+            change=-0.2,
+            threshold=0.01,
+            p_value=0.21,
             message="error rate fell 20.0% (0.5% → 0.4%) on 1,000 requests: within max 1%",
-            checks=[Check(rule="max", limit="1%", threshold=0.01, outcome=Outcome.OK,
-                          p_value=0.21, note="0.4% is within max 1% (threshold 1.0%)")],
+            checks=[
+                Check(
+                    rule="max",
+                    limit="1%",
+                    threshold=0.01,
+                    outcome=Outcome.OK,
+                    p_value=0.21,
+                    note="0.4% is within max 1% (threshold 1.0%)",
+                )
+            ],
             details={"release": {"errors": 4, "requests": 1000}},
-            queries={"baseline": 'sum(rate(http_errors_total{code=~"5.."}[5m]))',
-                     "release": 'sum(rate(http_errors_total{code=~"5.."}[5m]))'},
+            queries={
+                "baseline": 'sum(rate(http_errors_total{code=~"5.."}[5m]))',
+                "release": 'sum(rate(http_errors_total{code=~"5.."}[5m]))',
+            },
         ),
         _criterion(
-            name=HOSTILE, metric="latency", verdict=Verdict.WARN, severity="warn", unit="ms",
-            value=850.0, baseline=700.0, change=0.214, threshold=800.0, p_value=0.02,
+            name=HOSTILE,
+            metric="latency",
+            verdict=Verdict.WARN,
+            severity="warn",
+            unit="ms",
+            value=850.0,
+            baseline=700.0,
+            change=0.214,
+            threshold=800.0,
+            p_value=0.02,
             message=f"{HOSTILE} rose 21.4% (700 ms → 850 ms) on 1,000 requests",
-            checks=[Check(rule="max", limit="800 ms", threshold=800.0, outcome=Outcome.BREACH,
-                          p_value=0.02, note="850 ms is above the maximum 800 ms | <b>")],
+            checks=[
+                Check(
+                    rule="max",
+                    limit="800 ms",
+                    threshold=800.0,
+                    outcome=Outcome.BREACH,
+                    p_value=0.02,
+                    note="850 ms is above the maximum 800 ms | <b>",
+                )
+            ],
             queries={"release": HOSTILE_QUERY},
         ),
         _criterion(
-            name="NPS", metric="feedback", verdict=Verdict.FAIL, unit="points", key=True,
-            value=-12.0, baseline=8.0, change=-2.5, threshold=-2.0, p_value=0.003,
+            name="NPS",
+            metric="feedback",
+            verdict=Verdict.FAIL,
+            unit="points",
+            key=True,
+            value=-12.0,
+            baseline=8.0,
+            change=-2.5,
+            threshold=-2.0,
+            p_value=0.003,
             message="NPS fell 250.0% (8.0 → -12.0) on 1,000 responses",
         ),
         _criterion(
-            name="checkout conversion", metric="conversion", verdict=Verdict.INCONCLUSIVE,
-            unit="ratio", value=None, baseline=0.279, samples=0,
+            name="checkout conversion",
+            metric="conversion",
+            verdict=Verdict.INCONCLUSIVE,
+            unit="ratio",
+            value=None,
+            baseline=0.279,
+            samples=0,
             message="checkout conversion: the release window has no data (no_data: inconclusive)",
         ),
         _criterion(
-            name="signups", metric="custom", verdict=Verdict.ERROR, unit="per hour",
-            value=None, baseline=None, samples=0, baseline_samples=None,
+            name="signups",
+            metric="custom",
+            verdict=Verdict.ERROR,
+            unit="per hour",
+            value=None,
+            baseline=None,
+            samples=0,
+            baseline_samples=None,
             message="provider 'warehouse': connection refused",
             queries={"query": "select count(*) from signups"},
         ),
     ]
 
 
-def make_report(*, criteria: list[CriterionResult] | None = None, score: float | None = 62.5,
-                dry_run: bool = False, verdict: Verdict = Verdict.FAIL) -> GateReport:
+def make_report(
+    *,
+    criteria: list[CriterionResult] | None = None,
+    score: float | None = 62.5,
+    dry_run: bool = False,
+    verdict: Verdict = Verdict.FAIL,
+) -> GateReport:
     return GateReport(
         tool_version="0.1.0",
         generated_at=DEPLOYED + timedelta(hours=2),
@@ -145,8 +208,16 @@ def _table_rows(markdown: str) -> tuple[list[str], list[list[str]]]:
 def test_markdown_table_has_one_row_of_fixed_width_per_criterion() -> None:
     header, rows = _table_rows(render_markdown(make_report()))
 
-    assert header == ["Verdict", "Criterion", "Value", "Baseline", "Change", "Threshold",
-                      "Samples", "p-value"]
+    assert header == [
+        "Verdict",
+        "Criterion",
+        "Value",
+        "Baseline",
+        "Change",
+        "Threshold",
+        "Samples",
+        "p-value",
+    ]
     assert len(rows) == 5
     assert all(len(row) == len(header) for row in rows)
     assert [row[0].split()[-1] for row in rows] == ["pass", "warn", "fail", "inconclusive", "error"]
@@ -196,7 +267,8 @@ def test_markdown_explains_each_criterion() -> None:
 
 
 @pytest.mark.parametrize(
-    ("score", "shown"), [(62.5, "**Score** 62.5/100"), (None, "**Score** n/a")])
+    ("score", "shown"), [(62.5, "**Score** 62.5/100"), (None, "**Score** n/a")]
+)
 def test_markdown_heading_shows_verdict_release_and_score(score: float | None, shown: str) -> None:
     markdown = render_markdown(make_report(score=score))
     heading = markdown.splitlines()[0]
@@ -337,8 +409,16 @@ def test_html_chart_draws_a_negative_value_left_of_zero() -> None:
 
 
 def test_html_chart_handles_equal_and_zero_values() -> None:
-    flat = _criterion(name="refunds", metric="custom", verdict=Verdict.PASS, unit="",
-                      value=0.0, baseline=0.0, threshold=0.0, message="refunds held at 0")
+    flat = _criterion(
+        name="refunds",
+        metric="custom",
+        verdict=Verdict.PASS,
+        unit="",
+        value=0.0,
+        baseline=0.0,
+        threshold=0.0,
+        message="refunds held at 0",
+    )
     svg = _svg(_cards(render_html(make_report(criteria=[flat])))[0])
 
     assert len(_attrs(svg, "rect", "bar-baseline")) == 1
@@ -351,10 +431,19 @@ _values = st.none() | st.floats()  # NaN, infinities and the float limits includ
 
 
 @given(value=_values, baseline=_values, threshold=_values)
-def test_html_chart_stays_inside_its_box(value: float | None, baseline: float | None,
-                                         threshold: float | None) -> None:
-    criterion = _criterion(name="c", metric="custom", verdict=Verdict.PASS, unit="points",
-                           value=value, baseline=baseline, threshold=threshold, message="m")
+def test_html_chart_stays_inside_its_box(
+    value: float | None, baseline: float | None, threshold: float | None
+) -> None:
+    criterion = _criterion(
+        name="c",
+        metric="custom",
+        verdict=Verdict.PASS,
+        unit="points",
+        value=value,
+        baseline=baseline,
+        threshold=threshold,
+        message="m",
+    )
     svg = _svg(_cards(render_html(make_report(criteria=[criterion])))[0])
     width, height = (float(n) for n in re.search(r'viewBox="0 0 (\S+) (\S+)"', svg).groups())  # type: ignore[union-attr]
 
@@ -363,7 +452,8 @@ def test_html_chart_stays_inside_its_box(value: float | None, baseline: float | 
         limit = height if name.startswith(("y", "h")) else width
         assert 0 <= float(number) <= limit, (name, number)
     assert len(_attrs(svg, "line", "threshold")) == (
-        threshold is not None and math.isfinite(threshold))
+        threshold is not None and math.isfinite(threshold)
+    )
     missing = [v for v in (value, baseline) if v is None or not math.isfinite(v)]
     assert svg.count(">no data</text>") == len(missing)
 
@@ -401,8 +491,12 @@ def test_junit_counts_match_the_verdicts() -> None:
     suite = _junit(make_report())
 
     assert suite.get("name") == "cxe-gate"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"),
-            suite.get("skipped")) == ("5", "2", "1", "0")
+    assert (
+        suite.get("tests"),
+        suite.get("failures"),
+        suite.get("errors"),
+        suite.get("skipped"),
+    ) == ("5", "2", "1", "0")
     assert len(suite.findall("testcase/failure")) == 2
     assert len(suite.findall("testcase/error")) == 1
     assert datetime.fromisoformat(suite.get("timestamp", "")) == datetime(2024, 5, 1, 14, 0)
@@ -422,10 +516,15 @@ def test_junit_maps_each_verdict() -> None:
     assert inconclusive.get("type") == "inconclusive"
     assert "no data" in inconclusive.get("message", "")
     assert cases["signups"].find("error").get("message") == (  # type: ignore[union-attr]
-        "provider 'warehouse': connection refused")
+        "provider 'warehouse': connection refused"
+    )
     assert [c.get("classname") for c in cases.values()] == [
-        "cxe-gate.error_rate", "cxe-gate.latency", "cxe-gate.feedback", "cxe-gate.conversion",
-        "cxe-gate.custom"]
+        "cxe-gate.error_rate",
+        "cxe-gate.latency",
+        "cxe-gate.feedback",
+        "cxe-gate.conversion",
+        "cxe-gate.custom",
+    ]
 
 
 def test_junit_properties_hold_the_numbers() -> None:
@@ -443,12 +542,22 @@ def test_junit_properties_hold_the_numbers() -> None:
     assert _props(cases["checkout conversion"])["value"] == ""
     suite_props = _props(suite)
     assert (suite_props["release"], suite_props["verdict"], suite_props["score"]) == (
-        "v1.2.3", "fail", "62.5")
+        "v1.2.3",
+        "fail",
+        "62.5",
+    )
 
 
 def test_junit_stays_parseable_with_control_characters() -> None:
-    odd = _criterion(name="bad\x00name\x1b[31m", metric="custom", verdict=Verdict.FAIL,
-                     unit="", value=1.0, baseline=0.0, message="broke\x07 here")
+    odd = _criterion(
+        name="bad\x00name\x1b[31m",
+        metric="custom",
+        verdict=Verdict.FAIL,
+        unit="",
+        value=1.0,
+        baseline=0.0,
+        message="broke\x07 here",
+    )
     suite = _junit(make_report(criteria=[odd], score=None))
     (case,) = suite.findall("testcase")
 

@@ -24,19 +24,35 @@ SESSIONS_PER_HOUR = 300
 def baseline_logs(tmp_path_factory) -> Path:
     """The day before the deploy, on the good release: shared by every scenario."""
     logs = tmp_path_factory.mktemp("baseline") / "logs"
-    simulate(logs, start=DEPLOY - timedelta(hours=24), end=DEPLOY,
-             sessions_per_hour=SESSIONS_PER_HOUR, seed=7)
+    simulate(
+        logs,
+        start=DEPLOY - timedelta(hours=24),
+        end=DEPLOY,
+        sessions_per_hour=SESSIONS_PER_HOUR,
+        seed=7,
+    )
     return logs
 
 
-def release(tmp_path: Path, baseline_logs: Path, regressions: tuple[str, ...] = (),
-            sessions_per_hour: float = SESSIONS_PER_HOUR) -> Path:
+def release(
+    tmp_path: Path,
+    baseline_logs: Path,
+    regressions: tuple[str, ...] = (),
+    sessions_per_hour: float = SESSIONS_PER_HOUR,
+) -> Path:
     """The baseline day plus two hours after the deploy with `regressions`, exported as Parquet
     beside a copy of the example's criteria file."""
     logs = tmp_path / "logs"
     shutil.copytree(baseline_logs, logs)
-    simulate(logs, start=DEPLOY, end=DEPLOY + timedelta(hours=2), sessions_per_hour=sessions_per_hour,
-             regressions_from=DEPLOY, regressions=regressions, seed=11)
+    simulate(
+        logs,
+        start=DEPLOY,
+        end=DEPLOY + timedelta(hours=2),
+        sessions_per_hour=sessions_per_hour,
+        regressions_from=DEPLOY,
+        regressions=regressions,
+        seed=11,
+    )
     export_parquet(logs, tmp_path / "data")
     shutil.copy(REPO / "examples/shop/cxe.yml", tmp_path / "cxe.yml")
     return tmp_path / "cxe.yml"
@@ -44,8 +60,18 @@ def release(tmp_path: Path, baseline_logs: Path, regressions: tuple[str, ...] = 
 
 def evaluate(config: Path) -> tuple[int, dict, str]:
     report_path = config.parent / "report.json"
-    result = CliRunner().invoke(main, ["evaluate", "-c", str(config), "--deployed-at",
-                                       DEPLOY.isoformat(), "-o", str(report_path)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "-c",
+            str(config),
+            "--deployed-at",
+            DEPLOY.isoformat(),
+            "-o",
+            str(report_path),
+        ],
+    )
     assert "Traceback" not in result.output, result.output
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     return result.exit_code, report, result.output
@@ -72,8 +98,9 @@ def test_a_good_release_passes(tmp_path, baseline_logs):
         ("broken_payment", "checkout conversion"),
     ],
 )
-def test_each_regression_fails_the_criterion_that_watches_it(tmp_path, baseline_logs, regression,
-                                                             failing):
+def test_each_regression_fails_the_criterion_that_watches_it(
+    tmp_path, baseline_logs, regression, failing
+):
     code, report, output = evaluate(release(tmp_path, baseline_logs, (regression,)))
     assert verdicts(report)[failing] == "fail", output
     assert report["verdict"] in ("fail", "warn"), output
@@ -92,8 +119,9 @@ def test_a_broken_payment_step_shows_in_conversion_not_in_errors(tmp_path, basel
 
 @pytest.mark.slow
 def test_tiny_traffic_is_inconclusive(tmp_path, baseline_logs):
-    code, report, output = evaluate(release(tmp_path, baseline_logs, ("cart_errors",),
-                                            sessions_per_hour=4))
+    code, report, output = evaluate(
+        release(tmp_path, baseline_logs, ("cart_errors",), sessions_per_hour=4)
+    )
     assert code == 3, output
     assert report["verdict"] == "inconclusive"
     assert "inconclusive" in verdicts(report).values()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config import CriterionBase, Journey, SecretRef
+from ..config import CriterionBase, Journey, Location, SecretRef
 from ..errors import ConfigError
 from ..measurement import Measurement, TimeWindow, Unit
 
@@ -30,6 +32,11 @@ class ProviderContext:
     base_dir: Path  # relative paths in the settings are relative to the criteria file
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     where: str = ""  # "cxe.yml:12" for error messages
+    # time.monotonic() by which the whole evaluation must be over; None: no deadline
+    deadline: float | None = None
+    # every secret resolved so far, by variable: redacted from anything the provider says
+    _secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def secret(self, ref: SecretRef, key: str) -> str:
         """Resolve a `${VAR}` secret, or say exactly which variable is missing."""
@@ -40,7 +47,27 @@ class ProviderContext:
                 f"(the secret {ref} is read from it)",
                 file=self.where or None,
             )
+        with self._lock:
+            self._secrets[ref.variable] = value
         return value
+
+    @property
+    def secret_variables(self) -> list[str]:
+        """The variables the credentials came from: what to check after a 401 or 403."""
+        return sorted(self._secrets)
+
+    def redact(self, text: str) -> str:
+        """`text` with every resolved secret replaced by `***`."""
+        # Longest first, so a secret that contains another is removed whole.
+        for value in sorted(self._secrets.values(), key=len, reverse=True):
+            text = text.replace(value, "***")
+        return text
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (never negative), or None without one."""
+        if self.deadline is None:
+            return None
+        return max(0.0, self.deadline - time.monotonic())
 
 
 @dataclass(frozen=True)
@@ -55,6 +82,20 @@ class Provider(ABC):
     """Register a subclass under a `type` name (see cxe_gate.providers.registry)."""
 
     settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
+    # How many criteria may query this provider at once (None: as many as the gate runs).
+    max_concurrency: ClassVar[int | None] = None
+
+    @classmethod
+    def criterion_problems(
+        cls, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[tuple[Location, str]]:
+        """Problems with a criterion this provider cannot serve (an unsupported metric, a malformed
+        raw query), each at a place relative to the criterion. Checked when the file is loaded."""
+        return []
+
+    def concurrency(self) -> int | None:
+        """The limit for this instance: a `max_concurrency` setting wins over the class default."""
+        return getattr(self.settings, "max_concurrency", None) or self.max_concurrency
 
     def __init__(self, settings: ProviderSettings, context: ProviderContext):
         self.settings = settings

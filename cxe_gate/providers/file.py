@@ -106,6 +106,13 @@ def _span(windows: list[TimeWindow]) -> str:
 class FileProvider(Provider):
     settings_model = FileSettings
     settings: FileSettings
+    max_concurrency = 1  # one DuckDB connection, which parallelises each query itself
+
+    @classmethod
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings):
+        if criterion.query is not None and not isinstance(criterion.query, str):
+            return [(("query",), "expected an SQL query as text for a file provider")]
+        return []
 
     def __init__(self, settings: FileSettings, context: ProviderContext):
         super().__init__(settings, context)

@@ -12,6 +12,16 @@ ENTRY_POINT_GROUP = "cxe_gate.providers"
 # Built-ins are imported only when used, so a provider's optional dependency costs nothing otherwise.
 _BUILTIN = {
     "file": "cxe_gate.providers.file:FileProvider",
+    "prometheus": "cxe_gate.providers.prometheus:PrometheusProvider",
+    "datadog": "cxe_gate.providers.datadog:DatadogProvider",
+    "newrelic": "cxe_gate.providers.newrelic:NewRelicProvider",
+    "dynatrace": "cxe_gate.providers.dynatrace:DynatraceProvider",
+    "sentry": "cxe_gate.providers.sentry:SentryProvider",
+    "ga4": "cxe_gate.providers.ga4:Ga4Provider",
+    "amplitude": "cxe_gate.providers.amplitude:AmplitudeProvider",
+    "mixpanel": "cxe_gate.providers.mixpanel:MixpanelProvider",
+    "http": "cxe_gate.providers.http:HttpProvider",
+    "sql": "cxe_gate.providers.sql:SqlProvider",
 }
 _registered: dict[str, type[Provider]] = {}
 

@@ -1,0 +1,289 @@
+"""HTTP for providers: JSON over `requests` with per-request timeouts, retries with backoff that
+honour `Retry-After`, the evaluation's deadline, and errors that say what to check, never showing a
+credential."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from pydantic import Field
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from .. import __version__
+from ..config import Duration
+from ..errors import ProviderError
+from .base import ProviderContext, ProviderSettings
+
+log = logging.getLogger("cxe_gate.providers")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_SNIPPET = 200
+
+
+class HttpSettings(ProviderSettings):
+    """Settings every HTTP provider shares (its own model adds the service's keys)."""
+
+    timeout: Duration = Field(timedelta(seconds=30), description="per request")
+    retries: int = Field(
+        3, ge=0, le=10, description="retries after a connection error, a timeout, 429 or 5xx"
+    )
+    backoff: Duration = Field(
+        timedelta(seconds=0.5),
+        description="first wait before a retry; doubles each time (Retry-After wins when sent)",
+    )
+    max_concurrency: int | None = Field(
+        None, ge=1, description="queries in flight at once (the service's rate limits)"
+    )
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A response the caller chose to read even though it is not 2xx (see `accept`)."""
+
+    status: int
+    body: Any  # parsed JSON, or None when the body was empty or not JSON
+    headers: Mapping[str, str]
+
+
+class _Retry(Exception):
+    """A failure worth another attempt; `message` is what the user sees if none succeeds."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class ApiClient:
+    """One service's HTTP API as seen by one provider instance (thread-safe: queries run at once)."""
+
+    def __init__(
+        self,
+        context: ProviderContext,
+        settings: HttpSettings,
+        *,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        auth_hint: str = "",
+    ):
+        self.context = context
+        self.settings = settings
+        self.base_url = base_url.rstrip("/")
+        self.auth_hint = auth_hint  # e.g. "and that the site is the account's region"
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"cxe-gate/{__version__}"
+        self._session.headers.update(headers or {})
+
+    def close(self) -> None:
+        self._session.close()
+
+    # --- the one entry point ------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        query: str | None = None,
+        accept: Collection[int] = (),
+    ) -> Reply:
+        """Send a request and parse its JSON answer. Statuses in `accept` come back as a Reply for the
+        caller to interpret (404 meaning "no data", 400 carrying the service's error text); other
+        failures raise ProviderError naming the provider, the query and what came back."""
+        url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        what = query or f"{method} {_path_of(url)}"
+
+        def attempt() -> Reply:
+            timeout = self._timeout(what)
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json_body,
+                    data=form,
+                    headers=headers,
+                    timeout=timeout,
+                )
+                text = response.text  # reads the body: a cut-short body fails here
+            except requests.Timeout as exc:
+                raise _Retry(f"no answer within {timeout:g} s (timeout)") from exc
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+                raise _Retry(f"cannot read from {_origin(url)}: {_reason(exc)}") from exc
+            except requests.RequestException as exc:
+                raise self._error(f"{method} {_path_of(url)}: {_reason(exc)}", what) from exc
+            return self._reply(response, text, method, url, what, accept)
+
+        retrying = Retrying(
+            retry=retry_if_exception_type(_Retry),
+            stop=self._should_stop,
+            wait=self._wait,
+            before_sleep=lambda state: log.info(
+                "%s: %s; retrying in %.2g s",
+                self.context.name,
+                self.context.redact(str(state.outcome.exception())) if state.outcome else "",
+                state.upcoming_sleep,
+            ),
+            reraise=True,
+            sleep=time.sleep,
+        )
+        try:
+            return retrying(attempt)
+        except _Retry as exc:
+            attempts = retrying.statistics.get("attempt_number", 1)
+            tried = f" after {attempts} attempts" if attempts > 1 else ""
+            message = f"{method} {_path_of(url)}: {exc.message}{tried}"
+            if self._past_deadline(exc.retry_after or 0.0):
+                message += "; the evaluation's deadline (gate.deadline) left no time to retry"
+            raise self._error(message, what) from None
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("POST", path, **kwargs)
+
+    # --- pieces -------------------------------------------------------------------------------
+
+    def _reply(
+        self,
+        response: requests.Response,
+        text: str,
+        method: str,
+        url: str,
+        what: str,
+        accept: Collection[int],
+    ) -> Reply:
+        status = response.status_code
+        where = f"{method} {_path_of(url)}"
+        if status in RETRY_STATUSES and status not in accept:
+            raise _Retry(
+                f"{status} {response.reason}{self._snippet(response, text)}",
+                retry_after=_retry_after(response.headers.get("Retry-After")),
+            )
+        if status in (401, 403) and status not in accept:
+            variables = ", ".join(self.context.secret_variables) or "the provider's credentials"
+            hint = f" {self.auth_hint}" if self.auth_hint else ""
+            raise self._error(
+                f"{where}: {status} {response.reason}: the service refused the credentials; "
+                f"check {variables}{hint}",
+                what,
+            )
+        ok = 200 <= status < 300
+        if not ok and status not in accept:
+            raise self._error(
+                f"{where}: {status} {response.reason}{self._snippet(response, text)}", what
+            )
+        if not text.strip():
+            if ok and status != 204 and not accept:
+                raise self._error(f"{where}: {status} with an empty body", what)
+            return Reply(status, None, response.headers)
+        try:
+            body = json.loads(text)
+        except ValueError:
+            if not ok:
+                return Reply(status, None, response.headers)
+            raise self._error(
+                f"{where}: the answer is not valid JSON (cut short?){self._snippet(response, text)}",
+                what,
+            ) from None
+        return Reply(status, body, response.headers)
+
+    def _snippet(self, response: requests.Response, text: str) -> str:
+        if "html" in response.headers.get("Content-Type", ""):
+            return " (an HTML page)"
+        flat = " ".join(text.split())
+        if not flat:
+            return ""
+        cut = flat if len(flat) <= _SNIPPET else flat[:_SNIPPET] + "…"
+        return f": {self.context.redact(cut)}"
+
+    def _error(self, message: str, query: str) -> ProviderError:
+        return ProviderError(
+            self.context.redact(message),
+            provider=self.context.name,
+            query=self.context.redact(query),
+        )
+
+    def _timeout(self, what: str) -> float:
+        timeout = self.settings.timeout.total_seconds()
+        remaining = self.context.remaining()
+        if remaining is None:
+            return timeout
+        if remaining <= 0:
+            raise self._error(
+                "not sent: the evaluation's deadline (gate.deadline) has passed", what
+            )
+        return min(timeout, remaining)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Retry) and exc.retry_after is not None:
+            return exc.retry_after
+        backoff = self.settings.backoff.total_seconds() * 2 ** (state.attempt_number - 1)
+        return min(backoff, 30.0) * random.uniform(0.8, 1.2)  # jitter spreads parallel retries
+
+    def _should_stop(self, state: RetryCallState) -> bool:
+        return state.attempt_number > self.settings.retries or self._past_deadline(
+            state.upcoming_sleep
+        )
+
+    def _past_deadline(self, sleep: float) -> bool:
+        remaining = self.context.remaining()
+        return remaining is not None and sleep >= remaining
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _path_of(url: str) -> str:
+    """The URL without its query string, which may carry keys or long queries."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _reason(exc: Exception) -> str:
+    """The innermost cause of a requests error, without urllib3's object reprs."""
+    text = str(exc)
+    for pattern in (
+        r"\[Errno -?\d+\] ([^'\")]+)",
+        r"(Connection refused)",
+        r"(IncompleteRead[^)]*\))",
+    ):
+        match = re.search(pattern, text)
+        if match:
+            return match.group(1).strip()
+    return text.rsplit(":", maxsplit=1)[-1].strip() or type(exc).__name__

@@ -1,0 +1,182 @@
+"""The HTTP layer every SaaS provider shares, against real loopback servers: retries, Retry-After,
+timeouts, the deadline, malformed and cut-short bodies, and credentials kept out of every error."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from cxe_gate.config import SecretRef
+from cxe_gate.errors import ProviderError
+from cxe_gate.providers.base import ProviderContext
+from cxe_gate.providers.transport import ApiClient, HttpSettings
+
+TOKEN = "s3cr3t-token-value-123"
+
+
+def client(url: str, *, deadline: float | None = None, **settings) -> ApiClient:
+    context = ProviderContext(
+        name="svc", base_dir=Path("."), environ={"SVC_TOKEN": TOKEN}, deadline=deadline
+    )
+    token = context.secret(SecretRef("${SVC_TOKEN}"), "token")
+    options = {"backoff": "10ms", "timeout": "2s", **settings}
+    return ApiClient(
+        context,
+        HttpSettings.model_validate(options),
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_answer_is_parsed_and_credentials_are_sent(api_server: HTTPServer):
+    api_server.expect_request(
+        "/v1/q", query_string={"m": "x"}, headers={"Authorization": f"Bearer {TOKEN}"}
+    ).respond_with_json({"value": 1.5})
+    reply = client(api_server.url_for("/")).get("/v1/q", params={"m": "x"})
+    assert reply.status == 200
+    assert reply.body == {"value": 1.5}
+
+
+def test_429_is_retried_after_the_time_the_server_asks(api_server: HTTPServer):
+    api_server.expect_ordered_request("/q").respond_with_json(
+        {"error": "slow down"}, status=429, headers={"Retry-After": "1"}
+    )
+    api_server.expect_ordered_request("/q").respond_with_json({"ok": True})
+    started = time.monotonic()
+    reply = client(api_server.url_for("/")).get("/q")
+    waited = time.monotonic() - started
+    assert reply.body == {"ok": True}
+    assert 1.0 <= waited < 1.8, waited  # Retry-After: 1, not the 10 ms backoff
+    assert len(api_server.log) == 2
+
+
+def test_5xx_is_retried_then_reported_with_what_came_back(api_server: HTTPServer):
+    api_server.expect_request("/q").respond_with_data("upstream down", status=503)
+    with pytest.raises(ProviderError) as caught:
+        client(api_server.url_for("/"), retries=2).get("/q", query="rate(x[5m])")
+    assert len(api_server.log) == 3
+    message = str(caught.value)
+    assert "503 SERVICE UNAVAILABLE: upstream down after 3 attempts" in message
+    assert caught.value.query == "rate(x[5m])"
+    assert caught.value.provider == "svc"
+
+
+def test_401_names_the_variable_to_check_and_never_the_token(api_server: HTTPServer):
+    # A hostile or careless server echoes the credential back in its error page.
+    api_server.expect_request("/q").respond_with_data(
+        f"<html>bad token {TOKEN}</html>", status=401, content_type="text/html"
+    )
+    with pytest.raises(ProviderError) as caught:
+        client(api_server.url_for("/")).get("/q", params={"api_key": TOKEN})
+    message = str(caught.value)
+    assert "401" in message and "check SVC_TOKEN" in message
+    assert TOKEN not in message and TOKEN not in (caught.value.query or "")
+    assert len(api_server.log) == 1  # a refused credential is not retried
+
+
+def test_a_server_error_echoing_the_token_is_redacted(api_server: HTTPServer):
+    api_server.expect_request("/q").respond_with_data(f"bad request for key={TOKEN}", status=400)
+    with pytest.raises(ProviderError) as caught:
+        client(api_server.url_for("/")).get("/q")
+    assert "key=***" in str(caught.value) and TOKEN not in str(caught.value)
+
+
+def test_malformed_json_is_an_error_not_a_value(api_server: HTTPServer):
+    api_server.expect_request("/q").respond_with_data(
+        '{"data": {"result": [1, 2', content_type="application/json"
+    )
+    with pytest.raises(ProviderError, match=r"not valid JSON \(cut short\?\)"):
+        client(api_server.url_for("/")).get("/q")
+
+
+def test_accepted_statuses_come_back_to_the_caller(api_server: HTTPServer):
+    api_server.expect_request("/q").respond_with_json({"error": "bad PromQL"}, status=400)
+    reply = client(api_server.url_for("/")).get("/q", accept={400})
+    assert (reply.status, reply.body) == (400, {"error": "bad PromQL"})
+
+
+def test_slow_answer_times_out_then_retries(api_server: HTTPServer):
+    calls = []
+
+    def slow_then_fast(request: Request) -> Response:
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            time.sleep(1.0)
+        return Response('{"v": 2}', content_type="application/json")
+
+    api_server.expect_request("/q").respond_with_handler(slow_then_fast)
+    reply = client(api_server.url_for("/"), timeout="300ms").get("/q")
+    assert reply.body == {"v": 2}
+    assert len(calls) == 2
+
+
+def test_the_deadline_cuts_retries_short(api_server: HTTPServer):
+    api_server.expect_request("/q").respond_with_json({}, status=429, headers={"Retry-After": "30"})
+    started = time.monotonic()
+    with pytest.raises(ProviderError, match="deadline"):
+        client(api_server.url_for("/"), deadline=time.monotonic() + 2).get("/q")
+    assert time.monotonic() - started < 1.5  # did not sleep 30 s hoping to beat a 2 s deadline
+
+
+def test_nothing_is_sent_after_the_deadline(api_server: HTTPServer):
+    with pytest.raises(ProviderError, match="deadline"):
+        client(api_server.url_for("/"), deadline=time.monotonic() - 1).get("/q")
+    assert api_server.log == []
+
+
+def test_connection_refused_is_an_error_naming_the_host():
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ProviderError, match=f"cannot read from http://127.0.0.1:{port}"):
+        client(f"http://127.0.0.1:{port}", retries=1).get("/q")
+
+
+@pytest.fixture
+def cut_short_server():
+    """Promises 100 bytes of JSON, sends 20, and hangs up: a body cut short in transit."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b'Content-Length: 100\r\n\r\n{"data": {"result": '
+                )
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_body_cut_short_in_transit_is_an_error(cut_short_server: str):
+    with pytest.raises(ProviderError) as caught:
+        client(cut_short_server, retries=1).get("/q")
+    assert "after 2 attempts" in str(caught.value)
+
+
+def test_settings_are_validated_with_units():
+    settings = HttpSettings.model_validate({"timeout": "5s", "retries": 0})
+    assert settings.timeout == timedelta(seconds=5)
+    with pytest.raises(ValueError, match="greater than or equal to 0"):
+        HttpSettings.model_validate({"retries": -1})
