@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -219,6 +219,9 @@ RawQuery = str | dict[str, Any]
 
 
 class CriterionBase(Strict):
+    # False for a criterion measured without a provider (journeys_pass_rate: inside a pytest run).
+    reads_provider: ClassVar[bool] = True
+
     name: str = Field(min_length=1, description="shown in reports and as the pytest item name")
     description: str | None = None
     provider: str | None = Field(
@@ -247,7 +250,9 @@ class CriterionBase(Strict):
     key: bool = Field(False, description="a failure fails the release whatever the score")
     filter: str | None = Field(
         None,
-        description="file/sql providers: an SQL condition on the rows (e.g. route = '/checkout')",
+        description="narrows the rows measured, in the provider's own language: an SQL condition "
+        "for file/sql (route = '/checkout'), a label matcher for Prometheus, NRQL for New Relic, "
+        "tags for Datadog",
     )
     query: RawQuery | None = Field(
         None,
@@ -343,6 +348,32 @@ class CustomCriterion(CriterionBase):
     unit: str | None = Field(None, description="shown after the value in reports")
 
 
+class JourneysPassRateCriterion(CriterionBase):
+    """The share of journey tests (e.g. a seeded Playwright suite) that passed. Only a pytest run
+    sees their outcomes: cxe-gate's pytest plugin judges it; the CLI reports it inconclusive."""
+
+    reads_provider: ClassVar[bool] = False
+
+    metric: Literal["journeys_pass_rate"]
+    # A failing journey is a broken journey, not a noisy sample: compare the numbers by default.
+    test: Literal["auto", "none"] = Field(
+        "none", description="none: compare the pass rate with min/max; auto: a binomial test"
+    )
+    min_samples: int = Field(1, ge=1, description="fewer journey tests than this is inconclusive")
+
+    @model_validator(mode="after")
+    def _one_run(self) -> JourneysPassRateCriterion:
+        if self.has_relative_rules:
+            raise ValueError(
+                "journeys_pass_rate is measured in one test run and has no baseline; use min or max"
+            )
+        if self.provider is not None or self.filter is not None or self.query is not None:
+            raise ValueError(
+                "journeys_pass_rate reads no provider; remove provider, filter and query"
+            )
+        return self
+
+
 Criterion = Annotated[
     ConversionCriterion
     | EngagementCriterion
@@ -350,7 +381,8 @@ Criterion = Annotated[
     | ApdexCriterion
     | LatencyCriterion
     | FeedbackCriterion
-    | CustomCriterion,
+    | CustomCriterion
+    | JourneysPassRateCriterion,
     Field(discriminator="metric"),
 ]
 
@@ -366,7 +398,13 @@ class GateSettings(Strict):
         "but does not decide the verdict",
     )
 
-    concurrency: int = Field(16, ge=1, le=256, description="how many criteria are queried at once")
+    concurrency: int = Field(
+        50,
+        ge=1,
+        le=256,
+        description="how many criteria are queried at once (a provider may allow fewer: its "
+        "max_concurrency)",
+    )
     deadline: Duration = Field(
         timedelta(minutes=10),
         description="the whole evaluation must be over by then; a criterion still waiting is an "
@@ -424,7 +462,7 @@ def reference_problems(config: GateConfig) -> list[tuple[Location, str]]:
                 )
             )
         seen.add(criterion.name)
-        if criterion.provider is None and len(config.providers) > 1:
+        if criterion.reads_provider and criterion.provider is None and len(config.providers) > 1:
             problems.append((here, f"say which provider to read: one of {declared}"))
         elif criterion.provider is not None and criterion.provider not in config.providers:
             problems.append(

@@ -14,11 +14,11 @@ from .config import ConversionCriterion, CriterionBase
 from .errors import ConfigError, CxeGateError
 from .judge import error_result, judge, overall, score
 from .loader import LoadedConfig
-from .measurement import TimeWindow
+from .measurement import TimeWindow, Unit
 from .providers import MetricRequest, Provider, ProviderContext, provider_class
 from .providers.base import default_unit
 from .quantities import format_duration
-from .results import CriterionResult, GateReport, ReleaseReport, WindowReport
+from .results import CriterionResult, GateReport, ReleaseReport, Verdict, WindowReport
 
 
 def resolve_windows(loaded: LoadedConfig, now: datetime | None = None) -> list[TimeWindow]:
@@ -112,6 +112,8 @@ def _evaluate_one(
     loaded: LoadedConfig, providers: _Providers, criterion: CriterionBase, windows: list[TimeWindow]
 ) -> CriterionResult:
     config = loaded.config
+    if not criterion.reads_provider:
+        return _measured_in_pytest(criterion)
     name = config.provider_for(criterion)
     unit = default_unit(criterion)
     journey = (
@@ -119,7 +121,7 @@ def _evaluate_one(
         if isinstance(criterion, ConversionCriterion)
         else None
     )
-    request = MetricRequest(criterion=criterion, journey=journey)
+    request = MetricRequest(criterion=criterion, journey=journey, release=config.release.name)
     try:
         provider = providers.get(name)
         unit = provider.unit(request)
@@ -146,6 +148,18 @@ def _evaluate_one(
     return judge(
         criterion, provider=name, unit=unit, release=release, baseline=measured.get("baseline")
     )
+
+
+def _measured_in_pytest(criterion: CriterionBase) -> CriterionResult:
+    # journeys_pass_rate: only a pytest run sees the journey tests' outcomes (cxe_gate_pytest).
+    unmeasured = error_result(
+        criterion,
+        provider="pytest",
+        unit=Unit.RATIO,
+        message=f"{criterion.name}: measured only inside a pytest run (the cxe-gate pytest "
+        "plugin judges it from the journey tests' outcomes)",
+    )
+    return unmeasured.model_copy(update={"verdict": Verdict.INCONCLUSIVE})
 
 
 def _past_deadline(

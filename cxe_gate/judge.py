@@ -34,6 +34,7 @@ def _samples_word(criterion: CriterionBase) -> str:
         "apdex": "requests",
         "latency": "requests",
         "feedback": "responses",
+        "journeys_pass_rate": "tests",
         "engagement": "users" if getattr(criterion, "per_user", False) else "sessions",
     }.get(getattr(criterion, "metric", ""), "samples")
 
@@ -304,6 +305,12 @@ def judge(
             for label, m in (("baseline", baseline), ("release", release))
             if m is not None and m.query
         },
+        "notes": [
+            f"{label}: {note}"
+            for label, m in (("baseline", baseline), ("release", release))
+            if m is not None
+            for note in m.notes
+        ],
     }
     if not release.has_data:
         verdict = Verdict.FAIL if criterion.no_data == "fail" else Verdict.INCONCLUSIVE

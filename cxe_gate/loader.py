@@ -203,7 +203,7 @@ def _describe(error: dict[str, Any], vocabulary: set[str]) -> str:
     if kind == "union_tag_not_found":
         return (
             "say which `metric` this criterion measures (conversion, engagement, error_rate, "
-            "apdex, latency, feedback or custom)"
+            "apdex, latency, feedback, custom or journeys_pass_rate)"
         )
     given = error.get("input")
     if kind in ("value_error", "assertion_error") or isinstance(given, dict | list):
@@ -298,6 +298,8 @@ def _query_problems(
     if not config.providers:
         return problems  # reported already
     for index, criterion in enumerate(config.criteria):
+        if not criterion.reads_provider:
+            continue
         name = config.provider_for(criterion)
         spec = config.providers.get(name) if name else None
         provider = provider_class(spec.type) if spec else None
@@ -305,6 +307,12 @@ def _query_problems(
             continue  # reported already
         for place, message in provider.criterion_problems(criterion, settings[name]):
             problems.append((("criteria", index, *place), message))
+        journey = config.journeys.get(getattr(criterion, "journey", None) or "")
+        if journey is not None:
+            if getattr(criterion, "unit", None):  # a conversion criterion's unit wins
+                journey = journey.model_copy(update={"unit": criterion.unit})
+            for message in provider.journey_problems(journey, settings[name]):
+                problems.append((("criteria", index, "journey"), message))
     return problems
 
 

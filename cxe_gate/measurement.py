@@ -41,6 +41,8 @@ class Measurement:
     variance: float | None = None
     details: dict[str, float] = field(default_factory=dict)
     query: str | None = None
+    # What a reader should know about how the value was read ("window widened to whole days").
+    notes: tuple[str, ...] = ()
 
     @property
     def has_data(self) -> bool:

@@ -71,6 +71,10 @@ class CriterionResult(_Model):
     queries: dict[str, str] = Field(
         default_factory=dict, description="per window: the query as sent"
     )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="how the values were read, where it matters (a window widened, a unit converted)",
+    )
 
 
 class WindowReport(_Model):

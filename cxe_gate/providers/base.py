@@ -51,10 +51,17 @@ class ProviderContext:
             self._secrets[ref.variable] = value
         return value
 
+    def add_secret(self, value: str) -> None:
+        """Redact a credential derived from a secret too (an OAuth access token, a signed
+        assertion), so no message, query or report shows it."""
+        if value:
+            with self._lock:
+                self._secrets[f"derived:{len(self._secrets)}"] = value
+
     @property
     def secret_variables(self) -> list[str]:
         """The variables the credentials came from: what to check after a 401 or 403."""
-        return sorted(self._secrets)
+        return sorted(name for name in self._secrets if not name.startswith("derived:"))
 
     def redact(self, text: str) -> str:
         """`text` with every resolved secret replaced by `***`."""
@@ -76,6 +83,7 @@ class MetricRequest:
 
     criterion: CriterionBase
     journey: Journey | None = None
+    release: str | None = None  # the release's name (release.name or --release), when given
 
 
 class Provider(ABC):
@@ -91,6 +99,12 @@ class Provider(ABC):
     ) -> list[tuple[Location, str]]:
         """Problems with a criterion this provider cannot serve (an unsupported metric, a malformed
         raw query), each at a place relative to the criterion. Checked when the file is loaded."""
+        return []
+
+    @classmethod
+    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+        """What this provider cannot measure about a journey a conversion criterion reads (session
+        funnels from a users-only API, a `within` it cannot express). Checked at load time."""
         return []
 
     def concurrency(self) -> int | None:

@@ -82,6 +82,10 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.auth_hint = auth_hint  # e.g. "and that the site is the account's region"
         self._session = requests.Session()
+        # Room for every criterion in flight at once (the default pool keeps 10 and drops the rest).
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = f"cxe-gate/{__version__}"
         self._session.headers.update(headers or {})
 

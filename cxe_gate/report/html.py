@@ -233,6 +233,8 @@ def _more(c: CriterionResult) -> str:
     for window, counts in c.details.items():
         figures = ", ".join(f"{name} {wording.count(n)}" for name, n in counts.items())
         parts.append(f"<p><strong>{_e(window)}:</strong> {_e(figures)}</p>")
+    if c.notes:
+        parts.append("<ul>" + "".join(f"<li>{_e(note)}</li>" for note in c.notes) + "</ul>")
     for window, query in c.queries.items():
         parts.append(
             f"<p><strong>{_e(wording.query_title(window))}</strong></p>"

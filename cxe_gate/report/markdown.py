@@ -157,6 +157,8 @@ def _details(c: CriterionResult) -> list[str]:
     for window, counts in c.details.items():
         figures = ", ".join(f"{_text(name)} {wording.count(n)}" for name, n in counts.items())
         lines += [f"**{_text(window)}:** {figures}", ""]
+    if c.notes:
+        lines += [*(f"- {_text(note)}" for note in c.notes), ""]
     for window, query in c.queries.items():
         lines += [f"**{_text(wording.query_title(window))}**", "", _fence(query), ""]
     return [*lines, "</details>", ""]
