@@ -49,6 +49,21 @@ def resolve_windows(loaded: LoadedConfig, now: datetime | None = None) -> list[T
     ]
 
 
+def build_provider(loaded: LoadedConfig, name: str, *, deadline: float | None = None) -> Provider:
+    """The provider declared under `providers.<name>`, ready to measure. Raises CxeGateError when
+    it cannot be built (a missing credential, a missing file)."""
+    spec = loaded.config.providers[name]
+    provider = provider_class(spec.type)
+    assert provider is not None  # the loader checked every type
+    context = ProviderContext(
+        name=name,
+        base_dir=loaded.base_dir,
+        where=loaded.where(("providers", name)),
+        deadline=deadline,
+    )
+    return provider(loaded.provider_settings[name], context)
+
+
 class _Providers:
     """Builds each provider on first use; a provider that cannot be built fails only its criteria.
     Shared by the worker threads; each provider's own concurrency limit is kept here."""
@@ -70,17 +85,8 @@ class _Providers:
         return built
 
     def _build(self, name: str) -> Provider | CxeGateError:
-        spec = self._loaded.config.providers[name]
-        provider = provider_class(spec.type)
-        assert provider is not None  # the loader checked every type
-        context = ProviderContext(
-            name=name,
-            base_dir=self._loaded.base_dir,
-            where=self._loaded.where(("providers", name)),
-            deadline=self._deadline,
-        )
         try:
-            built = provider(self._loaded.provider_settings[name], context)
+            built = build_provider(self._loaded, name, deadline=self._deadline)
         except CxeGateError as exc:
             return exc
         limit = built.concurrency()

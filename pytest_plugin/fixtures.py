@@ -12,10 +12,11 @@ from pydantic import TypeAdapter, ValidationError
 
 from cxe_gate.config import ConversionCriterion, Criterion, CriterionBase, GateConfig
 from cxe_gate.errors import CxeGateError
+from cxe_gate.gate import build_provider
 from cxe_gate.judge import relative_change
 from cxe_gate.loader import LoadedConfig
 from cxe_gate.measurement import Measurement, TimeWindow
-from cxe_gate.providers import MetricRequest, Provider, ProviderContext, provider_class
+from cxe_gate.providers import MetricRequest, Provider
 from cxe_gate.results import CriterionResult, GateReport
 
 from .state import GateRun, gate_run
@@ -77,15 +78,8 @@ class CxeGate:
         if spec is None:
             _fail(f"no provider {name!r} in the criteria file (declared: {self._declared})")
         if name not in self._providers:
-            provider = provider_class(spec.type)
-            assert provider is not None  # the loader checked every type
-            context = ProviderContext(
-                name=name,
-                base_dir=self.loaded.base_dir,
-                where=self.loaded.where(("providers", name)),
-            )
             try:
-                self._providers[name] = provider(self.loaded.provider_settings[name], context)
+                self._providers[name] = build_provider(self.loaded, name)
             except CxeGateError as exc:
                 _fail(f"provider {name!r}: {exc}")
         return self._providers[name]

@@ -29,6 +29,17 @@ JOURNEYS = """
 """
 
 
+@pytest.fixture(autouse=True)
+def _one_soft_assertion_scope(monkeypatch):
+    """pytest-playwright wraps every test in a process-wide soft-assertion scope, and Playwright
+    refuses a second one: the in-process runs below would open it again for their own tests."""
+    try:
+        import pytest_playwright.pytest_playwright as playwright_plugin
+    except ImportError:  # the browser extra is not installed: nothing to step around
+        return
+    monkeypatch.setattr(playwright_plugin, "_soft_scope", None)
+
+
 def write_gate(pytester: pytest.Pytester, *, edits: dict[str, str] | None = None, more: str = ""):
     """The example shop's criteria file in the pytester directory, reading the shop's data."""
     text = (SHOP / "cxe.yml").read_text().replace(" data/", f" {SHOP / 'data'}/")
