@@ -12,6 +12,8 @@ from playwright.sync_api import sync_playwright
 
 from cxe_gate import browser
 
+pytestmark = pytest.mark.browser
+
 
 def test_the_chosen_chromium_really_launches():
     with sync_playwright() as playwright:

@@ -61,6 +61,7 @@ dd { margin: 0; font-variant-numeric: tabular-nums; }
 .card h2 { margin: 0; font-size: 1.05rem; display: flex; flex-wrap: wrap; gap: .4rem;
   align-items: center; justify-content: space-between; }
 .message { margin: 0; }
+.stats { margin: 0; color: var(--muted); font-size: .9rem; }
 .figures { display: grid; gap: .4rem .75rem; margin: 0;
   grid-template-columns: repeat(auto-fit, minmax(6.5rem, 1fr)); }
 .chart { width: 100%; height: auto; display: block; }
@@ -244,6 +245,35 @@ def _more(c: CriterionResult) -> str:
     return "".join(parts)
 
 
+def _chance(p: float) -> str:
+    if p < 0.001:
+        return "less than once in 1,000 comparisons"
+    if p < 0.01:
+        return f"about {p * 1000:.0f} times in 1,000"
+    return f"about {p * 100:.0f} times in 100"
+
+
+def _statistics(c: CriterionResult) -> str:
+    """The numbers behind the verdict in plain words, for a reader who does not read p-values."""
+    samples = f"Measured on {c.samples:,} samples in the release window"
+    if c.baseline_samples is not None:
+        samples += f" and {c.baseline_samples:,} in the baseline"
+    sentences = [samples + "."]
+    if c.change is not None and math.isfinite(c.change):
+        direction = "up" if c.change > 0 else "down" if c.change < 0 else "unchanged"
+        amount = "" if direction == "unchanged" else f" {abs(c.change) * 100:.1f}%"
+        sentences.append(f"Release vs baseline: {direction}{amount}.")
+    if c.p_value is not None:
+        p = format_p_value(c.p_value)
+        sentences.append(
+            f"p {p if p.startswith('<') else '= ' + p}: if nothing had really changed, a gap "
+            f"this large would turn up by chance {_chance(c.p_value)}."
+        )
+    else:
+        sentences.append("No significance test decided this: the numbers are compared as measured.")
+    return f'<p class="stats">{_e(" ".join(sentences))}</p>'
+
+
 def _card(c: CriterionResult) -> str:
     figures = [
         _fact("Value", format_value(c.value, c.unit)),
@@ -259,6 +289,7 @@ def _card(c: CriterionResult) -> str:
         f"<h2><span>{_e(c.name)}{key}</span>"
         f'<span class="badge">{_WORD[c.verdict]}</span></h2>'
         f'<p class="message">{_e(c.message)}</p>'
+        f"{_statistics(c)}"
         f'<dl class="figures">{"".join(figures)}</dl>'
         f"{_chart_svg(c)}"
         f"{_more(c)}"
