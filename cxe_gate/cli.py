@@ -143,5 +143,101 @@ def schema() -> None:
     click.echo(json.dumps(GateConfig.model_json_schema(), indent=2))
 
 
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value / 1000:.2f} s"
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="HAR_OR_DIR...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the journey map as JSON (schema version 1.0).",
+)
+@click.option(
+    "--first-party",
+    "first_party",
+    multiple=True,
+    metavar="HOST",
+    help="The site's own host (and its subdomains); detected from the navigations if not given. "
+    "Repeatable.",
+)
+@click.option("--keep", multiple=True, metavar="NAME", help="A field never to scrub. Repeatable.")
+@click.option(
+    "--scrub-pattern",
+    multiple=True,
+    metavar="KIND=REGEX",
+    help="Also scrub values matching REGEX, reported as KIND. Repeatable.",
+)
+def journeys(
+    inputs: tuple[str, ...],
+    output: Path | None,
+    first_party: tuple[str, ...],
+    keep: tuple[str, ...],
+    scrub_pattern: tuple[str, ...],
+) -> None:
+    """Find the journeys customers take in HAR files (files, directories, globs).
+
+    Secrets and personal data are replaced by ${CXE_SECRET_...} placeholders before anything is
+    kept; assets, trackers and other sites are dropped. Exit codes: 0 all read, 2 usage error,
+    4 some file could not be read (the others are still used).
+    """
+    from .har.journey_map import build_journey_map
+    from .har.load import expand
+    from .har.scrub import ScrubRules
+
+    patterns = {}
+    for item in scrub_pattern:
+        kind, sep, regex = item.partition("=")
+        if not sep or not kind:
+            raise click.BadParameter(
+                f"expected KIND=REGEX, got {item!r}", param_hint="--scrub-pattern"
+            )
+        patterns[kind] = regex
+    rules = ScrubRules(keep=frozenset(keep), patterns=patterns)
+    total = len(expand(inputs))
+    with click.progressbar(
+        length=total, label="Reading HAR files", file=sys.stderr, show_pos=True
+    ) as bar:
+        journey_map = build_journey_map(
+            inputs, first_party=first_party, rules=rules, on_file=lambda _path: bar.update(1)
+        )
+    summary = journey_map.summary
+    click.echo(
+        f"{summary.files} HAR file(s), {summary.files_failed} failed: {summary.entries_read} "
+        f"entries, {summary.entries_kept} kept, {summary.entries_dropped} dropped"
+    )
+    click.echo(f"first party: {', '.join(journey_map.first_party) or '(none)'}")
+    click.echo(f"\n{summary.journeys} journey(s) over {summary.sessions} session(s):")
+    for journey in journey_map.journeys:
+        click.echo(
+            f"  {journey.id}  weight {journey.weight} ({journey.share:.0%})  "
+            f"p50 {_ms(journey.duration.p50_ms)}  {len(journey.steps)} step(s)"
+        )
+        for step in journey.steps:
+            calls = ", ".join(f"{c.method} {c.route}" for c in step.calls)
+            click.echo(
+                f"      {step.page.method} {step.page.route}" + (f"  [{calls}]" if calls else "")
+            )
+    if journey_map.scrubbed:
+        click.echo("\nscrubbed (kind, where, count):")
+        for item in journey_map.scrubbed:
+            click.echo(f"  {item.kind:<14} {item.where:<44} {item.count}")
+    if journey_map.dropped:
+        click.echo("\ndropped: " + ", ".join(f"{k} {v}" for k, v in journey_map.dropped.items()))
+    for failure in journey_map.failures:
+        where = ":".join(p for p in (failure.file, failure.location) if p)
+        click.secho(f"{where}: {failure.message}", fg="red", err=True)
+    if output is not None:
+        try:
+            output.write_text(journey_map.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
+            sys.exit(EXIT_ERROR)
+        click.echo(f"wrote {output}")
+    sys.exit(EXIT_ERROR if journey_map.failures else EXIT_OK)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

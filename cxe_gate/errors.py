@@ -57,3 +57,9 @@ class ProviderError(CxeGateError):
 
 class DataError(ProviderError):
     """A local data file is missing or malformed (a `file` provider's ProviderError)."""
+
+
+class HarError(CxeGateError):
+    """A HAR file cannot be read (missing, not JSON, truncated, wrong types, no entries); `location`
+    is the JSON path (`log.entries[3].request.url`) or the line and column. The other files of a
+    batch are still read."""

@@ -1,0 +1,55 @@
+"""The entry: what later stages need of one HAR request/response pair, nothing more (no response
+bodies, no timings breakdown), so a million of them fit in memory and few secrets travel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    file: str
+    index: int  # position in log.entries
+    started: datetime  # timezone-aware
+    time_ms: float | None  # None when the producer wrote -1
+    method: str
+    url: str
+    status: int  # 0 or -1: failed or aborted
+    mime: str  # response content type, lower case, without parameters
+    resource_type: str | None  # Chrome/Playwright `_resourceType`
+    pageref: str | None
+    request_headers: Pairs
+    response_headers: Pairs
+    request_cookies: Pairs
+    response_cookies: Pairs
+    post_mime: str | None
+    post_text: str | None
+    post_params: Pairs | None
+
+    @property
+    def scheme(self) -> str:
+        return urlsplit(self.url).scheme.lower()
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.url).hostname or "").lower()
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+    def request_header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.request_headers:
+            if key.lower() == name:
+                return value
+        return None
+
+    @property
+    def ended_ms(self) -> float:
+        """End time as epoch milliseconds (the start when the duration is unknown)."""
+        return self.started.timestamp() * 1000 + (self.time_ms or 0.0)
