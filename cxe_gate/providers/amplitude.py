@@ -27,12 +27,12 @@ from .analytics import (
     basic_auth,
     criterion_journey,
     engagement_measurement,
-    failure,
     read_count,
     refuse_unservable,
     request_text,
     snippet,
 )
+from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .days import DaySpan, day_spans, time_zone, with_spans
 from .funnels import funnel_measurement, users_funnel_problems
@@ -167,7 +167,9 @@ class AmplitudeProvider(Provider):
             if reply.status == 404:
                 return _Asked(text, None)
             if reply.body is None:
-                raise failure(self.context, f"GET {path}: {reply.status} with an empty body", text)
+                raise provider_error(
+                    self.context, f"GET {path}: {reply.status} with an empty body", text
+                )
             return _Asked(text, reply.body)
 
         return self._answers.get((path, tuple(params)), ask)
@@ -234,7 +236,7 @@ class AmplitudeProvider(Provider):
             return None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"funnel: expected a JSON object with a `data` list, got {snippet(body)}",
                 query,
@@ -243,7 +245,7 @@ class AmplitudeProvider(Provider):
             return None
         first = data[0]
         if not isinstance(first, dict) or "cumulativeRaw" not in first:
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"funnel: expected data[0].cumulativeRaw (users per step), got {snippet(first)}",
                 query,
@@ -252,7 +254,7 @@ class AmplitudeProvider(Provider):
         if raw is None or raw == []:
             return None
         if not isinstance(raw, list) or len(raw) != steps:
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"funnel: expected cumulativeRaw to hold {steps} counts, one per step, got "
                 f"{snippet(raw)}",
@@ -284,7 +286,7 @@ class AmplitudeProvider(Provider):
             return None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"segmentation: expected a JSON object with a `data` object, got {snippet(body)}",
                 query,
@@ -292,7 +294,7 @@ class AmplitudeProvider(Provider):
         collapsed = data.get("seriesCollapsed")
         if collapsed is not None:
             if not isinstance(collapsed, list):
-                raise failure(
+                raise provider_error(
                     self.context,
                     f"segmentation: expected seriesCollapsed as a list, got {snippet(collapsed)}",
                     query,
@@ -301,7 +303,7 @@ class AmplitudeProvider(Provider):
                 return None
             item = collapsed[0][0] if isinstance(collapsed[0], list) else collapsed[0]
             if not isinstance(item, dict) or "value" not in item:
-                raise failure(
+                raise provider_error(
                     self.context,
                     "segmentation: expected seriesCollapsed[0][0] as {value: n}, got "
                     f"{snippet(collapsed[0])}",
@@ -312,7 +314,7 @@ class AmplitudeProvider(Provider):
             )
         series = data.get("series")
         if not isinstance(series, list):
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"segmentation: expected data.seriesCollapsed or data.series, got {snippet(data)}",
                 query,
@@ -320,13 +322,13 @@ class AmplitudeProvider(Provider):
         if not series or not series[0]:
             return None
         if not isinstance(series[0], list):
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"segmentation: expected series[0] as a list of counts, got {snippet(series[0])}",
                 query,
             )
         if len(series[0]) > 1 and not additive:
-            raise failure(
+            raise provider_error(
                 self.context,
                 "segmentation: no seriesCollapsed in the answer, and daily unique users cannot "
                 "be added up into the window's users",

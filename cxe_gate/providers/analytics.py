@@ -14,8 +14,8 @@ from typing import Any, Generic, TypeVar
 
 from .. import metrics
 from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, Journey, Location
-from ..errors import ProviderError
 from ..measurement import Measurement
+from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderContext
 
 Check = tuple[Callable[[Any], bool], str]  # a test of a raw query value, and what it should be
@@ -125,16 +125,7 @@ def refuse_unservable(provider: Provider, request: MetricRequest) -> None:
     if isinstance(criterion, ConversionCriterion) and request.journey is not None:
         problems += provider.journey_problems(criterion_journey(request), provider.settings)
     if problems:
-        raise failure(provider.context, problems[0])
-
-
-def failure(context: ProviderContext, message: str, query: str | None = None) -> ProviderError:
-    """A ProviderError naming the provider, with every secret (and derived credential) redacted."""
-    return ProviderError(
-        context.redact(message),
-        provider=context.name,
-        query=context.redact(query) if query else None,
-    )
+        raise provider_error(provider.context, problems[0])
 
 
 def parse_count(value: object) -> int | None:
@@ -163,7 +154,7 @@ def read_count(context: ProviderContext, value: object, what: str, query: str) -
     try:
         return parse_count(value)
     except ValueError as exc:
-        raise failure(context, f"{what}: {exc}", query) from None
+        raise provider_error(context, f"{what}: {exc}", query) from None
 
 
 def basic_auth(context: ProviderContext, user: str, password: str) -> dict[str, str]:
@@ -218,7 +209,7 @@ def engagement_measurement(
     to change it, for the error when adopters outnumber active users."""
     if criterion.measure == "adoption":
         if counted is not None and users and counted > users:
-            raise failure(
+            raise provider_error(
                 context, f"adoption: {counted} users sent {event} but only {users} {active}", query
             )
         details = {"users": users or 0, "adopters": counted or 0}

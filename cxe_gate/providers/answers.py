@@ -20,10 +20,14 @@ class Points(Protocol):
     def values(self) -> tuple[float | None, ...]: ...
 
 
-def provider_error(context: ProviderContext, message: str, query: str) -> ProviderError:
-    """A failure of `query`, with every secret redacted from what it says."""
+def provider_error(
+    context: ProviderContext, message: str, query: str | None = None
+) -> ProviderError:
+    """A failure of `query`, with every secret (and derived credential) redacted from what it says."""
     return ProviderError(
-        context.redact(message), provider=context.name, query=context.redact(query)
+        context.redact(message),
+        provider=context.name,
+        query=context.redact(query) if query else None,
     )
 
 

@@ -10,7 +10,7 @@ from .. import metrics
 from ..config import Journey
 from ..measurement import Measurement
 from ..quantities import format_duration
-from .analytics import failure
+from .answers import provider_error
 from .base import ProviderContext
 
 
@@ -46,7 +46,7 @@ def funnel_measurement(
     in the details (`step 2: add_to_cart{suffix}`). `rising` words the error when more users finish
     than start, with `{first}` and `{last}` for the two counts."""
     if users[-1] > users[0]:
-        raise failure(context, rising.format(first=users[0], last=users[-1]), query)
+        raise provider_error(context, rising.format(first=users[0], last=users[-1]), query)
     counts = {
         f"step {i + 1}: {step}{suffix}": n
         for i, (step, n) in enumerate(zip(steps, users, strict=True))

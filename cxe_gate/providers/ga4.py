@@ -32,7 +32,8 @@ from ..config import (
 )
 from ..errors import ConfigError, ProviderError
 from ..measurement import Measurement, TimeWindow
-from .analytics import Answers, criterion_journey, failure, refuse_unservable
+from .analytics import Answers, criterion_journey, refuse_unservable
+from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .days import (
     NOT_BEGUN,
@@ -381,7 +382,7 @@ class Ga4Provider(Provider):
 
     def _fail(self, message: str, query: str | None) -> ProviderError:
         # Tokens, assertions and key material are registered with add_secret: redacted here too.
-        return failure(self.context, message, query)
+        return provider_error(self.context, message, query)
 
     def _access_token(self, failed: str | None = None) -> str:
         """A cached bearer token; a new one when it is about to expire or `failed` was refused."""

@@ -27,12 +27,12 @@ from .analytics import (
     basic_auth,
     criterion_journey,
     engagement_measurement,
-    failure,
     read_count,
     refuse_unservable,
     request_text,
     snippet,
 )
+from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .days import DaySpan, day_spans, time_zone, with_spans
 from .funnels import funnel_measurement, users_funnel_problems
@@ -211,7 +211,7 @@ class MixpanelProvider(Provider):
         try:
             return date.fromisoformat(str(key)[:10])
         except ValueError:
-            raise failure(
+            raise provider_error(
                 self.context, f"{what}: expected a yyyy-mm-dd date, got {key!r}", query
             ) from None
 
@@ -284,7 +284,7 @@ class MixpanelProvider(Provider):
         if data is None and isinstance(body, dict) and "data" in body:
             return {}
         if not isinstance(data, dict):
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"funnel {funnel_id}: expected a JSON object with a `data` object of days, got "
                 f"{snippet(body)}",
@@ -297,7 +297,7 @@ class MixpanelProvider(Provider):
             if found is None or found == []:
                 continue
             if not isinstance(found, list) or not all(isinstance(s, dict) for s in found):
-                raise failure(
+                raise provider_error(
                     self.context,
                     f"funnel {funnel_id}: expected data[{key}].steps as a list of steps, got "
                     f"{snippet(found)}",
@@ -323,7 +323,7 @@ class MixpanelProvider(Provider):
             for s, step in zip(found, steps, strict=False)
         )
         if not same:
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"funnel {funnel_id} has the steps {names}, but the journey is {steps}: point "
                 "funnels (or query.funnel_id) at the saved funnel with the journey's steps",
@@ -336,7 +336,7 @@ class MixpanelProvider(Provider):
         """{day: count} from a segmentation answer (`data.values[event]`)."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or "values" not in data:
-            raise failure(
+            raise provider_error(
                 self.context,
                 "segmentation: expected {data: {series: [...], values: {event: {date: count}}}}, "
                 f"got {snippet(body)}",
@@ -346,7 +346,7 @@ class MixpanelProvider(Provider):
         if not values:
             return {}
         if not isinstance(values, dict):
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"segmentation: expected data.values as an object, got {snippet(values)}",
                 query,
@@ -356,7 +356,7 @@ class MixpanelProvider(Provider):
         elif len(values) == 1:
             by_date = next(iter(values.values()))
         else:
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"segmentation: expected the counts of {event!r}, got those of {sorted(values)}",
                 query,
@@ -364,7 +364,7 @@ class MixpanelProvider(Provider):
         if not by_date:
             return {}
         if not isinstance(by_date, dict):
-            raise failure(
+            raise provider_error(
                 self.context,
                 f"segmentation: expected data.values[{event!r}] as {{date: count}}, got "
                 f"{snippet(by_date)}",
@@ -430,7 +430,7 @@ class MixpanelProvider(Provider):
             for label, span in group:
                 mine = [n for d, n in buckets.items() if d in span]
                 if len(mine) > 1:
-                    raise failure(
+                    raise provider_error(
                         self.context,
                         f"segmentation: expected the {label} window's {span.days} day(s) as one "
                         f"bucket of unique users, got {len(mine)}; unique users of several "
@@ -440,7 +440,7 @@ class MixpanelProvider(Provider):
                 result[label] = (mine[0] if mine else None, text)
             stray = [d for d in buckets if not any(d in span for _, span in group)]
             if stray:
-                raise failure(
+                raise provider_error(
                     self.context,
                     f"segmentation: a bucket of unique users dated {stray[0]} lies outside the "
                     "days asked for",
