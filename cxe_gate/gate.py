@@ -115,7 +115,11 @@ class _Providers:
 
 
 def _evaluate_one(
-    loaded: LoadedConfig, providers: _Providers, criterion: CriterionBase, windows: list[TimeWindow]
+    loaded: LoadedConfig,
+    providers: _Providers,
+    criterion: CriterionBase,
+    windows: list[TimeWindow],
+    sequential: bool = False,
 ) -> CriterionResult:
     config = loaded.config
     if not criterion.reads_provider:
@@ -152,7 +156,12 @@ def _evaluate_one(
             message=f"provider {name!r} returned no release measurement",
         )
     return judge(
-        criterion, provider=name, unit=unit, release=release, baseline=measured.get("baseline")
+        criterion,
+        provider=name,
+        unit=unit,
+        release=release,
+        baseline=measured.get("baseline"),
+        sequential=sequential,
     )
 
 
@@ -181,9 +190,15 @@ def _past_deadline(
 
 
 def evaluate(
-    loaded: LoadedConfig, *, now: datetime | None = None, dry_run: bool = False
+    loaded: LoadedConfig,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    sequential: bool = False,
 ) -> GateReport:
-    """Judge every criterion of a loaded criteria file and sum up the release's verdict."""
+    """Judge every criterion of a loaded criteria file and sum up the release's verdict.
+    `sequential` judges the release window as one look of a polled sequence (always-valid tests:
+    see cxe_gate.sequential)."""
     config = loaded.config
     windows = resolve_windows(loaded, now)
     budget = config.gate.deadline.total_seconds()
@@ -195,7 +210,8 @@ def evaluate(
     futures = []
     try:
         futures = [
-            pool.submit(_evaluate_one, loaded, providers, c, windows) for c in config.criteria
+            pool.submit(_evaluate_one, loaded, providers, c, windows, sequential)
+            for c in config.criteria
         ]
         _, late = wait(futures, timeout=budget)
         results = [

@@ -1,11 +1,14 @@
 """Comparisons and statistics → one verdict per criterion, and the overall verdict and score.
 
 A breach must be both beyond the declared limit and, where a test applies, statistically significant;
-otherwise the answer is inconclusive, never pass. Missing data is never a pass either."""
+otherwise the answer is inconclusive, never pass. Missing data is never a pass either. Judged
+sequentially (one look of a polled release window), a rule fails only when an always-valid test
+establishes the breach and passes only when it excludes one (cxe_gate.sequential)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import stats
 from .config import CriterionBase, GateSettings
@@ -13,7 +16,12 @@ from .measurement import Measurement, Unit, format_change, format_p_value, forma
 from .quantities import Change
 from .results import Check, CriterionResult, Outcome, Verdict
 
+if TYPE_CHECKING:
+    from .sequential import Counts, Look, Rule
+
 _CREDIT = {Verdict.PASS: 1.0, Verdict.WARN: 0.5, Verdict.FAIL: 0.0}
+# What `inconclusive` says in sequential mode when more of the release window may still decide it.
+UNDECIDED = "not decided yet"
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,157 @@ def _check(
     )
 
 
+def _counts(measurement: Measurement | None) -> Counts | None:
+    """What an always-valid test needs of a window: counts of a rate, or a mean with its variance."""
+    from .sequential import Counts  # numpy and scipy.special only when judging sequentially
+
+    if measurement is None or not measurement.has_data:
+        return None
+    if measurement.is_proportion:
+        return Counts(samples=measurement.samples, successes=measurement.successes)
+    if measurement.is_mean:
+        assert measurement.value is not None
+        return Counts(
+            samples=measurement.samples, mean=measurement.value, variance=measurement.variance
+        )
+    return None
+
+
+def _sequential_rule(
+    spec: _RuleSpec, criterion: CriterionBase, baseline: Counts | None
+) -> Rule | None:
+    from . import sequential
+
+    if spec.rule in ("min", "max"):
+        assert spec.threshold is not None
+        return sequential.bound_rule(spec.direction, spec.threshold, baseline)
+    change = criterion.max_drop if spec.rule == "max_drop" else criterion.max_rise
+    assert change is not None
+    if baseline is None:
+        return None
+    if change.relative:
+        return sequential.relative_rule(spec.direction, change.amount, baseline)
+    return sequential.absolute_change_rule(spec.direction, change.amount, baseline)
+
+
+def _reading(spec: _RuleSpec, criterion: CriterionBase) -> tuple[str, str]:
+    """What a rule's bounds are on, and how they read: the rule's own terms."""
+    if spec.rule in ("min", "max"):
+        return "the release value", "value"
+    change = criterion.max_drop if spec.rule == "max_drop" else criterion.max_rise
+    assert change is not None
+    if change.relative:
+        return "the change from the baseline", "percent"
+    return "the difference from the baseline", "difference"
+
+
+def _bound_text(value: float, kind: str, unit: Unit | str) -> str:
+    if kind == "percent":
+        return f"{value * 100:+.1f}%"
+    if kind == "difference":
+        text = format_change(value, unit)
+        return text if text.startswith("-") else f"+{text}"
+    return format_value(value, unit)
+
+
+def _sequential_note(
+    spec: _RuleSpec,
+    criterion: CriterionBase,
+    seen: Look,
+    rule: Rule,
+    release: Measurement,
+    unit: Unit | str,
+) -> str:
+    from .sequential import MIN_EVENTS
+
+    what, kind = _reading(spec, criterion)
+    if kind == "percent" and not rule.per:
+        what, kind = "the difference from the baseline", "difference"  # a percentage of zero
+    low = _bound_text(float(seen.bounds.lower), kind, unit)
+    high = _bound_text(float(seen.bounds.upper), kind, unit)
+    limit = spec.limit_text
+    method = (
+        f"mixture SPRT, τ = {format_change(float(rule.scale), unit)}, α = {criterion.alpha:g}, "
+        f"{release.samples:,} {_samples_word(criterion)} at this look"
+    )
+    # The p-value is of a breach: it says nothing once the breach is excluded.
+    tested = f"always-valid {_format_p(float(seen.p_value))}; {method}"
+    level = f"always-valid {1 - criterion.alpha:.0%} bounds"
+    if not seen.testable:
+        return (
+            f"{UNDECIDED}: too few events for the always-valid test of a rate (it needs "
+            f"{MIN_EVENTS} expected at the threshold, and as many seen in the baseline)"
+        )
+    rule_text = {
+        "max_drop": (f"a drop beyond {limit}", "beyond the allowed drop of " + limit),
+        "max_rise": (f"a rise beyond {limit}", "beyond the allowed rise of " + limit),
+        "min": (f"a value below the minimum {limit}", "below the minimum " + limit),
+        "max": (f"a value above the maximum {limit}", "above the maximum " + limit),
+    }[spec.rule]
+    breach_side = high if spec.direction == "less" else low
+    safe_side = low if spec.direction == "less" else high
+    if seen.breach:
+        bound = "at most" if spec.direction == "less" else "at least"
+        return f"{what} is {bound} {breach_side} ({level}), {rule_text[1]} ({tested})"
+    if seen.clear:
+        bound = "at least" if spec.direction == "less" else "at most"
+        return f"{what} is {bound} {safe_side} ({level}): {rule_text[0]} is excluded ({method})"
+    return (
+        f"{UNDECIDED}: {what} lies between {low} and {high} ({level}), which neither "
+        f"establishes nor excludes {rule_text[0]} ({tested})"
+    )
+
+
+def _sequential_check(
+    spec: _RuleSpec,
+    criterion: CriterionBase,
+    release: Measurement,
+    baseline: Measurement | None,
+    unit: Unit | str,
+) -> Check:
+    """One rule at one look of a polled release window: breach only when established, ok only when
+    excluded, undecided otherwise, at level alpha however many looks come before and after."""
+    if spec.undefined_note and spec.threshold is None:  # no baseline to compare with
+        return _check(spec, criterion, release, baseline, unit)
+    if criterion.test == "none":
+        # Numbers only, as asked: the same comparison at every look.
+        return _check(spec, criterion, release, baseline, unit)
+    from . import sequential
+
+    release_counts, baseline_counts = _counts(release), _counts(baseline)
+    if (
+        baseline_counts is not None
+        and release_counts is not None
+        and baseline_counts.is_rate != release_counts.is_rate
+    ):
+        baseline_counts = None  # a rate and a mean: no one test compares them
+    rule = _sequential_rule(spec, criterion, baseline_counts) if release_counts else None
+    if release_counts is None or rule is None:
+        return Check(
+            rule=spec.rule,
+            limit=spec.limit_text,
+            threshold=spec.threshold,
+            outcome=Outcome.UNSURE,
+            note=f"{UNDECIDED}: {format_value(release.value, unit)} comes without the counts or "
+            "the variance an always-valid test needs, so no look can decide it early",
+        )
+    seen = sequential.look(rule, release_counts, baseline_counts, criterion.alpha)
+    if seen.breach:
+        outcome = Outcome.BREACH
+    elif seen.clear:
+        outcome = Outcome.OK
+    else:
+        outcome = Outcome.UNSURE
+    return Check(
+        rule=spec.rule,
+        limit=spec.limit_text,
+        threshold=spec.threshold,
+        outcome=outcome,
+        p_value=None if outcome == Outcome.OK or not seen.testable else float(seen.p_value),
+        note=_sequential_note(spec, criterion, seen, rule, release, unit),
+    )
+
+
 def relative_change(value: float | None, baseline: float | None) -> float | None:
     if value is None or baseline is None or baseline == 0:
         return None
@@ -280,8 +439,10 @@ def judge(
     unit: Unit | str,
     release: Measurement,
     baseline: Measurement | None,
+    sequential: bool = False,
 ) -> CriterionResult:
-    """One criterion's verdict from its release and baseline measurements."""
+    """One criterion's verdict from its release and baseline measurements. `sequential` judges
+    the release window as one look of a polled sequence (see the module's docstring)."""
     base_fields = {
         "name": criterion.name,
         "metric": getattr(criterion, "metric", "custom"),
@@ -329,7 +490,8 @@ def judge(
             verdict=Verdict.INCONCLUSIVE,
             threshold=None,
             p_value=None,
-            message=f"{_headline(criterion, release, baseline, unit)}: too few to judge "
+            message=f"{_headline(criterion, release, baseline, unit)}: "
+            f"{UNDECIDED + ': ' if sequential else ''}too few to judge "
             f"(min_samples {criterion.min_samples:,})",
         )
     if (
@@ -348,10 +510,17 @@ def judge(
             f"{criterion.min_samples:,})",
         )
 
+    judge_rule = _sequential_check if sequential else _check
     checks = [
-        _check(spec, criterion, release, baseline, unit)
+        judge_rule(spec, criterion, release, baseline, unit)
         for spec in _rules(criterion, release, baseline, unit)
     ]
+    if sequential and criterion.test == "auto":
+        base_fields["notes"] = [
+            *base_fields["notes"],
+            f"judged as one look of a polled release window: always-valid tests at α = "
+            f"{criterion.alpha:g}, so looking again does not raise the false alarms",
+        ]
     breach = _deciding(checks, Outcome.BREACH)
     unsure = _deciding(checks, Outcome.UNSURE)
     deciding = breach or unsure or checks[0]

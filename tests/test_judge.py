@@ -212,3 +212,106 @@ def test_nps_movement_is_told_in_points():
     )
     assert result.message.startswith("NPS fell 60.0 points (30.0 → -30.0) on 100 responses")
     assert result.verdict == Verdict.FAIL
+
+
+# ---------------------------------------------------------------------------------------------
+# sequential: one look of a polled release window (always-valid tests)
+
+
+def looked(criterion, release, baseline, unit=Unit.RATIO):
+    return judge(
+        criterion, provider="p", unit=unit, release=release, baseline=baseline, sequential=True
+    )
+
+
+def test_sequential_fails_a_clear_regression_and_says_how():
+    result = looked(
+        conversion(max_drop="2%"),
+        metrics.proportion(2500, 10000),
+        metrics.proportion(72000, 240000),
+    )
+    assert result.verdict == Verdict.FAIL
+    assert result.p_value < 0.001
+    assert result.threshold == pytest.approx(0.294)
+    assert "beyond the allowed drop of 2%" in result.message
+    assert "always-valid p < 0.001; mixture SPRT, τ = 0.9pp, α = 0.05" in result.message
+    assert any("always-valid" in note for note in result.notes)
+
+
+def test_a_drop_one_fixed_look_calls_significant_is_not_decided_yet_when_looking_again():
+    release, baseline = metrics.proportion(2850, 10000), metrics.proportion(30000, 100000)
+    assert judged(conversion(max_drop="2%"), release, baseline).verdict == Verdict.FAIL  # z ≈ -3.1
+    result = looked(conversion(max_drop="2%"), release, baseline)
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert result.checks[0].outcome == Outcome.UNSURE
+    assert ": not decided yet: the change from the baseline lies between" in result.message
+    assert 0.05 < result.p_value < 1
+
+
+def test_sequential_passes_only_once_the_bounds_exclude_a_breach():
+    baseline = metrics.proportion(72000, 240000)
+    result = looked(conversion(max_drop="2%"), metrics.proportion(30000, 100000), baseline)
+    assert result.verdict == Verdict.PASS
+    assert result.p_value is None
+    assert "a drop beyond 2% is excluded" in result.message
+    # The same rate on a tenth of the traffic passes the fixed judge, but excludes nothing yet.
+    small = metrics.proportion(3000, 10000)
+    assert judged(conversion(max_drop="2%"), small, baseline).verdict == Verdict.PASS
+    assert looked(conversion(max_drop="2%"), small, baseline).verdict == Verdict.INCONCLUSIVE
+
+
+def test_sequential_keeps_severity_missing_data_and_min_samples():
+    base = metrics.proportion(72000, 240000)
+    drop = metrics.proportion(2500, 10000)
+    assert looked(conversion(max_drop="2%", severity="warn"), drop, base).verdict == Verdict.WARN
+    empty = metrics.proportion(0, 0)
+    assert looked(conversion(max_drop="2%"), empty, base).verdict == Verdict.INCONCLUSIVE
+    assert looked(conversion(max_drop="2%", no_data="fail"), empty, base).verdict == Verdict.FAIL
+    few = looked(conversion(max_drop="2%"), metrics.proportion(20, 99), base)
+    assert few.verdict == Verdict.INCONCLUSIVE
+    assert "not decided yet: too few to judge (min_samples 100)" in few.message
+    no_baseline = looked(conversion(max_drop="2%"), drop, metrics.proportion(0, 0))
+    assert no_baseline.verdict == Verdict.INCONCLUSIVE
+
+
+def test_a_rate_with_too_few_events_is_not_decided_yet():
+    rate = criterion_of({"name": "errors", "metric": "error_rate", "max_rise": "50%"})
+    # 0.5% of 1,000 requests: 5 errors expected, too few for the normal limit of the test.
+    result = looked(rate, metrics.proportion(40, 1000), metrics.proportion(500, 100000))
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert "not decided yet: too few events" in result.message
+    later = looked(rate, metrics.proportion(400, 10000), metrics.proportion(500, 100000))
+    assert later.verdict == Verdict.FAIL  # 4% against 0.5%
+
+
+def test_a_percentile_without_counts_is_never_decided_early():
+    p95 = criterion_of({"name": "p95", "metric": "latency", "max": "800ms", "max_rise": "20%"})
+    result = looked(
+        p95,
+        Measurement(value=990.0, samples=500),
+        Measurement(value=800.0, samples=5000),
+        unit=Unit.MILLISECONDS,
+    )
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert all(c.outcome == Outcome.UNSURE for c in result.checks)
+    assert "not decided yet: 990 ms comes without the counts or the variance" in result.message
+
+
+def test_test_none_compares_the_numbers_at_every_look():
+    numbers = conversion(max_drop="2%", test="none")
+    release, baseline = metrics.proportion(2900, 10000), metrics.proportion(3000, 10000)
+    assert looked(numbers, release, baseline).verdict == Verdict.FAIL
+    assert looked(numbers, release, baseline) == judged(numbers, release, baseline)
+
+
+def test_sequential_means_use_the_scores_variance():
+    apdex = criterion_of({"name": "apdex", "metric": "apdex", "t": "500ms", "max_drop": "5%"})
+    result = looked(
+        apdex, metrics.apdex(700, 200, 100), metrics.apdex(9000, 800, 200), unit=Unit.SCORE
+    )
+    assert result.verdict == Verdict.FAIL
+    assert "the change from the baseline is at most" in result.message
+    held = looked(
+        apdex, metrics.apdex(9000, 800, 200), metrics.apdex(90000, 8000, 2000), unit=Unit.SCORE
+    )
+    assert held.verdict == Verdict.PASS
