@@ -87,6 +87,44 @@ class ReleaseReport(_Model):
     deployed_at: datetime
 
 
+class PollCriterion(_Model):
+    """One criterion as one poll saw it."""
+
+    name: str
+    verdict: Verdict = Field(description="inconclusive while the criterion is not decided yet")
+    value: float | None
+    baseline: float | None
+    threshold: float | None
+    samples: int
+
+
+class Poll(_Model):
+    """One reading of the release window while waiting for it to fill (`evaluate --wait`)."""
+
+    at: datetime = Field(description="when the poll read the data")
+    release_end: datetime = Field(description="how far the release window was read")
+    verdict: Verdict = Field(description="the release's verdict had the wait ended here")
+    criteria: list[PollCriterion]
+
+
+class StopReason(StrEnum):
+    """Why a wait for the release window ended."""
+
+    DECIDED = "decided"  # every criterion was decided
+    REGRESSION = "regression"  # the release fails whatever the undecided criteria still do
+    DEADLINE = "deadline"  # --wait ran out
+
+
+class WaitReport(_Model):
+    """How `evaluate --wait` polled the release window; `stopped` is null while it still waits."""
+
+    wait: str = Field(description="the longest wait, e.g. 2h")
+    interval: str = Field(description="the time between polls, e.g. 5m")
+    started_at: datetime
+    deadline: datetime
+    stopped: StopReason | None = None
+
+
 class GateReport(_Model):
     schema_version: str = SCHEMA_VERSION
     tool: str = "cxe-gate"
@@ -100,6 +138,10 @@ class GateReport(_Model):
     release: ReleaseReport
     windows: dict[str, WindowReport]
     criteria: list[CriterionResult]
+    wait: WaitReport | None = Field(None, description="set when the gate waited for data (--wait)")
+    polls: list[Poll] = Field(
+        default_factory=list, description="each reading of the release window while waiting"
+    )
 
     def count(self, verdict: Verdict) -> int:
         return sum(1 for c in self.criteria if c.verdict == verdict)

@@ -4,11 +4,12 @@ criterion, readable on a laptop or a phone, in light or dark mode."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from html import escape
 
 from ..measurement import format_p_value, format_value
 from ..results import Check, CriterionResult, GateReport, Verdict
-from . import wording
+from . import polls, wording
 
 _WORD = {
     Verdict.PASS: "Pass",
@@ -72,6 +73,9 @@ dd { margin: 0; font-variant-numeric: tabular-nums; }
 .chart .axis { stroke: var(--line); stroke-width: 1; }
 .chart .threshold { stroke: var(--fg); stroke-width: 1.5; stroke-dasharray: 4 3; }
 .chart .threshold-label { fill: var(--muted); font-size: 10px; }
+.chart .path { fill: none; stroke: var(--accent); stroke-width: 1.5; }
+.chart .point { fill: var(--accent); }
+.chart .tick { fill: var(--muted); font-size: 10px; }
 details { border-top: 1px solid var(--line); padding-top: .4rem; }
 summary { cursor: pointer; color: var(--muted); }
 details ul { padding-left: 1.1rem; margin: .4rem 0; }
@@ -170,6 +174,105 @@ def _chart_svg(criterion: CriterionResult) -> str:
     return "".join(parts)
 
 
+# The path chart: value over the polls, a label column on the left, times below.
+_PATH_HEIGHT, _PATH_LEFT, _PATH_RIGHT = 120, 62, _WIDTH - 8
+_PATH_TOP, _PATH_BOTTOM = 16, 120 - 18
+
+
+def _clock(moment: datetime) -> str:
+    return wording.utc_time(moment).split(" ", 1)[1]  # "14:25 UTC": the day is in the banner
+
+
+def _path_svg(report: GateReport, criterion: CriterionResult) -> str:
+    """The criterion's value at each poll as a line over time, a dot per poll in the colour of its
+    verdict then, and the threshold dashed across."""
+    unit = criterion.unit
+    seen = polls.path(report, criterion.name)
+    points = [(at, p, _finite(p.value)) for at, p in seen]
+    thresholds = [t for _, p in seen if (t := _finite(p.threshold)) is not None]
+    threshold = thresholds[-1] if thresholds else None
+    known = [v for _, _, v in points if v is not None]
+    label = f"{criterion.name} over {len(seen)} polls"
+    if known:
+        label += f": {format_value(known[0], unit)} to {format_value(known[-1], unit)}"
+    if threshold is not None:
+        label += f", threshold {format_value(threshold, unit)}"
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {_WIDTH} {_PATH_HEIGHT}" role="img" '
+        f'aria-label="{_e(label)}">'
+    ]
+    if not known:
+        parts.append(
+            f'<text class="nodata" x="{_PATH_LEFT + 4}" y="{_PATH_TOP + 20}">no data</text></svg>'
+        )
+        return "".join(parts)
+    bounds = known + ([threshold] if threshold is not None else [])
+    # Work in -1..1 so that values near the float limits cannot overflow the arithmetic below.
+    scale = max(abs(v) for v in bounds) or 1.0
+    low, high = min(v / scale for v in bounds), max(v / scale for v in bounds)
+    if high == low:
+        low, high = low - 0.5, high + 0.5  # a flat path sits in the middle
+    else:
+        pad = 0.08 * (high - low)
+        low, high = low - pad, high + pad
+    start, end = seen[0][0], seen[-1][0]
+    length = (end - start).total_seconds()
+
+    def x(at: datetime) -> float:
+        if not length:
+            return (_PATH_LEFT + _PATH_RIGHT) / 2
+        share = (at - start).total_seconds() / length
+        return _PATH_LEFT + share * (_PATH_RIGHT - _PATH_LEFT)
+
+    def y(v: float) -> float:
+        return _PATH_BOTTOM - (v / scale - low) / (high - low) * (_PATH_BOTTOM - _PATH_TOP)
+
+    parts.append(
+        f'<line class="axis" x1="{_PATH_LEFT}" y1="{_PATH_BOTTOM}" x2="{_PATH_RIGHT}" '
+        f'y2="{_PATH_BOTTOM}"/>'
+    )
+    # The highest and lowest value, each level with its place; the times of the first and the
+    # last poll below.
+    for v in sorted({max(known), min(known)}):
+        parts.append(
+            f'<text class="tick" x="0" y="{y(v) + 4:.1f}">{_e(format_value(v, unit))}</text>'
+        )
+    parts.append(
+        f'<text class="tick" x="{_PATH_LEFT}" y="{_PATH_HEIGHT - 4}">'
+        f"{_e(_clock(start))}</text>"
+        f'<text class="tick" x="{_PATH_RIGHT}" y="{_PATH_HEIGHT - 4}" text-anchor="end">'
+        f"{_e(_clock(end))}</text>"
+    )
+    if threshold is not None:
+        level = y(threshold)
+        parts.append(
+            f'<line class="threshold" x1="{_PATH_LEFT}" y1="{level:.1f}" x2="{_PATH_RIGHT}" '
+            f'y2="{level:.1f}"/>'
+        )
+        # In the margin above the plot, where no point can hide it; the dashes tell which line.
+        parts.append(
+            f'<text class="threshold-label" x="{_PATH_RIGHT}" y="10" text-anchor="end">'
+            f"- - threshold {_e(format_value(threshold, unit))}</text>"
+        )
+    # A poll without a value breaks the line rather than bridging the gap.
+    runs: list[list[str]] = [[]]
+    for at, _, v in points:
+        if v is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{x(at):.1f},{y(v):.1f}")
+    parts += [f'<polyline class="path" points="{" ".join(r)}"/>' for r in runs if len(r) > 1]
+    for at, p, v in points:
+        if v is not None:
+            parts.append(
+                f'<circle class="point v-{p.verdict.value}" cx="{x(at):.1f}" cy="{y(v):.1f}" '
+                f'r="2.5"><title>{_e(wording.utc_time(at))}: {_e(format_value(v, unit))}, '
+                f"{_e(p.verdict.value)}</title></circle>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _fact(term: str, definition: str) -> str:
     return f"<div><dt>{_e(term)}</dt><dd>{_e(definition)}</dd></div>"
 
@@ -186,6 +289,8 @@ def _banner(report: GateReport) -> str:
         )
         for label, w in report.windows.items()
     ]
+    if report.polls:
+        facts.append(_fact("Waited", polls.wait_sentence(report)))
     facts += [
         _fact("Score", score),
         _fact(
@@ -274,7 +379,7 @@ def _statistics(c: CriterionResult) -> str:
     return f'<p class="stats">{_e(" ".join(sentences))}</p>'
 
 
-def _card(c: CriterionResult) -> str:
+def _card(c: CriterionResult, report: GateReport) -> str:
     figures = [
         _fact("Value", format_value(c.value, c.unit)),
         _fact("Baseline", format_value(c.baseline, c.unit)),
@@ -292,6 +397,7 @@ def _card(c: CriterionResult) -> str:
         f"{_statistics(c)}"
         f'<dl class="figures">{"".join(figures)}</dl>'
         f"{_chart_svg(c)}"
+        f"{_path_svg(report, c) if report.polls else ''}"
         f"{_more(c)}"
         "</article>"
     )
@@ -303,7 +409,7 @@ def render_html(report: GateReport) -> str:
     if report.dry_run:
         title += " (dry run)"
     cards = (
-        "".join(_card(c) for c in report.criteria)
+        "".join(_card(c, report) for c in report.criteria)
         if report.criteria
         else "<p>No criteria were evaluated.</p>"
     )

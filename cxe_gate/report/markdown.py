@@ -6,7 +6,7 @@ import re
 
 from ..measurement import Unit, format_change, format_p_value, format_value
 from ..results import CriterionResult, GateReport, Verdict
-from . import wording
+from . import polls, wording
 
 _EMOJI = {
     Verdict.PASS: "✅",
@@ -164,12 +164,72 @@ def _details(c: CriterionResult) -> list[str]:
     return [*lines, "</details>", ""]
 
 
+def _seen(value: float | None, verdict: Verdict, unit: str) -> str:
+    return f"{format_value(value, unit)} {_EMOJI[verdict]}"
+
+
+def _sparkline(values: list[float | None]) -> str:
+    if all(v is None for v in values):
+        return "no data"
+    # In a code span the blocks keep one width; they need no escaping.
+    return f"`{polls.sparkline(values)}`"
+
+
+def _polls(report: GateReport) -> list[str]:
+    """The metric's path while the gate waited: a sparkline per criterion, each poll folded away."""
+    lines = ["### Polls", "", _text(polls.wait_sentence(report)), ""]
+    lines += [_row(["Criterion", "Path", "First poll", "Last poll"]), "|:--|:--|--:|--:|"]
+    units = {c.name: c.unit for c in report.criteria}
+    for c in report.criteria:
+        seen = [p for _, p in polls.path(report, c.name)]
+        if not seen:
+            continue
+        lines.append(
+            _row(
+                [
+                    _text(c.name),
+                    _sparkline([p.value for p in seen]),
+                    _seen(seen[0].value, seen[0].verdict, c.unit),
+                    _seen(seen[-1].value, seen[-1].verdict, c.unit),
+                ]
+            )
+        )
+    names = [c.name for c in report.criteria]
+    lines += [
+        "",
+        "<details>",
+        "<summary>Each poll</summary>",
+        "",
+        _row(["Poll", "Time", "Release window to", *(_text(n) for n in names)]),
+        "|--:|:--|:--|" + "--:|" * len(names),
+    ]
+    for number, poll in enumerate(report.polls, 1):
+        by_name = {p.name: p for p in poll.criteria}
+        cells = [
+            _seen(by_name[n].value, by_name[n].verdict, units[n]) if n in by_name else "—"
+            for n in names
+        ]
+        lines.append(
+            _row(
+                [
+                    str(number),
+                    wording.utc_time(poll.at),
+                    wording.utc_time(poll.release_end),
+                    *cells,
+                ]
+            )
+        )
+    return [*lines, "", "</details>", ""]
+
+
 def render_markdown(report: GateReport) -> str:
     lines = _header(report)
     if not report.criteria:
         lines += ["No criteria were evaluated.", ""]
         return "\n".join(lines)
     lines += _table(report) + _why(report)
+    if report.polls:
+        lines += _polls(report)
     for c in report.criteria:
         lines += _details(c)
     return "\n".join(lines)
