@@ -54,7 +54,7 @@ def test_the_cli_prints_journeys_scrubs_and_drops(tmp_path):
     for secret in SECRETS:
         assert secret not in result.output
     data = json.loads(out.read_text("utf-8"))
-    assert data["schema_version"] == "1.0"
+    assert data["schema_version"] == "1.1"
     JourneyMap.model_validate(data)  # the file matches its documented schema
 
 

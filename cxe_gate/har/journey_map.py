@@ -5,22 +5,28 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from ..errors import HarError
 from . import cluster as clustering
+from .correlate import Link as RawLink
+from .correlate import find_links
+from .facts import merge_shapes, with_facts
 from .journeys import IDLE_GAP_S, Call, split_journeys
+from .journeys import Journey as SessionJourney
 from .load import LARGE_FILE_BYTES, expand, read_entries
 from .model import Entry
 from .noise import TRACKER_HOSTS, detect_first_party, drop_reason, is_first_party
 from .scrub import Finding, Scrubber, ScrubRules
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1 added path, via, response, links (all optional for 1.0 readers)
 
 
 class _Model(BaseModel):
@@ -36,16 +42,38 @@ class Timing(_Model):
     mean_ms: float | None
 
 
+class Link(_Model):
+    """A value this request sends that an earlier response of the journey produced: the seeder
+    captures it at run time instead of replaying the recorded one."""
+
+    target: Literal["path", "query", "form", "json", "header"]
+    at: list[str | int]  # path: [segment index]; query, form, header: [name]; json: key path
+    step: int  # the producing step (0-based) ...
+    call: int | None  # ... and call in it; None: the step's page itself
+    source: Literal["json", "html_input", "html_meta", "location", "header", "cookie"]
+    key: list[str | int]  # json: key path; location: [segment index] or [query name]; else [name]
+
+
+class Response(_Model):
+    mime: str
+    shape: dict[str, Any] | None = None  # JSON Schema inferred over every recorded answer
+
+
 class Request(_Model):
-    """A call as the seeder replays it: method, host, templated route, and the body's fields with
-    secrets already replaced by placeholders."""
+    """A call as the seeder replays it: method, host, templated route, an example path, and the
+    body's fields with secrets already replaced by placeholders."""
 
     method: str
     host: str
     route: str
+    path: str = ""  # the first recorded path and query (scrubbed), e.g. /products/3
+    via: Literal["navigation", "redirect"] = "navigation"  # pages: how the browser got there
     status: int
     body: Literal["none", "form", "json", "text"]
+    content_type: str | None = None
     fields: dict[str, Any] | None = None
+    links: list[Link] = []
+    response: Response | None = None
     time: Timing
 
 
@@ -61,6 +89,7 @@ class Journey(_Model):
     share: float  # weight / sessions read
     occurrences: int  # journeys merged (a session may take one twice)
     sessions: list[str]
+    recorded: list[str] = []  # the days (UTC, ISO) its sessions were recorded
     duration: Timing
     steps: list[Step]
 
@@ -88,7 +117,7 @@ class Summary(_Model):
 
 
 class JourneyMap(_Model):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     first_party: list[str]
     summary: Summary
     journeys: list[Journey]
@@ -124,27 +153,87 @@ def _body(entry: Entry) -> tuple[Literal["none", "form", "json", "text"], dict[s
     return "json", data if isinstance(data, dict) else {"": data}
 
 
-def _request(calls: list[Call]) -> Request:
+def _request(calls: list[Call], links: list[Link], via: str = "navigation") -> Request:
     first = calls[0]
     body, fields = _body(first.entry)
     status = Counter(c.status for c in calls).most_common(1)[0][0]
+    parts = urlsplit(first.entry.url)
+    shapes = [c.entry.facts.shape for c in calls if c.entry.facts and c.entry.facts.shape]
     return Request(
         method=first.method,
         host=first.host,
         route=first.route,
+        path=parts.path + (f"?{parts.query}" if parts.query else ""),
+        via=via,
         status=status,
         body=body,
+        content_type=first.entry.post_mime,
         fields=fields,
+        links=links,
+        response=Response(mime=first.entry.mime, shape=merge_shapes(shapes))
+        if first.entry.mime
+        else None,
         time=_timing(c.time_ms for c in calls),
     )
 
 
-def _journey(number: int, found: clustering.Cluster, sessions: int) -> Journey:
+def _via(previous: Call | None, page: Call) -> str:
+    """A page the browser reached by following the previous page's redirect."""
+    if previous is None or not 300 <= previous.status < 400 or page.method != "GET":
+        return "navigation"
+    location = dict((k.lower(), v) for k, v in previous.entry.response_headers).get("location")
+    if location and urljoin(previous.entry.url, location).split("#")[0] == page.entry.url:
+        return "redirect"
+    return "navigation"
+
+
+def _journey_links(
+    journey: SessionJourney, links: Mapping[tuple[str, int], tuple[RawLink, ...]]
+) -> dict[tuple[int, int | None], list[Link]]:
+    """The links of one journey's requests, producers given as (step, call); a value produced
+    before the journey began cannot be captured by its test and stays as recorded."""
+    where: dict[int, tuple[int, int | None]] = {}
+    for i, step in enumerate(journey.steps):
+        where[step.page.entry.index] = (i, None)
+        for k, call in enumerate(step.calls):
+            where[call.entry.index] = (i, k)
+    found: dict[tuple[int, int | None], list[Link]] = {}
+    for index, position in where.items():
+        for raw in links.get((journey.session, index), ()):
+            producer = where.get(raw.producer)
+            if producer is None:
+                continue
+            found.setdefault(position, []).append(
+                Link(
+                    target=raw.target,  # type: ignore[arg-type]
+                    at=list(raw.at),
+                    step=producer[0],
+                    call=producer[1],
+                    source=raw.source,  # type: ignore[arg-type]
+                    key=list(raw.key),
+                )
+            )
+    return found
+
+
+def _journey(
+    number: int,
+    found: clustering.Cluster,
+    sessions: int,
+    links: Mapping[tuple[str, int], tuple[RawLink, ...]],
+) -> Journey:
     steps = []
-    for i, step in enumerate(found.journeys[0].steps):
+    model = found.journeys[0]
+    linked = _journey_links(model, links)
+    for i, step in enumerate(model.steps):
         same = [j.steps[i] for j in found.journeys]
-        calls = [_request([s.calls[k] for s in same]) for k in range(len(step.calls))]
-        steps.append(Step(page=_request([s.page for s in same]), calls=calls))
+        calls = [
+            _request([s.calls[k] for s in same], linked.get((i, k), []))
+            for k in range(len(step.calls))
+        ]
+        via = _via(model.steps[i - 1].page if i else None, step.page)
+        page = _request([s.page for s in same], linked.get((i, None), []), via)
+        steps.append(Step(page=page, calls=calls))
     name = " → ".join(s.page.signature for s in found.journeys[0].steps)
     return Journey(
         id=f"j{number}",
@@ -153,6 +242,12 @@ def _journey(number: int, found: clustering.Cluster, sessions: int) -> Journey:
         share=round(found.weight / sessions, 4) if sessions else 0.0,
         occurrences=len(found.journeys),
         sessions=found.sessions,
+        recorded=sorted(
+            {
+                j.steps[0].page.entry.started.astimezone(UTC).date().isoformat()
+                for j in found.journeys
+            }
+        ),
         duration=_timing(j.duration_ms for j in found.journeys),
         steps=steps,
     )
@@ -178,6 +273,7 @@ def build_journey_map(
     scrubbed: Counter[tuple[str, str]] = Counter()
     placeholders: set[str] = set()
     journeys = []
+    links: dict[tuple[str, int], tuple[RawLink, ...]] = {}
     parties: set[str] = set()
     read = kept_total = sessions = 0
     for path in paths:
@@ -192,9 +288,7 @@ def build_journey_map(
                 if reason is not None:
                     file_drops[reason] += 1
                     continue
-                clean, found = scrubber.scrub(entry)
-                findings.extend(found)
-                kept.append(clean)
+                kept.append(with_facts(entry))
         except HarError as exc:
             failures.append(Failure(file=str(path), location=exc.location, message=exc.message))
             continue
@@ -203,8 +297,18 @@ def build_journey_map(
                 on_file(path)
         party = override or detect_first_party(kept)
         parties |= party
-        ours = [e for e in kept if is_first_party(e.host, party)]
-        file_drops["third-party"] += len(kept) - len(ours)
+        raw = [e for e in kept if is_first_party(e.host, party)]
+        file_drops["third-party"] += len(kept) - len(raw)
+        kept = []
+        # Correlate before scrubbing (it hides the equalities), then forget the values.
+        for index, found_links in find_links(raw).items():
+            links[(str(path), index)] = found_links
+        ours = []
+        for entry in raw:
+            clean, found = scrubber.scrub(entry)
+            findings.extend(found)
+            ours.append(replace(clean, facts=entry.facts.without_values() if entry.facts else None))
+        del raw
         read += count
         kept_total += len(ours)
         sessions += 1
@@ -225,9 +329,27 @@ def build_journey_map(
             entries_dropped=read - kept_total,
             journeys=len(clusters),
         ),
-        journeys=[_journey(i, c, sessions) for i, c in enumerate(clusters, 1)],
+        journeys=[_journey(i, c, sessions, links) for i, c in enumerate(clusters, 1)],
         scrubbed=[Scrubbed(kind=k, where=w, count=n) for (k, w), n in sorted(scrubbed.items())],
         dropped=dict(drops.most_common()),
         placeholders=sorted(placeholders),
         failures=failures,
     )
+
+
+def load_journey_map(path: Path) -> JourneyMap:
+    """A journeys.json written by `cxe-gate journeys -o` (schema 1.0 or 1.1)."""
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise HarError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
+    try:
+        return JourneyMap.model_validate_json(text)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(str(p) for p in first["loc"]) or None
+        raise HarError(
+            f"not a journey map: {first['msg']} ({exc.error_count()} problem(s))",
+            file=str(path),
+            location=location,
+        ) from None

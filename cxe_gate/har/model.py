@@ -1,13 +1,37 @@
-"""The entry: what later stages need of one HAR request/response pair, nothing more (no response
-bodies, no timings breakdown), so a million of them fit in memory and few secrets travel."""
+"""The entry: what later stages need of one HAR request/response pair, nothing more (a response
+body only until its shape is taken, no timings breakdown), so a million of them fit in memory and
+few secrets travel."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 Pairs = tuple[tuple[str, str], ...]
+Key = tuple[str | int, ...]  # a JSON key path, or one name / segment index
+
+
+@dataclass(frozen=True, slots=True)
+class Produced:
+    """A value a response hands to the client, where a later request may send it back."""
+
+    source: str  # json, html_input, location, header, cookie
+    key: Key  # where in the response: a JSON key path, an input / header / cookie name, ...
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFacts:
+    """What later stages need of a response body: its JSON shape (types and keys, no values) and,
+    until correlation is done, the values it produced. Values never leave memory."""
+
+    shape: dict[str, Any] | None
+    produced: tuple[Produced, ...] = ()
+
+    def without_values(self) -> ResponseFacts:
+        return ResponseFacts(self.shape)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +53,9 @@ class Entry:
     post_mime: str | None
     post_text: str | None
     post_params: Pairs | None
+    # A first-party JSON or HTML response body, read only until `facts` are derived from it.
+    response_text: str | None = None
+    facts: ResponseFacts | None = None
 
     @property
     def scheme(self) -> str:

@@ -26,6 +26,9 @@ _FIELD_KINDS = (
     ("card", re.compile(r".*(card|ccnum|creditcard|cardnumber).*|cc|pan|cvv\d?|cvc\d?|csc")),
     ("email", re.compile(r".*e?mail.*")),
     ("phone", re.compile(r".*(phone|mobile|msisdn).*|tel")),
+    # Personal data by field name: people's names and where they live.
+    ("name", re.compile(r"(full|first|last|given|family|middle|sur|user|display|customer)?name")),
+    ("address", re.compile(r".*(address|street|postcode|postalcode|zipcode).*|zip|city")),
     (
         "token",
         re.compile(

@@ -1,0 +1,160 @@
+"""What a kept response tells later stages: the shape of its JSON (genson's inferred JSON Schema:
+types and keys, never values) and the values it hands to the client (JSON ids, hidden form inputs,
+a redirect's Location, tokens in headers and cookies) that a later request may send back."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from genson import SchemaBuilder
+
+from .model import Entry, Key, Produced, ResponseFacts
+from .routes import template_segment
+
+MAX_PRODUCED = 400  # values kept per response: enough for a page of ids, bounded for huge lists
+MAX_OBJECT_KEYS = 60  # an object with more keys is a map (ids → ...), not a record
+_TOKEN_NAME = re.compile(r"csrf|xsrf|token|nonce|request-?id|state", re.IGNORECASE)
+_SECRET_KEY = re.compile(r"@|^\$\{CXE_SECRET_|^eyJ")
+
+
+def is_dynamic(value: str) -> bool:
+    """Could this value be an id or token the server made up, rather than a word of the app?
+    Short numbers (quantities, page numbers) and plain words are not worth correlating."""
+    if len(value) < 4 or value.startswith("${CXE_SECRET_"):
+        return False
+    if template_segment(value) != value:
+        return True
+    return len(value) >= 8 and any(c.isdigit() for c in value)
+
+
+def with_facts(entry: Entry) -> Entry:
+    """The entry with its body replaced by the facts taken from it."""
+    produced: list[Produced] = []
+    shape = None
+    text = entry.response_text
+    if text is not None:
+        if "json" in entry.mime:
+            shape = _json_facts(text, produced)
+        else:
+            _html_facts(text, produced)
+    _header_facts(entry, produced)
+    if shape is None and not produced and entry.facts is None and text is None:
+        return entry
+    return replace(
+        entry,
+        response_text=None,
+        facts=ResponseFacts(shape, tuple(produced[:MAX_PRODUCED])),
+    )
+
+
+def merge_shapes(shapes: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """One shape for responses of one route: keys every response had stay required."""
+    if not shapes:
+        return None
+    builder = SchemaBuilder(schema_uri=None)
+    for shape in shapes:
+        builder.add_schema(shape)
+    return builder.to_schema()
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def _json_facts(text: str, produced: list[Produced]) -> dict[str, Any] | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    _leaves(data, (), produced)
+    builder = SchemaBuilder(schema_uri=None)
+    builder.add_object(data)
+    return _private(builder.to_schema())
+
+
+def _leaves(value: Any, key: Key, produced: list[Produced]) -> None:
+    if len(produced) >= MAX_PRODUCED:
+        return
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _leaves(item, (*key, name), produced)
+    elif isinstance(value, list):
+        for i, item in enumerate(value[:50]):
+            _leaves(item, (*key, i), produced)
+    elif isinstance(value, str | int) and not isinstance(value, bool):
+        text = str(value)
+        if is_dynamic(text):
+            produced.append(Produced("json", key, text))
+
+
+def _private(shape: dict[str, Any]) -> dict[str, Any]:
+    """Object keys that are data (ids, e-mails, tokens) or too many to be a record: the object is
+    kept as `{"type": "object"}`, so no value travels as a key and maps do not look like records."""
+    properties = shape.get("properties")
+    if isinstance(properties, dict):
+        if len(properties) > MAX_OBJECT_KEYS or any(
+            _SECRET_KEY.search(k) or template_segment(k) != k for k in properties
+        ):
+            return {"type": "object"}
+        shape = {**shape, "properties": {k: _private(v) for k, v in properties.items()}}
+    for word in ("items", "anyOf"):
+        inner = shape.get(word)
+        if isinstance(inner, dict):
+            shape = {**shape, word: _private(inner)}
+        elif isinstance(inner, list):
+            shape = {**shape, word: [_private(s) for s in inner]}
+    return shape
+
+
+# --- HTML ----------------------------------------------------------------------------------
+
+
+class _Inputs(HTMLParser):
+    """Hidden form inputs and token meta tags: where pages hand out CSRF tokens."""
+
+    def __init__(self, produced: list[Produced]):
+        super().__init__(convert_charrefs=True)
+        self.produced = produced
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = {k.lower(): v or "" for k, v in attrs}
+        if tag == "input" and found.get("type", "").lower() == "hidden" and found.get("name"):
+            if found.get("value"):
+                self.produced.append(Produced("html_input", (found["name"],), found["value"]))
+        elif tag == "meta" and _TOKEN_NAME.search(found.get("name", "")) and found.get("content"):
+            self.produced.append(Produced("html_meta", (found["name"],), found["content"]))
+
+
+def _html_facts(text: str, produced: list[Produced]) -> None:
+    parser = _Inputs(produced)
+    try:
+        parser.feed(text)
+        parser.close()
+    except (AssertionError, ValueError):  # html.parser gives up on some broken markup
+        pass
+
+
+# --- headers and cookies -------------------------------------------------------------------
+
+
+def _header_facts(entry: Entry, produced: list[Produced]) -> None:
+    for name, value in entry.response_headers:
+        lower = name.lower()
+        if lower == "location" and value:
+            produced.append(Produced("location", (), value))
+            parts = urlsplit(value)
+            for i, segment in enumerate(parts.path.split("/")):
+                if is_dynamic(unquote(segment)):
+                    produced.append(Produced("location", (i,), unquote(segment)))
+            for query_name, query_value in parse_qsl(parts.query):
+                if is_dynamic(query_value):
+                    produced.append(Produced("location", (query_name,), query_value))
+        elif _TOKEN_NAME.search(lower) and value:
+            produced.append(Produced("header", (lower,), value))
+    for name, value in entry.response_cookies:
+        if _TOKEN_NAME.search(name) and value:
+            produced.append(Produced("cookie", (name,), value))
