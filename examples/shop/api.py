@@ -42,9 +42,15 @@ def _cart_json() -> dict[str, object]:
 @api.get("/products/<int:product_id>")
 def product(product_id: int) -> Response | tuple[Response, int]:
     spend("api")
+    shop = backend()
+    # Before the lookup: a failed product service cannot tell whether the product exists either.
+    if shop.broken("product_api_500"):
+        return _problem(500, "the product service failed to answer")
     item = catalog.find(product_id)
     if item is None:
         return _problem(404, "no such product")
+    if shop.broken("product_field_removed"):
+        return jsonify(item.as_json())
     return jsonify({**item.as_json(), "in_stock": True})
 
 

@@ -26,9 +26,13 @@ class Backend:
     rng: random.Random
     regressions: frozenset[str]
     simulated_clock: bool
+    breakages: frozenset[str] = frozenset()
 
     def regressed(self, name: str) -> bool:
         return name in self.regressions
+
+    def broken(self, name: str) -> bool:
+        return name in self.breakages
 
     def close(self) -> None:
         self.log.close()
@@ -67,6 +71,16 @@ def spend(profile: str) -> None:
     if not shop.simulated_clock:
         time.sleep(ms / 1000)
     current.modelled_ms += ms
+
+
+def delay(seconds: float) -> None:
+    """Takes a fixed extra time that latency_scale does not shrink (a breakage's slowdown must
+    be measurable in tests that serve with latency_scale=0): slept on the live clock, only added
+    to the request's duration under the simulated clock."""
+    shop, current = backend(), visit()
+    if not shop.simulated_clock:
+        time.sleep(seconds)
+    current.modelled_ms += seconds * 1000
 
 
 def now() -> datetime:

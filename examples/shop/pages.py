@@ -8,9 +8,10 @@ from flask import Blueprint, abort, redirect, render_template, request
 from werkzeug.wrappers import Response
 
 from . import catalog
+from .breakages import BROKEN_EMAIL_FIELD, SLOW_CHECKOUT_PAGE_SECONDS
 from .checkout import validate
 from .clock import format_timestamp
-from .context import backend, emit, now, spend, visit
+from .context import backend, delay, emit, now, spend, visit
 from .regressions import BASE_DECLINE_RATE, PAYMENT_DECLINE_RATE
 from .store import Order, OrderLine, new_token
 
@@ -78,15 +79,18 @@ def cart() -> tuple[str, int]:
     return _page("cart.html", "Your cart")
 
 
-def _slow_checkout_if_regressed() -> None:
-    if backend().regressed("slow_checkout"):
+def _slow_checkout_if_asked() -> None:
+    shop = backend()
+    if shop.regressed("slow_checkout"):
         spend("slow_checkout")
+    if shop.broken("slow_checkout_page"):
+        delay(SLOW_CHECKOUT_PAGE_SECONDS)
 
 
 @pages.get("/checkout")
 def checkout_form() -> tuple[str, int]:
     spend("checkout_page")
-    _slow_checkout_if_regressed()
+    _slow_checkout_if_asked()
     lines = _cart_lines()
     if lines:
         emit(
@@ -106,6 +110,8 @@ def _checkout_page(
     status: int = 200,
 ) -> tuple[str, int]:
     total = sum(p.price_cents * q for p, q in lines)
+    # What each input is named in the HTML; the server reads the form by checkout.FIELDS.
+    field_names = {"email": BROKEN_EMAIL_FIELD} if backend().broken("checkout_form_broken") else {}
     return _page(
         "checkout.html",
         "Checkout",
@@ -115,6 +121,7 @@ def _checkout_page(
         errors=errors,
         form=form,
         declined=declined,
+        field_names=field_names,
         csrf_token=visit().session.csrf_token,
     )
 
@@ -123,7 +130,7 @@ def _checkout_page(
 def place_order() -> Response | tuple[str, int]:
     _check_csrf()
     spend("payment")
-    _slow_checkout_if_regressed()
+    _slow_checkout_if_asked()
     shop, current = backend(), visit()
     lines = _cart_lines()
     if not lines:
@@ -168,6 +175,8 @@ def _own_order(order_id: str) -> Order:
 @pages.get("/orders/<order_id>")
 def order_page(order_id: str) -> tuple[str, int]:
     spend("page")
+    if backend().broken("order_page_missing"):
+        abort(404)
     order = _own_order(order_id)
     return _page(
         "order.html", "Thank you for your order", order=order, csrf_token=visit().session.csrf_token

@@ -20,6 +20,7 @@ from werkzeug.routing import Rule
 from werkzeug.wrappers import Response
 
 from .api import api
+from .breakages import add_breakage_options, parse_breakages
 from .clock import parse_timestamp
 from .context import Backend, Visit, backend
 from .latency import LatencyModel
@@ -47,6 +48,7 @@ def create_app(
     rng: random.Random | None = None,
     latency_scale: float = 1.0,
     store: Store | None = None,
+    breakages: Iterable[str] = (),
 ) -> Flask:
     """The shop, writing its NDJSON logs to `log_dir`.
 
@@ -57,6 +59,8 @@ def create_app(
         The default, SystemRandom, keeps session ids and order ids unguessable.
     latency_scale: multiplies every modelled latency (tests shrink the real sleeps with it).
     store: server-side state; pass one store to two apps to keep sessions across a deploy.
+    breakages: names from BREAKAGES (examples.shop.breakages): deterministic faults, for
+        checking that a seeded test suite catches them.
     """
     app = Flask(__name__)
     rng = rng if rng is not None else random.SystemRandom()
@@ -68,6 +72,7 @@ def create_app(
         rng=rng,
         regressions=parse_regressions(regressions),
         simulated_clock=simulated_clock,
+        breakages=parse_breakages(breakages),
     )
     app.register_blueprint(pages)
     app.register_blueprint(api)
@@ -166,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="where events.ndjson, requests.ndjson and feedback.ndjson go",
     )
     add_regression_options(parser, "ship")
+    add_breakage_options(parser)
     parser.add_argument(
         "--latency-scale",
         type=float,
@@ -174,9 +180,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     regressions = chosen_regressions(args)
-    app = create_app(args.log_dir, regressions=regressions, latency_scale=args.latency_scale)
+    app = create_app(
+        args.log_dir,
+        regressions=regressions,
+        latency_scale=args.latency_scale,
+        breakages=args.breakages,
+    )
     print(
         f"logs → {args.log_dir.resolve()}; regressions: {', '.join(sorted(regressions)) or 'none'}"
+        f"; breakages: {', '.join(sorted(set(args.breakages))) or 'none'}"
     )
     app.run(host="127.0.0.1", port=args.port, threaded=True)
 
