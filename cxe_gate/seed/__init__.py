@@ -1,0 +1,2 @@
+"""The regression seeder: journey maps → pytest-playwright suites (codegen) and the small runtime
+library those suites call (runtime)."""

@@ -1,0 +1,390 @@
+"""Journey map → the files of a pytest-playwright suite: `conftest.py` and `test_journeys.py`, one
+test per journey, ordered by weight.
+
+HAR content is untrusted and ends up in code, so it only ever enters as a literal: every value goes
+through `repr()` (which escapes quotes, newlines, backslashes, unicode line separators and null
+bytes) or is reduced to `[a-z0-9_]` (test names); comments carry only numbers, dates and
+sanitized file names. The same journey map always gives byte-identical files."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from ..har.journey_map import Journey, JourneyMap, Link, Request
+
+PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
+DEFAULT_BUDGET_FACTOR = 2.0
+BUDGET_SLACK_MS = 300.0  # fast steps get this much room at least: a CI runner is not production
+
+
+@dataclass(frozen=True)
+class SeedOptions:
+    mode: str = "browser"
+    top: int | None = None
+    budget_factor: float = DEFAULT_BUDGET_FACTOR
+
+
+# --- literals: the only way a recorded value becomes code ----------------------------------
+
+
+@dataclass(frozen=True)
+class _Code:
+    """Code we wrote ourselves (a marker call), already made of literals."""
+
+    source: str
+
+
+def _string(value: str) -> str | _Code:
+    """A recorded string; a scrubbed secret inside it becomes an environment variable."""
+    pieces = PLACEHOLDER.split(value)
+    if len(pieces) == 1:
+        return value
+    parts = [repr(p) if i % 2 == 0 else f"env({p!r})" for i, p in enumerate(pieces) if p or i % 2]
+    if len(parts) == 1:
+        return _Code(parts[0])
+    return _Code(f"text({', '.join(parts)})")
+
+
+def literal(value: Any) -> str:
+    """Python source for a JSON value (or a marker); always a valid expression."""
+    if isinstance(value, _Code):
+        return value.source
+    if isinstance(value, str):
+        found = _string(value)
+        return found.source if isinstance(found, _Code) else repr(found)
+    if isinstance(value, bool) or value is None or isinstance(value, int):
+        return repr(value)
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(str(k))}: {literal(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    raise TypeError(f"no literal for {type(value).__name__}")
+
+
+def pretty(value: Any, indent: str = "", width: int = 100) -> str:
+    """`literal`, broken over lines (one key or item per line) where it would be too long."""
+    flat = literal(value)
+    if len(indent) + len(flat) <= width or not isinstance(value, dict | list | tuple) or not value:
+        return flat
+    inner = indent + "    "
+    if isinstance(value, dict):
+        items = [f"{inner}{literal(str(k))}: {pretty(v, inner, width)}," for k, v in value.items()]
+        return "{\n" + "\n".join(items) + f"\n{indent}}}"
+    items = [f"{inner}{pretty(v, inner, width)}," for v in value]
+    return "[\n" + "\n".join(items) + f"\n{indent}]"
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def _identifier(text: str, fallback: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return name or fallback
+
+
+def journey_test_name(number: int, journey: Journey) -> str:
+    words: list[str] = []
+    for step in journey.steps:
+        page = step.page
+        segments = [s for s in page.route.split("?")[0].split("/") if s and not s.startswith("{")]
+        word = _identifier("_".join(segments[-2:]), "home")
+        if page.method not in ("GET", "HEAD"):
+            word = f"{page.method.lower()}_{word}"
+        if not words or words[-1] != word:
+            words.append(word)
+    slug = "_".join(words)[:60].rstrip("_")
+    return f"test_j{number}_{slug}"
+
+
+def _file_name(session: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(session).name)[:60]
+
+
+# --- correlation: captures on producers, refs on consumers ----------------------------------
+
+
+@dataclass
+class _Captures:
+    names: dict[tuple[Any, ...], str] = field(default_factory=dict)
+    by_producer: dict[tuple[int, int | None], dict[str, str]] = field(default_factory=dict)
+
+    def name_for(self, link: Link, hint: str) -> str:
+        key = (link.step, link.call, link.source, tuple(link.key))
+        if key not in self.names:
+            base = _identifier(hint, "value")
+            name, n = base, 1
+            while name in self.names.values():
+                n += 1
+                name = f"{base}_{n}"
+            self.names[key] = name
+            spec = ", ".join([repr(link.source), *(repr(k) for k in link.key)])
+            self.by_producer.setdefault((link.step, link.call), {})[name] = f"capture({spec})"
+        return self.names[key]
+
+
+def _hint(link: Link, request: Request) -> str:
+    if link.target == "path":
+        segments = request.route.split("?")[0].split("/")
+        index = link.at[0]
+        if isinstance(index, int) and index < len(segments):
+            return segments[index].strip("{}")
+    last = [k for k in (link.at if link.target != "path" else link.key) if isinstance(k, str)]
+    return last[-1] if last else link.source
+
+
+def _set_at(data: Any, key: Sequence[str | int], value: Any) -> None:
+    for part in key[:-1]:
+        data = data[part]
+    data[key[-1]] = value
+
+
+def _path_source(path: str, links: dict[int, str], query_links: dict[str, str]) -> str:
+    """The request's path as code: a plain literal, or url(...) when parts are captured or
+    secret. Parts are recorded text (str) or marker code (_Code); neighbouring text is joined."""
+    raw_path, _, query = path.partition("?")
+    parts: list[str | _Code] = []
+    for i, segment in enumerate(raw_path.split("/")):
+        if i:
+            parts.append("/")
+        parts.append(_Code(f"ref({links[i]!r})") if i in links else _string(segment))
+    if query:
+        parts.append("?")
+        for n, (name, value) in enumerate(parse_qsl(query, keep_blank_values=True)):
+            parts.append(("&" if n else "") + quote(name, safe="") + "=")
+            captured = query_links.get(name)
+            parts.append(
+                _Code(f"ref({captured!r})") if captured else _string(quote(value, safe="${}"))
+            )
+    merged: list[str | _Code] = []
+    for part in parts:
+        if isinstance(part, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += part
+        elif part != "":
+            merged.append(part)
+    if len(merged) == 1 and isinstance(merged[0], str):
+        return repr(merged[0])
+    return f"url({', '.join(literal(p) for p in merged)})"
+
+
+# --- requests → keyword arguments -----------------------------------------------------------
+
+
+def _budget(request: Request, factor: float) -> int | None:
+    p90 = request.time.p90_ms
+    if p90 is None:
+        return None
+    return math.ceil(max(p90 * factor, p90 + BUDGET_SLACK_MS))
+
+
+def _status(status: int) -> int:
+    return 200 if status in (0, -1, 304) else status
+
+
+class _Shapes:
+    def __init__(self) -> None:
+        self.names: dict[str, str] = {}
+        self.sources: list[str] = []
+
+    def name_for(self, route: str, shape: dict[str, Any]) -> str:
+        key = json.dumps(shape, sort_keys=True)
+        if key not in self.names:
+            base = "SHAPE_" + _identifier(route.split("?", 1)[0], "root").upper()
+            name, n = base, 1
+            while name in self.names.values():
+                n += 1
+                name = f"{base}_{n}"
+            self.names[key] = name
+            self.sources.append(f"{name} = {pretty(shape)}")
+        return self.names[key]
+
+
+def _arguments(
+    request: Request,
+    links: list[Link],
+    captures: _Captures,
+    produces: dict[str, str],
+    shapes: _Shapes | None,
+    factor: float,
+    *,
+    page: bool,
+) -> list[str]:
+    path_links: dict[int, str] = {}
+    query_links: dict[str, str] = {}
+    fields: Any = json.loads(json.dumps(request.fields)) if request.fields is not None else None
+    headers: dict[str, Any] = {}
+    for link in links:
+        name = captures.name_for(link, _hint(link, request))
+        if link.target == "path" and isinstance(link.at[0], int):
+            path_links[link.at[0]] = name
+        elif link.target == "query":
+            query_links[str(link.at[0])] = name
+        elif link.target == "header":
+            headers[str(link.at[0])] = _Code(f"ref({name!r})")
+        elif fields is not None and link.target in ("form", "json"):
+            # A JSON body that is not an object is kept under the key "" (see journey_map).
+            key = ["", *link.at] if link.target == "json" and list(fields) == [""] else link.at
+            # If the body changed shape between occurrences, the recorded value stays.
+            with suppress(KeyError, IndexError, TypeError):
+                _set_at(fields, key, _Code(f"ref({name!r})"))
+    arguments = [repr(request.method), _path_source(request.path or request.route, path_links,
+                                                    query_links)]  # fmt: skip
+    arguments.append(f"route={request.route!r}")
+    arguments.append(f"status={_status(request.status)!r}")
+    if page and request.via != "navigation":
+        arguments.append(f"via={request.via!r}")
+    if (
+        shapes is not None
+        and request.response is not None
+        and request.response.shape is not None
+        and "json" in request.response.mime
+    ):
+        arguments.append(f"shape={shapes.name_for(request.route, request.response.shape)}")
+    budget = _budget(request, factor)
+    if budget is not None:
+        arguments.append(f"budget_ms={budget}")
+    if request.body == "form" and fields is not None:
+        arguments.append(f"form={pretty(fields, ' ' * 8)}")
+    elif request.body == "json" and fields is not None:
+        body = fields[""] if list(fields) == [""] else fields
+        arguments.append(f"json={pretty(body, ' ' * 8)}")
+    if headers:
+        arguments.append(f"headers={literal(headers)}")
+    if produces:
+        arguments.append("capture={" + ", ".join(f"{k!r}: {v}" for k, v in produces.items()) + "}")
+    return arguments
+
+
+def _call_source(arguments: list[str], indent: str, head: str) -> str:
+    one_line = f"{indent}{head}({', '.join(arguments)})"
+    if len(one_line) <= 100:
+        return one_line
+    inner = indent + "    "
+    return f"{indent}{head}(\n" + "".join(f"{inner}{a},\n" for a in arguments) + f"{indent})"
+
+
+def _test_source(number: int, journey: Journey, shapes: _Shapes, options: SeedOptions) -> str:
+    captures = _Captures()
+    # Names first (a producer must know its captures before it is written).
+    for step in journey.steps:
+        for request in (step.page, *step.calls):
+            for link in request.links:
+                captures.name_for(link, _hint(link, request))
+    files = ", ".join(_file_name(s) for s in journey.sessions[:5])
+    more = f" and {len(journey.sessions) - 5} more" if len(journey.sessions) > 5 else ""
+    recorded = " to ".join(dict.fromkeys([journey.recorded[0], journey.recorded[-1]])) or "?"
+    lines = [
+        f"# Weight {journey.weight}: taken in {journey.weight} of the recorded sessions "
+        f"({journey.share:.0%}); recorded {recorded}.",
+        f"# Sources: {files}{more}.",
+        f"def {journey_test_name(number, journey)}(journey: Journey) -> None:",
+        f"    {journey.name!r}",
+    ]
+    for i, step in enumerate(journey.steps):
+        call_lines = []
+        for k, call in enumerate(step.calls):
+            arguments = _arguments(
+                call,
+                call.links,
+                captures,
+                captures.by_producer.get((i, k), {}),
+                shapes,
+                options.budget_factor,
+                page=False,
+            )
+            call_lines.append(_call_source(arguments, " " * 12, "Call") + ",")
+        arguments = _arguments(
+            step.page,
+            step.page.links,
+            captures,
+            captures.by_producer.get((i, None), {}),
+            shapes,
+            options.budget_factor,
+            page=True,
+        )
+        if call_lines:
+            arguments.append("calls=[\n" + "\n".join(call_lines) + "\n        ]")
+            head = "    journey.page(\n"
+            body = "".join(f"        {a},\n" for a in arguments)
+            lines.append(head + body + "    )")
+        else:
+            lines.append(_call_source(arguments, "    ", "journey.page"))
+    return "\n".join(lines) + "\n"
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def _tests_module(journey_map: JourneyMap, options: SeedOptions) -> str:
+    journeys = journey_map.journeys[: options.top] if options.top else journey_map.journeys
+    shapes = _Shapes()
+    tests = [_test_source(i, j, shapes, options) for i, j in enumerate(journeys, 1)]
+    summary = journey_map.summary
+    header = [
+        '"""Journeys real customers took, as regression tests: seeded by cxe-gate from '
+        f"{summary.sessions} recorded sessions",
+        f"({len(journeys)} of {len(journey_map.journeys)} journeys, heaviest first; "
+        f"budget factor {options.budget_factor:g}).",
+        "",
+        "Run: pytest THIS_DIRECTORY --base-url https://staging.example.com",
+        "Each step checks the status class, the JSON shape, the time budget, and in the browser",
+        "no uncaught page errors and no failed requests. Edit freely; re-seeding rewrites this",
+        'file (the same input gives the same file)."""',
+        "",
+        "from cxe_gate.seed.runtime import Call, Journey, capture, env, ref, text, url  # noqa: F401",
+        "",
+    ]
+    body = "\n\n".join(shapes.sources) + ("\n\n" if shapes.sources else "")
+    return "\n".join(header) + "\n" + body + "\n" + "\n\n".join(tests)
+
+
+def _conftest(options: SeedOptions, tests_source: str) -> str:
+    variables = sorted(set(re.findall(r"env\('(CXE_SECRET_[A-Z0-9_]+)'\)", tests_source)))
+    listed = "".join(f"#   {v}\n" for v in variables) or "#   (none)\n"
+    return f'''"""Fixtures of a suite seeded by cxe-gate: the `journey` each test drives, and a browser.
+
+The suite runs in {options.mode!r} mode (seeded with --mode); CXE_SEEDED_MODE=browser|api overrides
+it, CXE_SEEDED_BUDGET_SCALE=3 triples every time budget (a slow staging), and CXE_GATE_CHROMIUM
+picks the Chromium binary when Playwright's own is not installed."""
+
+from __future__ import annotations
+
+import pytest
+
+from cxe_gate.browser import chromium_launch_args
+from cxe_gate.seed.runtime import open_journey
+
+# Environment variables the journeys read (values scrubbed from the recorded sessions):
+{listed}
+SEEDED_MODE = {options.mode!r}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """Playwright's own Chromium when installed, else a system one (e.g. /usr/bin/chromium)."""
+    return {{**browser_type_launch_args, **chromium_launch_args()}}
+
+
+@pytest.fixture
+def journey(request, base_url):
+    with open_journey(request, base_url, SEEDED_MODE) as journey:
+        yield journey
+'''
+
+
+def generate(journey_map: JourneyMap, options: SeedOptions | None = None) -> dict[str, str]:
+    """File name → content of the seeded suite."""
+    options = options or SeedOptions()
+    if options.mode not in ("browser", "api"):
+        raise ValueError(f"mode must be browser or api, got {options.mode!r}")
+    tests = _tests_module(journey_map, options)
+    return {"conftest.py": _conftest(options, tests), "test_journeys.py": tests}
