@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -12,10 +14,12 @@ from . import __version__
 from .config import GateConfig
 from .errors import ConfigError, CxeGateError
 from .gate import evaluate as evaluate_gate
-from .loader import load
+from .loader import LoadedConfig, load
+from .polling import wait_for_verdict
+from .quantities import DURATION_HINT, parse_duration_ms
 from .report import check_report_path, write_report
-from .report.terminal import render_terminal
-from .results import Verdict
+from .report.terminal import render_poll_line, render_poll_table, render_terminal
+from .results import GateReport, Verdict
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
 
@@ -37,6 +41,73 @@ def exit_code(verdict: Verdict, *, fail_on: str = "fail") -> int:
 def _fail(error: CxeGateError, code: int) -> None:
     click.secho(str(error), fg="red", err=True)
     sys.exit(code)
+
+
+class _Duration(click.ParamType):
+    """A duration as cxe.yml spells it: 90s, 5m, 2h, 1h30m."""
+
+    name = "duration"
+
+    def convert(
+        self, value: object, param: click.Parameter | None, ctx: click.Context | None
+    ) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        try:
+            ms = parse_duration_ms(str(value))
+        except ValueError:
+            self.fail(f"expected {DURATION_HINT}, got {value!r}", param, ctx)
+        if ms <= 0:
+            self.fail(f"must be longer than zero, got {value!r}", param, ctx)
+        return timedelta(milliseconds=ms)
+
+
+DEFAULT_INTERVAL = timedelta(minutes=5)
+
+
+class _LiveDisplay:
+    """Each poll's estimates on stderr while waiting: a table redrawn in place on a terminal, one
+    line per poll in a CI log (which cannot move the cursor back)."""
+
+    def __init__(self, *, tty: bool, colour: bool):
+        self._tty = tty
+        self._colour = colour
+        self._drawn = 0  # lines of the table currently on the screen
+
+    def __call__(self, report: GateReport) -> None:
+        if not self._tty:
+            click.echo(render_poll_line(report), err=True)
+            return
+        table = render_poll_table(report, colour=self._colour)
+        # Back to the table's first line and clear below it, then draw the new one.
+        erase = f"\x1b[{self._drawn}F\x1b[J" if self._drawn else ""
+        # We checked the tty ourselves: keep the cursor moves even where click would strip them.
+        click.echo(erase + table, err=True, color=True)
+        # A line wider than the terminal wraps: count the rows it really took.
+        columns = max(1, shutil.get_terminal_size().columns)
+        self._drawn = sum(
+            max(1, -(-len(click.unstyle(line)) // columns)) for line in table.split("\n")
+        )
+
+
+def _evaluate(
+    loaded: LoadedConfig,
+    *,
+    dry_run: bool,
+    wait: timedelta | None,
+    interval: timedelta | None,
+    colour: bool,
+) -> GateReport:
+    if wait is None:
+        return evaluate_gate(loaded, dry_run=dry_run)
+    tty = sys.stderr.isatty()
+    return wait_for_verdict(
+        loaded,
+        wait=wait,
+        interval=interval or min(DEFAULT_INTERVAL, wait),
+        dry_run=dry_run,
+        on_poll=_LiveDisplay(tty=tty, colour=colour and tty),
+    )
 
 
 _config_option = click.option(
@@ -83,6 +154,17 @@ def main() -> None:
 @click.option(
     "--color/--no-color", default=None, help="Colour the terminal summary (default: on a tty)."
 )
+@click.option(
+    "--wait",
+    type=_Duration(),
+    help="Poll the release window as it fills, for at most this long (e.g. 2h); stop as soon as "
+    "every criterion is decided or a regression fails the release.",
+)
+@click.option(
+    "--interval",
+    type=_Duration(),
+    help="Time between polls with --wait (default 5m, or the wait when shorter).",
+)
 def evaluate(
     config_path: Path,
     release_name: str | None,
@@ -91,23 +173,29 @@ def evaluate(
     fail_on: str,
     dry_run: bool,
     color: bool | None,
+    wait: timedelta | None,
+    interval: timedelta | None,
 ) -> None:
     """Judge the release against the criteria file.
 
     Exit codes: 0 pass or warn, 1 fail, 2 usage or config error, 3 inconclusive, 4 error (data could
     not be read).
     """
+    if interval is not None and wait is None:
+        raise click.BadParameter("needs --wait (how long to poll)", param_hint="--interval")
+    if interval is not None and wait is not None and interval > wait:
+        raise click.BadParameter("must not be longer than --wait", param_hint="--interval")
+    colour = sys.stdout.isatty() if color is None else color
     try:
         paths = [check_report_path(p) for p in outputs]
         loaded = load(config_path, release=release_name, deployed_at=deployed_at)
-        report = evaluate_gate(loaded, dry_run=dry_run)
+        report = _evaluate(loaded, dry_run=dry_run, wait=wait, interval=interval, colour=colour)
     except ConfigError as exc:
         _fail(exc, EXIT_USAGE)
         return
     except CxeGateError as exc:
         _fail(exc, EXIT_ERROR)
         return
-    colour = sys.stdout.isatty() if color is None else color
     click.echo(render_terminal(report, colour=colour))
     for path in paths:
         try:
@@ -147,42 +235,39 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value / 1000:.2f} s"
 
 
-@main.command()
-@click.argument("inputs", nargs=-1, required=True, metavar="HAR_OR_DIR...")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the journey map as JSON (schema version 1.0).",
-)
-@click.option(
-    "--first-party",
-    "first_party",
-    multiple=True,
-    metavar="HOST",
-    help="The site's own host (and its subdomains); detected from the navigations if not given. "
-    "Repeatable.",
-)
-@click.option("--keep", multiple=True, metavar="NAME", help="A field never to scrub. Repeatable.")
-@click.option(
-    "--scrub-pattern",
-    multiple=True,
-    metavar="KIND=REGEX",
-    help="Also scrub values matching REGEX, reported as KIND. Repeatable.",
-)
-def journeys(
+def _har_options(command):  # type: ignore[no-untyped-def]
+    """What `journeys` and `seed` share: where the site is and what to scrub."""
+    for option in reversed(
+        (
+            click.option(
+                "--first-party",
+                "first_party",
+                multiple=True,
+                metavar="HOST",
+                help="The site's own host (and its subdomains); detected from the navigations "
+                "if not given. Repeatable.",
+            ),
+            click.option(
+                "--keep", multiple=True, metavar="NAME", help="A field never to scrub. Repeatable."
+            ),
+            click.option(
+                "--scrub-pattern",
+                multiple=True,
+                metavar="KIND=REGEX",
+                help="Also scrub values matching REGEX, reported as KIND. Repeatable.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _read_hars(
     inputs: tuple[str, ...],
-    output: Path | None,
     first_party: tuple[str, ...],
     keep: tuple[str, ...],
     scrub_pattern: tuple[str, ...],
-) -> None:
-    """Find the journeys customers take in HAR files (files, directories, globs).
-
-    Secrets and personal data are replaced by ${CXE_SECRET_...} placeholders before anything is
-    kept; assets, trackers and other sites are dropped. Exit codes: 0 all read, 2 usage error,
-    4 some file could not be read (the others are still used).
-    """
+):  # type: ignore[no-untyped-def]
     from .har.journey_map import build_journey_map
     from .har.load import expand
     from .har.scrub import ScrubRules
@@ -200,9 +285,40 @@ def journeys(
     with click.progressbar(
         length=total, label="Reading HAR files", file=sys.stderr, show_pos=True
     ) as bar:
-        journey_map = build_journey_map(
+        return build_journey_map(
             inputs, first_party=first_party, rules=rules, on_file=lambda _path: bar.update(1)
         )
+
+
+def _echo_failures(journey_map) -> None:  # type: ignore[no-untyped-def]
+    for failure in journey_map.failures:
+        where = ":".join(p for p in (failure.file, failure.location) if p)
+        click.secho(f"{where}: {failure.message}", fg="red", err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="HAR_OR_DIR...")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the journey map as JSON (schema version 1.1).",
+)
+@_har_options
+def journeys(
+    inputs: tuple[str, ...],
+    output: Path | None,
+    first_party: tuple[str, ...],
+    keep: tuple[str, ...],
+    scrub_pattern: tuple[str, ...],
+) -> None:
+    """Find the journeys customers take in HAR files (files, directories, globs).
+
+    Secrets and personal data are replaced by ${CXE_SECRET_...} placeholders before anything is
+    kept; assets, trackers and other sites are dropped. Exit codes: 0 all read, 2 usage error,
+    4 some file could not be read (the others are still used).
+    """
+    journey_map = _read_hars(inputs, first_party, keep, scrub_pattern)
     summary = journey_map.summary
     click.echo(
         f"{summary.files} HAR file(s), {summary.files_failed} failed: {summary.entries_read} "
@@ -226,9 +342,7 @@ def journeys(
             click.echo(f"  {item.kind:<14} {item.where:<44} {item.count}")
     if journey_map.dropped:
         click.echo("\ndropped: " + ", ".join(f"{k} {v}" for k, v in journey_map.dropped.items()))
-    for failure in journey_map.failures:
-        where = ":".join(p for p in (failure.file, failure.location) if p)
-        click.secho(f"{where}: {failure.message}", fg="red", err=True)
+    _echo_failures(journey_map)
     if output is not None:
         try:
             output.write_text(journey_map.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -236,6 +350,85 @@ def journeys(
             click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
             sys.exit(EXIT_ERROR)
         click.echo(f"wrote {output}")
+    sys.exit(EXIT_ERROR if journey_map.failures else EXIT_OK)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="HAR_OR_DIR_OR_JOURNEYS_JSON...")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The directory to write the suite into (created if needed).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["browser", "api"]),
+    default="browser",
+    show_default=True,
+    help="browser: real navigation and forms; api: Playwright's request context only, no browser.",
+)
+@click.option("--top", type=click.IntRange(min=1), help="Only the N heaviest journeys.")
+@click.option(
+    "--budget-factor",
+    type=click.FloatRange(min=1.0),
+    default=2.0,
+    show_default=True,
+    help="A step's time budget: its recorded p90 times this (and at least p90 + 300 ms).",
+)
+@_har_options
+def seed(
+    inputs: tuple[str, ...],
+    output: Path,
+    mode: str,
+    top: int | None,
+    budget_factor: float,
+    first_party: tuple[str, ...],
+    keep: tuple[str, ...],
+    scrub_pattern: tuple[str, ...],
+) -> None:
+    """Write a pytest-playwright regression suite from HAR files or a journeys.json.
+
+    Run it with: pytest OUTPUT --base-url https://staging.example.com. Exit codes: 0 written,
+    2 usage error, 4 an input could not be read (nothing written if no journey is left).
+    """
+    from .errors import HarError
+    from .har.journey_map import load_journey_map
+    from .seed.codegen import SeedOptions, generate
+    from .seed.write import write_suite
+
+    maps = [i for i in inputs if i.lower().endswith(".json")]
+    if maps and (len(maps) > 1 or len(inputs) > 1):
+        raise click.BadParameter(
+            "give one journeys.json, or HAR files and directories", param_hint="INPUTS"
+        )
+    try:
+        journey_map = (
+            load_journey_map(Path(maps[0]))
+            if maps
+            else _read_hars(inputs, first_party, keep, scrub_pattern)
+        )
+    except HarError as exc:
+        _fail(exc, EXIT_ERROR)
+        return
+    _echo_failures(journey_map)
+    if not journey_map.journeys:
+        click.secho("no journey found: nothing to seed", fg="red", err=True)
+        sys.exit(EXIT_ERROR)
+    files = generate(journey_map, SeedOptions(mode=mode, top=top, budget_factor=budget_factor))
+    try:
+        written = write_suite(output, files)
+    except OSError as exc:
+        click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
+        sys.exit(EXIT_ERROR)
+    count = min(top or len(journey_map.journeys), len(journey_map.journeys))
+    click.echo(
+        f"{count} journey test(s) in {mode} mode from {journey_map.summary.sessions} session(s)"
+    )
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"run: pytest {output} --base-url URL")
     sys.exit(EXIT_ERROR if journey_map.failures else EXIT_OK)
 
 

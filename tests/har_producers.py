@@ -1,11 +1,14 @@
-"""HAR files in the shapes different producers write: Chrome DevTools, Firefox, Charles, mitmproxy
-and browsermob-proxy. One customer visit (home, a product, add to cart, checkout) with planted
-secrets, plus the assets and trackers a real page pulls in."""
+"""HAR files in the shapes different producers write: Chrome DevTools, Firefox, Charles, mitmproxy,
+browsermob-proxy and Playwright's attached bodies (in a zip or beside the HAR). One customer visit
+(home, a product, add to cart, checkout) with planted secrets, plus the assets and trackers a real
+page pulls in."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -260,3 +263,48 @@ def write_all(directory: Path, start: datetime | None = None) -> dict[str, Path]
             har["log"]["comment"] = "café, exported on the customer's machine"
         paths[name] = write(directory / f"{name}.har", har, encoding=encoding)
     return paths
+
+
+_EXTENSIONS = {"application/json": "json", "text/html": "html", "text/javascript": "js",
+               "image/png": "png", "font/woff2": "woff2"}  # fmt: skip
+
+
+def _attach(bodies: dict[str, bytes], data: bytes, mime: str) -> str:
+    name = f"{hashlib.sha1(data).hexdigest()}.{_EXTENSIONS.get(mime, 'dat')}"
+    bodies[name] = data
+    return name
+
+
+def playwright_attached(path: Path, reqs: list[Req], start: datetime) -> Path:
+    """Playwright with `record_har_content="attach"`: every body in a sha1-named file
+    (`content._file`; a post body's `postData._file`, its `text` left empty, form `params` kept),
+    one page for the whole context. A `.zip` path gets one archive holding `har.har` and the
+    bodies; a `.har` path gets the bodies written next to it."""
+    har = chrome(reqs, start)
+    log = har["log"]
+    log["creator"] = {"name": "Playwright", "version": "1.65.1"}
+    log["browser"] = {"name": "chromium", "version": "156.0.0.0"}
+    log["pages"] = [{**log["pages"][0], "id": "page@1f2e", "title": "Shop"}]
+    bodies: dict[str, bytes] = {}
+    for entry in log["entries"]:
+        entry["pageref"] = "page@1f2e"
+        del entry["_initiator"]
+        content = entry["response"]["content"]
+        text = content.pop("text")
+        data = base64.b64decode(text) if content.pop("encoding", "") == "base64" else text.encode()
+        content["_file"] = _attach(bodies, data, content["mimeType"])
+        post = entry["request"].get("postData")
+        if post:
+            post["_file"] = _attach(bodies, post["text"].encode(), "")
+            post["text"] = ""
+    document = json.dumps(har, ensure_ascii=False, indent=2).encode()
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("har.har", document)
+            for name, data in bodies.items():
+                archive.writestr(name, data)
+    else:
+        path.write_bytes(document)
+        for name, data in bodies.items():
+            (path.parent / name).write_bytes(data)
+    return path

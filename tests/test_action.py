@@ -156,6 +156,8 @@ def test_action_declares_the_documented_inputs_and_outputs() -> None:
         "working-directory",
         "extra-packages",
         "seed",
+        "seed-output",
+        "seed-mode",
     }
     assert action["inputs"]["release"]["default"] == "${{ github.sha }}"
     assert set(action["outputs"]) == {
@@ -377,7 +379,7 @@ def test_a_passing_release(tmp_path: Path) -> None:
     shop_config(tmp_path)
     run = run_action(tmp_path, {**GATE_INPUTS, "release": "shop-1.4.0"}, env={"SHOP_TOKEN": SECRET})
     assert run.exit_code == 0, run.log
-    assert run.ran == ["inputs", "cache-key", "gate"]
+    assert run.ran == ["inputs", "cache-key", "seed", "gate"]
     assert run.outputs["verdict"] == "pass"
     assert run.outputs["score"] == "100"
     assert run.annotations("error") == run.annotations("warning") == []
@@ -459,9 +461,8 @@ def test_an_inconclusive_release_exits_3(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({"wait": "2h"}, "inputs 'wait' and 'interval' are not supported yet"),
-        ({"interval": "5m"}, "inputs 'wait' and 'interval' are not supported yet"),
-        ({"seed": "hars/*.har"}, "input 'seed' is not supported yet"),
+        ({"interval": "5m"}, "input 'interval' needs 'wait'"),
+        ({"seed-mode": "ui"}, "input 'seed-mode' must be 'browser' or 'api'"),
         ({"fail-on": "never"}, "input 'fail-on' must be 'fail' or 'warn'"),
     ],
 )
@@ -475,6 +476,39 @@ def test_unsupported_inputs_fail_before_the_gate_runs(
     (error,) = run.annotations("error")
     assert message in error
     assert run.outputs["verdict"] == ""
+
+
+def test_wait_and_interval_reach_the_gate(tmp_path: Path) -> None:
+    """The regressed release's window closed long ago: the first poll settles it, and the report
+    keeps that poll."""
+    shop_config(tmp_path)
+    run = run_action(
+        tmp_path,
+        {
+            **GATE_INPUTS,
+            "release": "shop-1.5.0",
+            "deployed-at": "2026-11-17T14:00:00Z",
+            "wait": "2h",
+            "interval": "5m",
+        },
+    )
+    assert run.exit_code == 1, run.log
+    assert run.ran == ["inputs", "cache-key", "seed", "gate"]
+    assert run.outputs["verdict"] == "fail"
+    assert "poll 1 at 2026-" in run.log  # the live display, one line per poll in a CI log
+    report = json.loads(Path(run.outputs["report-json"]).read_text())
+    assert report["wait"]["wait"] == "2h" and report["wait"]["interval"] == "5m"
+    assert report["wait"]["stopped"] == "regression"
+    assert len(report["polls"]) == 1
+    assert "### Polls" in run.summary
+
+
+def test_a_wait_the_gate_cannot_read_is_a_usage_error(tmp_path: Path) -> None:
+    shop_config(tmp_path)
+    run = run_action(tmp_path, {**GATE_INPUTS, "wait": "2 hours", "interval": "5m"})
+    assert run.exit_code == 2, run.log
+    assert "expected a duration such as" in run.log
+    assert any("without writing a report" in e for e in run.annotations("error"))
 
 
 def test_a_broken_criteria_file_exits_2_and_says_there_is_no_report(tmp_path: Path) -> None:
@@ -536,3 +570,24 @@ def test_the_plain_shell_step(tmp_path: Path, env: dict[str, str], code: int, me
         "report.json",
         "junit.xml",
     }
+
+
+def test_seed_writes_a_suite_before_the_gate(tmp_path: Path) -> None:
+    from har_producers import write_all
+
+    shop_config(tmp_path)
+    hars = tmp_path / "workspace" / "gate" / "hars"
+    hars.mkdir()
+    write_all(hars)
+    run = run_action(
+        tmp_path,
+        {**GATE_INPUTS, "release": "shop-1.4.0", "seed": "hars/*.har", "seed-mode": "api"},
+        env={"SHOP_TOKEN": SECRET},
+    )
+    assert run.exit_code == 0, run.log
+    assert run.ran.index("seed") < run.ran.index("gate")
+    suite = tmp_path / "workspace" / "gate" / "tests" / "seeded"
+    tests = (suite / "test_journeys.py").read_text("utf-8")
+    compile(tests, "test_journeys.py", "exec")
+    assert "def test_j1_" in tests
+    assert "SEEDED_MODE = 'api'" in (suite / "conftest.py").read_text("utf-8")

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from tiny_logs import DEPLOY, iso
 
-from cxe_gate.cli import main
+from cxe_gate.cli import _LiveDisplay, main
+from cxe_gate.loader import load
+from cxe_gate.polling import wait_for_verdict
 
 CONFIG = """\
 release: {{name: v1, deployed_at: {deployed}}}
@@ -143,3 +148,112 @@ def test_validate_and_schema(shop_files):
     assert result.exit_code == 2 and "no such criteria file" in result.output
     schema = json.loads(runner.invoke(main, ["schema"]).output)
     assert schema["title"] == "cxe-gate success criteria"
+
+
+# --- evaluate --wait -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--interval", "5m"], "--interval: needs --wait"),
+        (["--wait", "5m", "--interval", "10m"], "--interval: must not be longer than --wait"),
+        (["--wait", "soon"], "expected a duration such as 500ms, 30m, 2h"),
+        (["--wait", "0s"], "must be longer than zero"),
+        (["--wait", "2h", "--interval", "-5m"], "must be longer than zero"),
+    ],
+)
+def test_wait_and_interval_are_checked_before_any_work(shop_files, args, message):
+    result = run(shop_files, PASSING, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output and "poll 1" not in result.output
+
+
+SHOP = Path(__file__).resolve().parent.parent / "examples" / "shop" / "cxe.yml"
+
+
+def test_wait_stops_at_the_first_poll_that_settles_a_regression(tmp_path):
+    # shop-1.5.0's window closed long ago: the first poll has all of it, and its regressions settle
+    # the verdict at once, so a two-hour wait ends without sleeping.
+    report_path = tmp_path / "report.json"
+    args = ["evaluate", "-c", str(SHOP), "--release", "shop-1.5.0"]
+    args += ["--deployed-at", "2026-11-17T14:00:00Z", "--wait", "2h", "--interval", "5m"]
+    result = CliRunner().invoke(main, [*args, "-o", str(report_path), "-o", str(tmp_path / "r.md")])
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("poll ")]
+    assert line.startswith("poll 1 at ")
+    assert line.endswith("; stopped: the release fails whatever the undecided criteria still show")
+    assert "release window read to 2026-11-17 16:00 UTC" in line
+    report = json.loads(report_path.read_text())
+    assert report["verdict"] == "fail"
+    assert report["wait"]["wait"] == "2h" and report["wait"]["stopped"] == "regression"
+    assert len(report["polls"]) == 1
+    assert {c["name"] for c in report["polls"][0]["criteria"]} == {
+        c["name"] for c in report["criteria"]
+    }
+    assert "Waited 0s of up to 2h, polling every 5m: 1 poll" in result.stdout
+    assert "### Polls" in (tmp_path / "r.md").read_text()
+
+
+def test_wait_polls_until_the_deadline_when_nothing_can_be_decided(shop_files):
+    # The tiny logs stay far below min_samples (100): every poll is undecided, so the gate polls
+    # until --wait runs out and is inconclusive, never a pass.
+    out = shop_files / "r.json"
+    result = run(
+        shop_files,
+        "  - {name: errors, metric: error_rate, max_rise: 10%}\n",
+        "--wait",
+        "600ms",
+        "--interval",
+        "200ms",
+        "-o",
+        str(out),
+    )
+    assert result.exit_code == 3, result.output
+    report = json.loads(out.read_text())
+    assert report["verdict"] == "inconclusive"
+    assert report["wait"] == {
+        **report["wait"],
+        "wait": "600ms",
+        "interval": "200ms",
+        "stopped": "deadline",
+    }
+    polls = report["polls"]
+    assert len(polls) >= 2  # the first at once, the last at the deadline
+    # (when exactly the last poll comes is the polling tests' business, on a clock they drive)
+    first, last = (datetime.fromisoformat(p["at"]) for p in (polls[0], polls[-1]))
+    assert last - first >= timedelta(milliseconds=200)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("poll ")]
+    assert len(lines) == len(polls)
+    assert all("1 undecided (errors)" in line for line in lines)
+
+
+def test_on_a_terminal_the_live_table_is_redrawn_in_place(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "200")  # no line wraps: each takes one row
+    loaded = load(SHOP, release="shop-1.6.0", deployed_at="2026-11-17T16:00:00Z")  # no data yet
+    now = [datetime(2026, 11, 17, 16, 5, tzinfo=UTC)]
+
+    def sleep(seconds: float) -> None:
+        now[0] += timedelta(seconds=seconds)
+
+    report = wait_for_verdict(
+        loaded,
+        wait=timedelta(minutes=10),
+        interval=timedelta(minutes=5),
+        clock=lambda: now[0],
+        sleep=sleep,
+        on_poll=_LiveDisplay(tty=True, colour=False),
+    )
+    err = capsys.readouterr().err
+    assert len(report.polls) == 3
+    # A header and six criteria: each redraw goes back seven rows and clears below.
+    assert err.count("\x1b[7F\x1b[J") == 2 and err.count("\x1b[") == 4
+    last = err.rsplit("\x1b[J", 1)[1].splitlines()
+    assert last[0].startswith("poll 3 at 2026-11-17 16:15 UTC")
+    assert re.match(
+        r"  undecided\s+checkout conversion\s+no data \(baseline 23.9%\)\s+n=0", last[1]
+    )
+    assert last[-1].startswith(
+        "Waited 10m of up to 10m, polling every 5m: 3 polls; stopped because"
+    )

@@ -11,9 +11,13 @@ import base64
 import binascii
 import glob
 import json
-from collections.abc import Iterable, Iterator
+import posixpath
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
+from functools import lru_cache, partial
+from pathlib import Path, PureWindowsPath
 from typing import Any, BinaryIO
 
 import ijson
@@ -23,27 +27,82 @@ from .model import Entry, Pairs
 
 LARGE_FILE_BYTES = 32 * 1024 * 1024  # from here on, entries are streamed
 _CHUNK = 1 << 20
+MAX_BODY_CHARS = 2 * 1024 * 1024  # bodies read for shapes and correlation; bigger ones are not
 
 
 def expand(inputs: Iterable[str | Path]) -> list[Path]:
-    """Files, directories (every `*.har` below) and globs → HAR paths, sorted, without repeats.
-    A name that matches nothing is kept, so reading it reports it."""
+    """Files, directories (every `*.har` below, and every `*.zip` holding one) and globs → HAR
+    paths, sorted, without repeats. A zip holding several HARs gives one path per member
+    (`archive.zip/member.har`): each is a session. A name that matches nothing, a zip named
+    without a HAR inside and an unreadable zip are kept, so reading them reports them; a readable
+    zip without a HAR found in a directory is someone else's file and is skipped."""
     found: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() == ".har"))
+            for p in sorted(path.rglob("*")):
+                suffix = p.suffix.lower()
+                if suffix == ".har":
+                    found.append(p)
+                elif suffix == ".zip" and p.is_file():
+                    found.extend(_archive_paths(p, named=False))
         elif not path.exists() and glob.has_magic(str(item)):
             matches = sorted(Path(p) for p in glob.glob(str(item), recursive=True))
-            found.extend(matches or [path])
+            for match in matches or [path]:
+                found.extend(_archive_paths(match, named=True))
         else:
-            found.append(path)
+            found.extend(_archive_paths(path, named=True))
     return list(dict.fromkeys(found))
 
 
+def _archive_paths(path: Path, *, named: bool) -> list[Path]:
+    if path.suffix.lower() != ".zip" or not path.is_file():
+        return [path]
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = _har_members(archive)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return [path]  # reading it says what is wrong
+    if not members:
+        return [path] if named else []
+    if len(members) == 1:
+        return [path]  # Playwright's `record_har_path="x.zip"`: one `har.har`
+    return [path / member for member in members]
+
+
+def _har_members(archive: zipfile.ZipFile) -> list[str]:
+    """The `.har` members, without the `__MACOSX/._x.har` resource forks macOS zips carry."""
+    return [
+        info.filename
+        for info in archive.infolist()
+        if not info.is_dir()
+        and info.filename.lower().endswith(".har")
+        and not info.filename.startswith("__MACOSX/")
+        and not posixpath.basename(info.filename).startswith("._")
+    ]
+
+
+def _in_archive(path: Path) -> tuple[Path, str | None] | None:
+    """(zip, member) for `x.zip` (member None: every HAR inside) or `x.zip/dir/a.har`; None for a
+    path outside any zip."""
+    if path.suffix.lower() == ".zip" and path.is_file():
+        return path, None
+    if path.exists():
+        return None
+    for parent in path.parents:
+        if parent.suffix.lower() == ".zip" and parent.is_file():
+            return parent, path.relative_to(parent).as_posix()
+    return None
+
+
 def read_entries(path: Path, *, large_file_bytes: int = LARGE_FILE_BYTES) -> Iterator[Entry]:
-    """The entries of one HAR file, in file order."""
+    """The entries of one HAR file, in file order; of a zip, those of its HAR member(s) (or of
+    the one named by `x.zip/member.har`), streamed out of the archive when large."""
     name = str(path)
+    archived = _in_archive(path)
+    if archived is not None:
+        yield from _read_archive(*archived, large_file_bytes=large_file_bytes)
+        return
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -51,13 +110,81 @@ def read_entries(path: Path, *, large_file_bytes: int = LARGE_FILE_BYTES) -> Ite
     if size == 0:
         raise HarError("the file is empty, expected a HAR (JSON) document", file=name)
     if size < large_file_bytes:
-        yield from _read_whole(path, name)
+        yield from _read_whole(path.read_bytes(), name)
     else:
-        yield from _stream(path, name)
+        yield from _stream(lambda: path.open("rb"), name)
 
 
-def _read_whole(path: Path, name: str) -> Iterator[Entry]:
-    data = path.read_bytes()
+# What zipfile raises on a damaged, truncated, encrypted or exotic archive.
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    OSError,
+    NotImplementedError,  # a compression method zipfile lacks
+    RuntimeError,  # encrypted
+    ValueError,
+)
+
+
+def _zip_error(exc: BaseException, name: str) -> HarError:
+    reason = str(exc) or type(exc).__name__
+    return HarError(f"not a readable zip archive ({reason})", file=name)
+
+
+class _ArchiveReader:
+    """A zip member as the streaming parser reads it, damage reported as HarError."""
+
+    def __init__(self, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str):
+        self._name = name
+        try:
+            self._raw = archive.open(info)
+        except _ZIP_ERRORS as exc:
+            raise _zip_error(exc, name) from None
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._raw.read(size)
+        except _ZIP_ERRORS as exc:
+            raise _zip_error(exc, self._name) from None
+
+    def seek(self, offset: int) -> int:
+        return self._raw.seek(offset)
+
+    def __enter__(self) -> _ArchiveReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._raw.close()
+
+
+def _read_archive(archive: Path, member: str | None, *, large_file_bytes: int) -> Iterator[Entry]:
+    zip_name = str(archive)
+    try:
+        opened = zipfile.ZipFile(archive)
+    except _ZIP_ERRORS as exc:
+        raise _zip_error(exc, zip_name) from None
+    with opened:
+        members = [member] if member is not None else _har_members(opened)
+        if not members:
+            raise HarError("the zip archive holds no .har file", file=zip_name)
+        for each in members:
+            name = f"{zip_name}/{each}"
+            try:
+                info = opened.getinfo(each)
+            except KeyError:
+                raise HarError(f"the zip archive has no member {each!r}", file=zip_name) from None
+            if info.file_size == 0:
+                raise HarError("the file is empty, expected a HAR (JSON) document", file=name)
+            if info.file_size < large_file_bytes:
+                with _ArchiveReader(opened, info, name) as reader:
+                    data = reader.read()
+                yield from _read_whole(data, name)
+            else:
+                yield from _stream(partial(_ArchiveReader, opened, info, name), name)
+
+
+def _read_whole(data: bytes, name: str) -> Iterator[Entry]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -92,10 +219,10 @@ class _Latin1AsUtf8:
         return self._raw.read(size).decode("latin-1").encode("utf-8")
 
 
-def _stream(path: Path, name: str) -> Iterator[Entry]:
+def _stream(open_source: Callable[[], Any], name: str) -> Iterator[Entry]:
     count = 0
     for latin1 in (False, True):
-        with path.open("rb") as raw:
+        with open_source() as raw:
             if raw.read(3) != b"\xef\xbb\xbf":
                 raw.seek(0)
             source: Any = _Latin1AsUtf8(raw) if latin1 else raw
@@ -122,6 +249,101 @@ def _stream(path: Path, name: str) -> Iterator[Entry]:
                 "no entries (missing or empty log.entries)", file=name, location="log.entries"
             )
         return
+
+
+# --- bodies a producer wrote beside the HAR --------------------------------------------------
+
+ATTACHMENT_MAX_BYTES = 8 * 1024 * 1024
+
+
+def open_attachment(
+    har: str | Path,
+    file_name: str,
+    *,
+    max_bytes: int = ATTACHMENT_MAX_BYTES,
+    location: str | None = None,
+) -> bytes | None:
+    """A body a producer wrote beside the HAR instead of into it (`response.content._file`, as
+    Playwright's `record_har_content="attach"` does): a file next to a `.har`, or a member of the
+    same zip (`har` may be `x.zip`, or `x.zip/member.har` as the entries of a zip are named). None
+    when it is missing or larger than `max_bytes`. A name that would leave the HAR's directory
+    (`..`, an absolute path, a drive, a link pointing elsewhere) raises HarError at `location`."""
+    har = Path(har)
+    parts = _attachment_parts(file_name, str(har), location)
+    archived = _in_archive(har)
+    if archived is None:
+        return _read_beside(har.parent, parts, max_bytes, str(har), location)
+    archive, member = archived
+    try:
+        stat = archive.stat()
+        opened = _open_archive(str(archive.resolve()), stat.st_mtime_ns, stat.st_size)
+    except _ZIP_ERRORS as exc:
+        raise _zip_error(exc, str(archive)) from None
+    if member is None:
+        hars = _har_members(opened)
+        member = hars[0] if len(hars) == 1 else ""
+    wanted = posixpath.join(posixpath.dirname(member), *parts)
+    try:
+        info = opened.getinfo(wanted)
+    except KeyError:
+        return None
+    if info.is_dir() or info.file_size > max_bytes:
+        return None
+    with _ArchiveReader(opened, info, f"{archive}/{wanted}") as body:
+        data = body.read(max_bytes + 1)  # the size in the directory may lie
+    return None if len(data) > max_bytes else data
+
+
+# The seeder's parser asks once per entry; reading a big zip's directory each time is quadratic.
+@lru_cache(maxsize=4)
+def _open_archive(path: str, mtime_ns: int, size: int) -> zipfile.ZipFile:
+    return zipfile.ZipFile(path)
+
+
+def _attachment_parts(file_name: object, har: str, location: str | None) -> tuple[str, ...]:
+    if not isinstance(file_name, str):
+        raise HarError(f"expected a file name, got {_kind(file_name)}", file=har, location=location)
+    parts = tuple(p for p in file_name.replace("\\", "/").split("/") if p not in ("", "."))
+    if (
+        not parts
+        or ".." in parts
+        or "\0" in file_name
+        or file_name.startswith(("/", "\\"))
+        or PureWindowsPath(file_name).drive
+    ):
+        raise HarError(
+            f"refusing the attachment {file_name!r}: expected a name relative to the HAR "
+            "(no `..`, no absolute path)",
+            file=har,
+            location=location,
+        )
+    return parts
+
+
+def _read_beside(
+    directory: Path, parts: tuple[str, ...], max_bytes: int, har: str, location: str | None
+) -> bytes | None:
+    target = directory.joinpath(*parts)
+    try:
+        if not target.resolve().is_relative_to(directory.resolve()):
+            raise HarError(
+                f"refusing the attachment {'/'.join(parts)!r}: it links outside the HAR's directory",
+                file=har,
+                location=location,
+            )
+        if not target.is_file() or target.stat().st_size > max_bytes:
+            return None
+        with target.open("rb") as body:
+            data = body.read(max_bytes + 1)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise HarError(
+            f"cannot read the attachment {str(target)!r}: {exc.strerror or exc}",
+            file=har,
+            location=location,
+        ) from None
+    return None if len(data) > max_bytes else data
 
 
 # --- validation at the door: each field checked once, with its JSON path ---------------------
@@ -219,6 +441,7 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
     content = response.get("content") if isinstance(response.get("content"), dict) else {}
     mime = content.get("mimeType") or ""
     mime = mime.split(";")[0].strip().lower() if isinstance(mime, str) else ""
+    response_text = _response_text(content, mime)
     post_mime = post_text = None
     post_params: Pairs | None = None
     post = request.get("postData")
@@ -262,4 +485,21 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
         post_mime=post_mime,
         post_text=post_text,
         post_params=post_params,
+        response_text=response_text,
     )
+
+
+def _response_text(content: dict[str, Any], mime: str) -> str | None:
+    """The body of a JSON or HTML response (what correlation and shapes read), if the producer
+    embedded it and it is not huge; other bodies are never decoded."""
+    if not ("json" in mime or mime in ("text/html", "application/xhtml+xml")):
+        return None
+    text = content.get("text")
+    if not isinstance(text, str) or not text or len(text) > MAX_BODY_CHARS:
+        return None
+    if content.get("encoding") == "base64":
+        try:
+            return _decode(base64.b64decode(text, validate=False))
+        except (binascii.Error, ValueError):
+            return None  # an unreadable body is no reason to lose the entry
+    return text

@@ -61,7 +61,13 @@ _MIME_PREFIXES = (
 
 
 def host_matches(host: str, suffixes: Iterable[str]) -> bool:
-    return any(host == s or host.endswith("." + s) for s in suffixes)
+    """`host` is one of `suffixes` or under one, label by label (`notexample.com` is not under
+    `example.com`)."""
+    # A lookup per label rather than a scan of the suffixes: this runs for every entry read.
+    if not isinstance(suffixes, set | frozenset):
+        suffixes = frozenset(suffixes)
+    labels = host.split(".")
+    return any(".".join(labels[i:]) in suffixes for i in range(len(labels)))
 
 
 def drop_reason(entry: Entry, tracker_hosts: frozenset[str] = TRACKER_HOSTS) -> str | None:
