@@ -375,7 +375,7 @@ def journeys(
     type=click.FloatRange(min=1.0),
     default=2.0,
     show_default=True,
-    help="A step's time budget: its recorded p90 times this (and at least p90 + 300 ms).",
+    help="A step's time budget: its recorded p90 times this (and at least p90 + 1 s).",
 )
 @_har_options
 def seed(

@@ -120,6 +120,7 @@ def _evaluate_one(
     criterion: CriterionBase,
     windows: list[TimeWindow],
     sequential: bool = False,
+    final_look: bool = False,
 ) -> CriterionResult:
     config = loaded.config
     if not criterion.reads_provider:
@@ -162,6 +163,7 @@ def _evaluate_one(
         release=release,
         baseline=measured.get("baseline"),
         sequential=sequential,
+        final_look=final_look,
     )
 
 
@@ -195,10 +197,12 @@ def evaluate(
     now: datetime | None = None,
     dry_run: bool = False,
     sequential: bool = False,
+    final_look: bool = False,
 ) -> GateReport:
     """Judge every criterion of a loaded criteria file and sum up the release's verdict.
     `sequential` judges the release window as one look of a polled sequence (always-valid tests:
-    see cxe_gate.sequential)."""
+    see cxe_gate.sequential); `final_look` says it is the sequence's last look, where a criterion
+    without an always-valid test is judged once, the fixed way."""
     config = loaded.config
     windows = resolve_windows(loaded, now)
     budget = config.gate.deadline.total_seconds()
@@ -210,7 +214,7 @@ def evaluate(
     futures = []
     try:
         futures = [
-            pool.submit(_evaluate_one, loaded, providers, c, windows, sequential)
+            pool.submit(_evaluate_one, loaded, providers, c, windows, sequential, final_look)
             for c in config.criteria
         ]
         _, late = wait(futures, timeout=budget)

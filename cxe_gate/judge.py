@@ -349,6 +349,7 @@ def _sequential_check(
     release: Measurement,
     baseline: Measurement | None,
     unit: Unit | str,
+    final_look: bool = False,
 ) -> Check:
     """One rule at one look of a polled release window: breach only when established, ok only when
     excluded, undecided otherwise, at level alpha however many looks come before and after."""
@@ -367,6 +368,14 @@ def _sequential_check(
     ):
         baseline_counts = None  # a rate and a mean: no one test compares them
     rule = _sequential_rule(spec, criterion, baseline_counts) if release_counts else None
+    if (release_counts is None or rule is None) and final_look:
+        fixed = _check(spec, criterion, release, baseline, unit)
+        return fixed.model_copy(
+            update={
+                "note": f"{fixed.note} (judged once, at the last look: no always-valid test "
+                "covers it)"
+            }
+        )
     if release_counts is None or rule is None:
         return Check(
             rule=spec.rule,
@@ -440,9 +449,12 @@ def judge(
     release: Measurement,
     baseline: Measurement | None,
     sequential: bool = False,
+    final_look: bool = False,
 ) -> CriterionResult:
     """One criterion's verdict from its release and baseline measurements. `sequential` judges
-    the release window as one look of a polled sequence (see the module's docstring)."""
+    the release window as one look of a polled sequence (see the module's docstring); at its
+    `final_look` a rule no always-valid test covers (a percentile) is judged once, the fixed way:
+    one look cannot inflate its false alarms."""
     base_fields = {
         "name": criterion.name,
         "metric": getattr(criterion, "metric", "custom"),
@@ -510,9 +522,10 @@ def judge(
             f"{criterion.min_samples:,})",
         )
 
-    judge_rule = _sequential_check if sequential else _check
     checks = [
-        judge_rule(spec, criterion, release, baseline, unit)
+        _sequential_check(spec, criterion, release, baseline, unit, final_look)
+        if sequential
+        else _check(spec, criterion, release, baseline, unit)
         for spec in _rules(criterion, release, baseline, unit)
     ]
     if sequential and criterion.test == "auto":

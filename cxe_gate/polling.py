@@ -131,12 +131,25 @@ def wait_for_verdict(
             # over no time at all): the first poll comes one interval after it opens.
             sleep((min(opens + interval, deadline) - now).total_seconds())
             continue
-        report = evaluate(loaded, now=now, dry_run=dry_run, sequential=True)
+        release = next(w for w in resolve_windows(loaded, now) if w.label == "release")
+        closed = release.end < now  # it grows no more: this look is the last one worth taking
+        if closed and not polls:
+            # Closed before the first look: one look at all of its data, the fixed way, is valid.
+            report = evaluate(loaded, now=now, dry_run=dry_run)
+        else:
+            # At the last look, criteria without an always-valid test (percentiles) are judged
+            # once, the fixed way; the others stay sequential.
+            report = evaluate(
+                loaded, now=now, dry_run=dry_run, sequential=True,
+                final_look=closed or now >= deadline,
+            )  # fmt: skip
         polls.append(_poll(report, now))
         after = clock()
         stopped = stop_reason(
             report.criteria, config.criteria, config.gate, at=after, deadline=deadline
         )
+        if stopped is None and closed:
+            stopped = StopReason.WINDOW_CLOSED
         report = report.model_copy(
             update={"wait": plan.model_copy(update={"stopped": stopped}), "polls": list(polls)}
         )

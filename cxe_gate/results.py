@@ -113,6 +113,7 @@ class StopReason(StrEnum):
     DECIDED = "decided"  # every criterion was decided
     REGRESSION = "regression"  # the release fails whatever the undecided criteria still do
     DEADLINE = "deadline"  # --wait ran out
+    WINDOW_CLOSED = "window_closed"  # the release window ended: no more data will come
 
 
 class WaitReport(_Model):

@@ -147,8 +147,31 @@ def test_a_good_release_is_never_failed_and_passes_only_once_decided() -> None:
         assert len(report.polls) == 13
         undecided = [c for c in report.criteria if c.verdict == Verdict.INCONCLUSIVE]
         assert undecided and all("not decided yet" in c.message for c in undecided)
+        # A percentile has no always-valid test: undecided at every look but the last, where it
+        # is judged once, the fixed way.
+        latency = [c for p in report.polls for c in p.criteria if c.name == "checkout latency p95"]
+        assert [c.verdict for c in latency[:-1]] == [Verdict.INCONCLUSIVE] * (len(latency) - 1)
+        final = next(c for c in report.criteria if c.name == "checkout latency p95")
+        assert final.verdict == Verdict.PASS
+        assert "judged once, at the last look" in final.message
         assert report.verdict in (Verdict.INCONCLUSIVE, Verdict.WARN)
     assert len(shown) == len(report.polls)
+
+
+def test_the_wait_ends_once_the_release_window_has_closed() -> None:
+    # A 2h release window polled for up to 4h: the first look after it closed is the last (no
+    # more data can come), and the percentile criterion is judged then, once.
+    report, _ = wait_from(
+        shop(GOOD), timedelta(minutes=5), wait=timedelta(hours=4), interval=timedelta(minutes=10)
+    )
+    assert report.wait is not None and report.wait.stopped == StopReason.WINDOW_CLOSED
+    deployed = shop(GOOD).config.release.deployed_at
+    assert report.polls[-1].at == deployed + timedelta(hours=2, minutes=5)
+    assert report.polls[-1].at < report.wait.deadline
+    assert report.polls[-2].release_end < deployed + timedelta(hours=2)
+    final = next(c for c in report.criteria if c.name == "checkout latency p95")
+    assert final.verdict == Verdict.PASS and "judged once, at the last look" in final.message
+    assert report.verdict != Verdict.PASS or report.count(Verdict.INCONCLUSIVE) == 0
 
 
 def test_a_release_without_data_is_inconclusive_at_the_deadline_never_a_pass() -> None:

@@ -15,6 +15,7 @@ _WHY = {
     StopReason.DECIDED: "every criterion was decided",
     StopReason.REGRESSION: "the release fails whatever the undecided criteria still show",
     StopReason.DEADLINE: "the wait ran out before every criterion was decided",
+    StopReason.WINDOW_CLOSED: "the release window had closed, so no more data could come",
 }
 
 

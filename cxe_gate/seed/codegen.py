@@ -22,7 +22,9 @@ from ..har.journey_map import Journey, JourneyMap, Link, Request
 
 PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
 DEFAULT_BUDGET_FACTOR = 2.0
-BUDGET_SLACK_MS = 300.0  # fast steps get this much room at least: a CI runner is not production
+# Fast steps get this much room at least: a CI runner under load is not production, and a fresh
+# browser context pays for its first connection (340 ms measured for a 10 ms page on a busy runner).
+BUDGET_SLACK_MS = 1000.0
 
 
 @dataclass(frozen=True)
