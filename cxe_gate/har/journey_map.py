@@ -24,8 +24,10 @@ from .journeys import Journey as SessionJourney
 from .load import LARGE_FILE_BYTES, expand, read_entries
 from .model import Entry
 from .noise import TRACKER_HOSTS, detect_first_party, drop_reason, is_first_party
+from .routes import template_url
 from .scrub import Finding, Scrubber, ScrubRules
 
+SHAPES_PER_ROUTE = 50  # JSON answers per route a shape is inferred from
 SCHEMA_VERSION = "1.1"  # 1.1 added path, via, response, links (all optional for 1.0 readers)
 
 
@@ -274,6 +276,7 @@ def build_journey_map(
     placeholders: set[str] = set()
     journeys = []
     links: dict[tuple[str, int], tuple[RawLink, ...]] = {}
+    shapes_seen: Counter[tuple[str, str, str]] = Counter()
     parties: set[str] = set()
     read = kept_total = sessions = 0
     for path in paths:
@@ -288,7 +291,10 @@ def build_journey_map(
                 if reason is not None:
                     file_drops[reason] += 1
                     continue
-                kept.append(with_facts(entry))
+                # Shapes merge per route: the first answers of a route are enough to infer one.
+                route = (entry.method, entry.host, template_url(entry.url))
+                shapes_seen[route] += 1
+                kept.append(with_facts(entry, shape_wanted=shapes_seen[route] <= SHAPES_PER_ROUTE))
         except HarError as exc:
             failures.append(Failure(file=str(path), location=exc.location, message=exc.message))
             continue
