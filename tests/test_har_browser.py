@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote_plus
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import sync_playwright
+from shop_sessions import CARD, COOKIE, EMAIL, PASSWORD, TOKEN, record_sessions
 
 from cxe_gate.browser import chromium_launch_args
 from cxe_gate.cli import main
@@ -20,12 +20,6 @@ from examples.shop.server import running
 from examples.shop.shop import create_app
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
-
-TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJxYS1ib3QifQ.cGxhbnRlZC1zaWduYXR1cmU"
-EMAIL = "planted.customer@example.net"
-CARD = "4242 4242 4242 4242"
-PASSWORD = "Planted-Pa55word!"
-COOKIE = "planted-cookie-value-7c21"
 
 
 @pytest.fixture(scope="module")
@@ -36,61 +30,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obj
     hars = root / "hars"
     hars.mkdir()
     app = create_app(root / "logs", latency_scale=0.0, rng=random.Random(7))
-    shop_cookies: set[str] = set()
     with running(app) as base, sync_playwright() as playwright:
         browser = playwright.chromium.launch(**chromium_launch_args())
         try:
-            for number, product in enumerate((2, 5), 1):
-                _browse(browser, base, hars / f"browse-{number}.har", product)
-            shop_cookies |= _buy(browser, base, hars / "buy.har")
+            shop_cookies = record_sessions(browser, base, hars)
         finally:
             browser.close()
         yield {"dir": hars, "cookies": shop_cookies, "base": base}
-
-
-def _product(page, base: str, product: int) -> None:
-    page.goto(f"{base}/products/{product}")
-    expect(page.locator("#stock")).not_to_have_text("Checking stock…")
-
-
-def _browse(browser: Browser, base: str, har: Path, product: int) -> None:
-    context = browser.new_context(record_har_path=str(har))
-    page = context.new_page()
-    page.goto(f"{base}/")
-    _product(page, base, product)
-    context.close()
-
-
-def _buy(browser: Browser, base: str, har: Path) -> set[str]:
-    context = browser.new_context(
-        record_har_path=str(har), extra_http_headers={"Authorization": f"Bearer {TOKEN}"}
-    )
-    context.add_cookies([{"name": "promo", "value": COOKIE, "url": base}])
-    page = context.new_page()
-    page.goto(f"{base}/")
-    _product(page, base, 3)
-    page.click("#add-to-cart")
-    expect(page.locator("#message")).to_contain_text("Added")
-    page.goto(f"{base}/checkout")
-    page.fill("#name", "Ada Lovelace")
-    page.fill("#email", EMAIL)
-    page.fill("#address", "1 Analytical Way")
-    page.fill("#card_number", CARD)
-    page.fill("#expiry", "12/39")
-    # A password field, the way many checkouts ask for one to create an account.
-    page.evaluate(
-        """password => {
-            const input = document.createElement("input");
-            input.type = "password"; input.name = "password"; input.value = password;
-            document.querySelector("form[action='/checkout']").appendChild(input);
-        }""",
-        PASSWORD,
-    )
-    with page.expect_navigation(url="**/orders/*"):
-        page.click("button[type=submit]")
-    cookies = {c["value"] for c in context.cookies()}
-    context.close()
-    return cookies
 
 
 @pytest.fixture(scope="module")

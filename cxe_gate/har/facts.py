@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from genson import SchemaBuilder
 
+from .html import read_tags
 from .model import Entry, Key, Produced, ResponseFacts
 from .routes import template_segment
 
@@ -49,7 +49,7 @@ def with_facts(entry: Entry, *, shape_wanted: bool = True) -> Entry:
         else:
             _html_facts(text, produced)
     _header_facts(entry, produced)
-    if shape is None and not produced and entry.facts is None and text is None:
+    if text is None and not produced:
         return entry
     return replace(
         entry,
@@ -130,29 +130,14 @@ def _private(shape: dict[str, Any]) -> dict[str, Any]:
 # --- HTML ----------------------------------------------------------------------------------
 
 
-class _Inputs(HTMLParser):
-    """Hidden form inputs and token meta tags: where pages hand out CSRF tokens."""
-
-    def __init__(self, produced: list[Produced]):
-        super().__init__(convert_charrefs=True)
-        self.produced = produced
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = {k.lower(): v or "" for k, v in attrs}
-        if tag == "input" and found.get("type", "").lower() == "hidden" and found.get("name"):
-            if found.get("value"):
-                self.produced.append(Produced("html_input", (found["name"],), found["value"]))
-        elif tag == "meta" and _TOKEN_NAME.search(found.get("name", "")) and found.get("content"):
-            self.produced.append(Produced("html_meta", (found["name"],), found["content"]))
-
-
 def _html_facts(text: str, produced: list[Produced]) -> None:
-    parser = _Inputs(produced)
-    try:
-        parser.feed("".join(_TAGS.findall(text)))
-        parser.close()
-    except (AssertionError, ValueError):  # html.parser gives up on some broken markup
-        pass
+    tags = read_tags("".join(_TAGS.findall(text)))
+    for found in tags.inputs:
+        if found.type == "hidden" and found.value:
+            produced.append(Produced("html_input", (found.name,), found.value))
+    for name, content in tags.metas:
+        if _TOKEN_NAME.search(name) and content:
+            produced.append(Produced("html_meta", (name,), content))
 
 
 # --- headers and cookies -------------------------------------------------------------------

@@ -13,12 +13,12 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urljoin, urlsplit
 
 import pytest
 
+from ..har.html import read_tags
 from .markers import Capture, MissingValue, Url, capture, env, ref, resolve, text, url
 from .shapes import shape_problems
 
@@ -49,6 +49,9 @@ class Call:
     capture: dict[str, Capture] | None = None
 
 
+_UNREAD = object()
+
+
 @dataclass
 class _Answer:
     """A response as the checks see it, from a browser or from the request context."""
@@ -58,6 +61,7 @@ class _Answer:
     headers: list[tuple[str, str]]
     read: Any  # () -> str
     ms: float | None
+    _text: object = field(default=_UNREAD, init=False, repr=False)
 
     def header(self, name: str) -> str | None:
         values = self.header_values(name)
@@ -67,10 +71,13 @@ class _Answer:
         return [v for k, v in self.headers if k.lower() == name]
 
     def text(self) -> str | None:
-        try:
-            return self.read()
-        except Exception:  # a redirect or an aborted body has no text
-            return None
+        """The body, read once (shape, captures and forms all look at it)."""
+        if self._text is _UNREAD:
+            try:
+                self._text = self.read()
+            except Exception:  # a redirect or an aborted body has no text
+                self._text = None
+        return self._text  # type: ignore[return-value]
 
 
 def route_pattern(route: str) -> re.Pattern[str]:
@@ -78,41 +85,6 @@ def route_pattern(route: str) -> re.Pattern[str]:
     path = route.split("?", 1)[0]
     pieces = re.split(r"\{[^/{}]*\}", path)
     return re.compile("^" + "[^/]+".join(re.escape(p) for p in pieces) + "/?$")
-
-
-@dataclass
-class _Form:
-    method: str
-    action: str
-    fields: set[str] = field(default_factory=set)
-
-
-class _Inputs(HTMLParser):
-    """Inputs, meta tags and forms of a page, as the smoke run reads them without a browser."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.inputs: dict[str, str] = {}
-        self.metas: dict[str, str] = {}
-        self.forms: list[_Form] = []
-        self._open = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        found = {k.lower(): v or "" for k, v in attrs}
-        if tag == "form":
-            self.forms.append(_Form(found.get("method", "get").lower(), found.get("action", "")))
-            self._open = True
-        elif tag in ("input", "select", "textarea", "button") and found.get("name"):
-            if tag == "input":
-                self.inputs.setdefault(found["name"], found.get("value", ""))
-            if self._open:
-                self.forms[-1].fields.add(found["name"])
-        elif tag == "meta" and found.get("name"):
-            self.metas.setdefault(found["name"], found.get("content", ""))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._open = False
 
 
 def _captured_value(spec: Capture, answer: _Answer) -> str | None:
@@ -129,10 +101,7 @@ def _captured_value(spec: Capture, answer: _Answer) -> str | None:
             value = value[key]
         return None if isinstance(value, dict | list) or value is None else str(value)
     if spec.source in ("html_input", "html_meta"):
-        parser = _Inputs()
-        parser.feed(answer.text() or "")
-        found = parser.inputs if spec.source == "html_input" else parser.metas
-        return found.get(str(spec.key[0]))
+        return read_tags(answer.text() or "").first_values(spec.source).get(str(spec.key[0]))
     if spec.source == "location":
         location = answer.header("location")
         if location is None or not spec.key:
@@ -362,6 +331,7 @@ class BrowserJourney(Journey):
         self._seen = _Seen()
         self._landed: _Answer | None = None
         self._location: str | None = None
+        self._since = 0  # responses before this index belong to earlier steps
         page.set_default_timeout(NAVIGATION_TIMEOUT_MS)
         page.on("response", self._on_response)  # (Playwright refuses builtin methods)
         page.on("pageerror", lambda error: self._seen.errors.append(str(error)))
@@ -460,7 +430,7 @@ class BrowserJourney(Journey):
 
     def _observed(self, call: Call) -> _Answer | None:
         pattern = route_pattern(call.route)
-        for i in range(getattr(self, "_since", 0), len(self._seen.responses)):
+        for i in range(self._since, len(self._seen.responses)):
             response = self._seen.responses[i]
             parts = urlsplit(response.url)
             if (
@@ -480,7 +450,7 @@ class BrowserJourney(Journey):
     def _page_problems(self) -> list[str]:
         problems = [f"uncaught error in the page: {e}" for e in self._seen.errors]
         problems += [f"a request failed: {f}" for f in self._seen.failed]
-        for i in range(getattr(self, "_since", 0), len(self._seen.responses)):
+        for i in range(self._since, len(self._seen.responses)):
             response = self._seen.responses[i]
             if (
                 i not in self._seen.used  # a call of the journey: its own check said it
@@ -523,8 +493,7 @@ class ApiJourney(Journey):
             # The previous page's form, if it has one for this request, must still have the
             # fields customers filled in: a broken form is a regression even if the server
             # would accept the post.
-            page = _Inputs()
-            page.feed(self._last.text() or "")
+            page = read_tags(self._last.text() or "")
             pattern = route_pattern(route)
             for found in page.forms:
                 action = urlsplit(urljoin(self._last.url, found.action)).path
