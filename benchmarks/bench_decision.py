@@ -13,11 +13,11 @@ an interval, by the central limit theorem above).
 The methods, all with the same declared tolerances (conversion may drop 2%, the error rate rise
 25%, latency rise 10%, relative to the baseline):
 
-- cxe-gate sequential: `gate.evaluate(sequential=True)` polled every 5 minutes up to 2 hours, each
-  look judged by cxe_gate.sequential exactly as the gate judges it (conversion and error rate as
-  rates, mean latency with its per-request variance: a percentile has no always-valid test);
-  stops at the first fail or when every criterion passes; undecided at 2 hours is inconclusive,
-  which is neither a block nor a detection in the table.
+- cxe-gate sequential: `gate.evaluate(sequential=Schedule(look, share))` polled every 5 minutes up to
+  2 hours, each look judged by cxe_gate.sequential exactly as the gate judges it (conversion and
+  error rate as rates, mean latency with its per-request variance: a percentile has no sequential
+  test); stops at the first fail or when every criterion passes; undecided at 2 hours is
+  inconclusive, which is neither a block nor a detection in the table.
 - static thresholds, as an Argo Rollouts or Flagger analysis runs: every 5 minutes the last
   interval's conversion, error rate and p95 latency are held to fixed thresholds a team would set
   from the previous day: the looser of its worst 1% of 5-minute values and its mean moved by the
@@ -263,7 +263,8 @@ def sequential_outcomes(
     for m in models:
         baseline = _counts(sim.baseline, m.name)
         release = _counts(sim.release, m.name, look)
-        seen = sq.look(_rule(m, baseline), release, baseline, ALPHA)
+        schedule = sq.Schedule(look=look, share=look / LOOKS)
+        seen = sq.look(_rule(m, baseline), release, baseline, ALPHA, schedule)
         enough = (release.samples >= MIN_SAMPLES) & (baseline.samples >= MIN_SAMPLES)
         outcomes[m.name] = np.where(enough & seen.breach, 1, np.where(enough & seen.clear, -1, 0))
     return outcomes
@@ -501,7 +502,9 @@ def main() -> None:
         + f" (latency: the mean); alpha {ALPHA}, min_samples {MIN_SAMPLES}"
     )
     print(
-        f"sequential: one-sided normal-mixture SPRT, τ = {sq.MIXTURE_SCALE:g} × tolerance; a rate "
+        f"sequential: group-sequential boundary, α spent as α ln(1 + (e-1) t) with t the smaller of "
+        f"the wait's share and the information over that for {sq.POWER:.0%} power one tolerance "
+        "beyond the limit; a rate "
         f"needs {sq.MIN_EVENTS} events; static: worst {THRESHOLD_QUANTILE:.0%} of yesterday's "
         f"5-min values or the tolerance, failureLimit {FAILURE_LIMIT}; Mann-Whitney: p < {ALPHA} "
         f"and median beyond the tolerance, pass at score {PASS_SCORE}"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .config import ConversionCriterion, CriterionBase
@@ -19,6 +20,9 @@ from .providers import MetricRequest, Provider, ProviderContext, provider_class
 from .providers.base import default_unit
 from .quantities import format_duration
 from .results import CriterionResult, GateReport, ReleaseReport, Verdict, WindowReport
+
+if TYPE_CHECKING:
+    from .sequential import Schedule
 
 
 def resolve_windows(loaded: LoadedConfig, now: datetime | None = None) -> list[TimeWindow]:
@@ -119,8 +123,7 @@ def _evaluate_one(
     providers: _Providers,
     criterion: CriterionBase,
     windows: list[TimeWindow],
-    sequential: bool = False,
-    final_look: bool = False,
+    sequential: Schedule | None = None,
 ) -> CriterionResult:
     config = loaded.config
     if not criterion.reads_provider:
@@ -163,7 +166,6 @@ def _evaluate_one(
         release=release,
         baseline=measured.get("baseline"),
         sequential=sequential,
-        final_look=final_look,
     )
 
 
@@ -196,13 +198,12 @@ def evaluate(
     *,
     now: datetime | None = None,
     dry_run: bool = False,
-    sequential: bool = False,
-    final_look: bool = False,
+    sequential: Schedule | None = None,
 ) -> GateReport:
     """Judge every criterion of a loaded criteria file and sum up the release's verdict.
-    `sequential` judges the release window as one look of a polled sequence (always-valid tests:
-    see cxe_gate.sequential); `final_look` says it is the sequence's last look, where a criterion
-    without an always-valid test is judged once, the fixed way."""
+    `sequential` judges the release window as the look it names of a polled sequence
+    (group-sequential tests: see cxe_gate.sequential); at the sequence's last look a criterion
+    without a sequential test is judged once, the fixed way."""
     config = loaded.config
     windows = resolve_windows(loaded, now)
     budget = config.gate.deadline.total_seconds()
@@ -214,7 +215,7 @@ def evaluate(
     futures = []
     try:
         futures = [
-            pool.submit(_evaluate_one, loaded, providers, c, windows, sequential, final_look)
+            pool.submit(_evaluate_one, loaded, providers, c, windows, sequential)
             for c in config.criteria
         ]
         _, late = wait(futures, timeout=budget)

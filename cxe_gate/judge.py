@@ -2,8 +2,9 @@
 
 A breach must be both beyond the declared limit and, where a test applies, statistically significant;
 otherwise the answer is inconclusive, never pass. Missing data is never a pass either. Judged
-sequentially (one look of a polled release window), a rule fails only when an always-valid test
-establishes the breach and passes only when it excludes one (cxe_gate.sequential)."""
+sequentially (one look of a polled release window), a rule fails only when a sequential test
+establishes the breach and passes only when it excludes one, at a group-sequential boundary
+(cxe_gate.sequential)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from .quantities import Change
 from .results import Check, CriterionResult, Outcome, Verdict
 
 if TYPE_CHECKING:
-    from .sequential import Counts, Look, Rule
+    from .sequential import Counts, Look, Rule, Schedule
 
 _CREDIT = {Verdict.PASS: 1.0, Verdict.WARN: 0.5, Verdict.FAIL: 0.0}
 # What `inconclusive` says in sequential mode when more of the release window may still decide it.
@@ -243,7 +244,7 @@ def _check(
 
 
 def _counts(measurement: Measurement | None) -> Counts | None:
-    """What an always-valid test needs of a window: counts of a rate, or a mean with its variance."""
+    """What a sequential test needs of a window: counts of a rate, or a mean with its variance."""
     from .sequential import Counts  # numpy and scipy.special only when judging sequentially
 
     if measurement is None or not measurement.has_data:
@@ -302,8 +303,9 @@ def _sequential_note(
     rule: Rule,
     release: Measurement,
     unit: Unit | str,
+    schedule: Schedule,
 ) -> str:
-    from .sequential import MIN_EVENTS
+    from .sequential import MIN_EVENTS, NO_SPEND
 
     what, kind = _reading(spec, criterion)
     if kind == "percent" and not rule.per:
@@ -312,16 +314,26 @@ def _sequential_note(
     high = _bound_text(float(seen.bounds.upper), kind, unit)
     limit = spec.limit_text
     method = (
-        f"mixture SPRT, τ = {format_change(float(rule.scale), unit)}, α = {criterion.alpha:g}, "
+        f"group-sequential test, look {schedule.look}, {float(seen.information):.0%} of the "
+        f"planned information, boundary {float(seen.boundary):.2f} SE, α = {criterion.alpha:g}, "
         f"{release.samples:,} {_samples_word(criterion)} at this look"
     )
-    # The p-value is of a breach: it says nothing once the breach is excluded.
-    tested = f"always-valid {_format_p(float(seen.p_value))}; {method}"
-    level = f"always-valid {1 - criterion.alpha:.0%} bounds"
+    # The p-value is of a breach: it says nothing once the breach is excluded. It is nominal: the
+    # boundary, not α, is what it must beat at this look.
+    tested = (
+        f"nominal {_format_p(float(seen.p_value))} against "
+        f"{format_p_value(float(seen.level), none='')} at this look; {method}"
+    )
+    level = f"repeated {1 - criterion.alpha:.0%} bounds"
     if not seen.testable:
         return (
-            f"{UNDECIDED}: too few events for the always-valid test of a rate (it needs "
+            f"{UNDECIDED}: too few events for the sequential test of a rate (it needs "
             f"{MIN_EVENTS} expected at the threshold, and as many seen in the baseline)"
+        )
+    if float(seen.boundary) >= NO_SPEND:  # nothing to spend yet (or infinitely little)
+        return (
+            f"{UNDECIDED}: too little information yet for any look to decide "
+            f"({float(seen.information):.2%} of what the test is planned for)"
         )
     rule_text = {
         "max_drop": (f"a drop beyond {limit}", "beyond the allowed drop of " + limit),
@@ -349,7 +361,7 @@ def _sequential_check(
     release: Measurement,
     baseline: Measurement | None,
     unit: Unit | str,
-    final_look: bool = False,
+    schedule: Schedule,
 ) -> Check:
     """One rule at one look of a polled release window: breach only when established, ok only when
     excluded, undecided otherwise, at level alpha however many looks come before and after."""
@@ -368,11 +380,11 @@ def _sequential_check(
     ):
         baseline_counts = None  # a rate and a mean: no one test compares them
     rule = _sequential_rule(spec, criterion, baseline_counts) if release_counts else None
-    if (release_counts is None or rule is None) and final_look:
+    if (release_counts is None or rule is None) and schedule.final:
         fixed = _check(spec, criterion, release, baseline, unit)
         return fixed.model_copy(
             update={
-                "note": f"{fixed.note} (judged once, at the last look: no always-valid test "
+                "note": f"{fixed.note} (judged once, at the last look: no sequential test "
                 "covers it)"
             }
         )
@@ -383,9 +395,9 @@ def _sequential_check(
             threshold=spec.threshold,
             outcome=Outcome.UNSURE,
             note=f"{UNDECIDED}: {format_value(release.value, unit)} comes without the counts or "
-            "the variance an always-valid test needs, so no look can decide it early",
+            "the variance a sequential test needs, so it is judged once, at the wait's last look",
         )
-    seen = sequential.look(rule, release_counts, baseline_counts, criterion.alpha)
+    seen = sequential.look(rule, release_counts, baseline_counts, criterion.alpha, schedule)
     if seen.breach:
         outcome = Outcome.BREACH
     elif seen.clear:
@@ -398,7 +410,7 @@ def _sequential_check(
         threshold=spec.threshold,
         outcome=outcome,
         p_value=None if outcome == Outcome.OK or not seen.testable else float(seen.p_value),
-        note=_sequential_note(spec, criterion, seen, rule, release, unit),
+        note=_sequential_note(spec, criterion, seen, rule, release, unit, schedule),
     )
 
 
@@ -448,13 +460,12 @@ def judge(
     unit: Unit | str,
     release: Measurement,
     baseline: Measurement | None,
-    sequential: bool = False,
-    final_look: bool = False,
+    sequential: Schedule | None = None,
 ) -> CriterionResult:
     """One criterion's verdict from its release and baseline measurements. `sequential` judges
-    the release window as one look of a polled sequence (see the module's docstring); at its
-    `final_look` a rule no always-valid test covers (a percentile) is judged once, the fixed way:
-    one look cannot inflate its false alarms."""
+    the release window as one look of a polled sequence, the look it says (see the module's
+    docstring); at the sequence's last look a rule no sequential test covers (a percentile) is
+    judged once, the fixed way: one look cannot inflate its false alarms."""
     base_fields = {
         "name": criterion.name,
         "metric": getattr(criterion, "metric", "custom"),
@@ -523,7 +534,7 @@ def judge(
         )
 
     checks = [
-        _sequential_check(spec, criterion, release, baseline, unit, final_look)
+        _sequential_check(spec, criterion, release, baseline, unit, sequential)
         if sequential
         else _check(spec, criterion, release, baseline, unit)
         for spec in _rules(criterion, release, baseline, unit)
@@ -531,8 +542,8 @@ def judge(
     if sequential and criterion.test == "auto":
         base_fields["notes"] = [
             *base_fields["notes"],
-            f"judged as one look of a polled release window: always-valid tests at α = "
-            f"{criterion.alpha:g}, so looking again does not raise the false alarms",
+            f"judged as look {sequential.look} of a polled release window: group-sequential "
+            f"tests at α = {criterion.alpha:g}, so looking again does not raise the false alarms",
         ]
     breach = _deciding(checks, Outcome.BREACH)
     unsure = _deciding(checks, Outcome.UNSURE)

@@ -3,6 +3,7 @@ decided, a regression has settled the release's verdict, or the wait runs out.""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from .results import (
     Verdict,
     WaitReport,
 )
+from .sequential import MAX_LOOKS, Schedule
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
@@ -104,19 +106,31 @@ def wait_for_verdict(
     """Evaluate the gate every `interval` for at most `wait`, each time over the release window as
     far as it has filled, and return the last poll's report with every poll in `polls`.
 
-    Each poll is judged sequentially (always-valid tests), so that looking again and again does not
-    make a false fail or a false pass likelier: a criterion is `fail` once the data establish the
-    breach, `pass` once they exclude it, and `inconclusive` until then. `on_poll` gets the report
-    after every poll (its `wait.stopped` is set on the last one). `clock` and `sleep` are the
-    wall clock and the pause, replaced in tests."""
+    Each poll is judged sequentially (group-sequential tests that know which look of the wait it
+    is), so that looking again and again does not make a false fail or a false pass likelier: a
+    criterion is `fail` once the data establish the breach, `pass` once they exclude it, and
+    `inconclusive` until then. An interval so short that the wait would hold more than
+    MAX_LOOKS looks is lengthened. `on_poll` gets the report after every poll (its `wait.stopped`
+    is set on the last one). `clock` and `sleep` are the wall clock and the pause, replaced in
+    tests."""
     if wait <= timedelta(0) or interval <= timedelta(0):
         raise ValueError("wait and interval must be positive")
+    # The first look comes one interval after the window opens, the last at the deadline.
+    shortest = wait / (MAX_LOOKS - 2)
+    if interval < shortest:
+        unit = (
+            timedelta(seconds=1) if shortest >= timedelta(seconds=1) else timedelta(milliseconds=1)
+        )
+        interval = unit * math.ceil(shortest / unit)  # a round figure for the report
     config = loaded.config
     started = clock()
     resolve_windows(loaded, started)  # a missing or future deploy time is refused before waiting
     assert config.release.deployed_at is not None  # resolve_windows checked it
     opens = config.release.deployed_at + config.windows.release.start
     deadline = started + wait
+    # The wait's information is spent by the time it ends: its deadline, or the release window's
+    # end if that comes first.
+    horizon = min(deadline, config.release.deployed_at + config.windows.release.end)
     plan = WaitReport(
         wait=format_duration(wait),
         interval=format_duration(interval),
@@ -137,12 +151,11 @@ def wait_for_verdict(
             # Closed before the first look: one look at all of its data, the fixed way, is valid.
             report = evaluate(loaded, now=now, dry_run=dry_run)
         else:
-            # At the last look, criteria without an always-valid test (percentiles) are judged
-            # once, the fixed way; the others stay sequential.
-            report = evaluate(
-                loaded, now=now, dry_run=dry_run, sequential=True,
-                final_look=closed or now >= deadline,
-            )  # fmt: skip
+            # At the last look (share 1), criteria without a sequential test (percentiles) are
+            # judged once, the fixed way; the others stay sequential.
+            share = 1.0 if closed or now >= horizon else (now - opens) / (horizon - opens)
+            schedule = Schedule(look=len(polls) + 1, share=share)
+            report = evaluate(loaded, now=now, dry_run=dry_run, sequential=schedule)
         polls.append(_poll(report, now))
         after = clock()
         stopped = stop_reason(

@@ -1,52 +1,65 @@
-"""Always-valid tests for a gate that looks again and again: a breach established, or excluded, at
-level α however often and for however long the release window is polled.
+"""Tests for a gate that looks again and again: a breach established, or excluded, at level α
+however many times the release window is read before the wait ends.
 
 Each rule (`max_drop: 2%`, `max: 1%`, ...) is a contrast D = release - threshold, where the
-threshold is factor × baseline + offset. The release window grows between looks; the baseline
-window does not. A mixture sequential probability ratio test (mSPRT) of "D = 0" decides:
+threshold is factor × baseline + offset, with sampling variance W = V_release + factor² ·
+V_baseline. The release window grows between looks; the baseline window does not. At every look
+Z = D / sqrt(W) is held to a group-sequential boundary c_k (Jennison and Turnbull, "Group
+Sequential Methods", 2000, ch. 7): a breach is established when Z is beyond -c_k on its side, and
+excluded when it is beyond +c_k on the other. The Z of successive looks are those of a Brownian
+motion observed at its information I = 1/W (the baseline's part of W is shared by every look, so
+cov(D_j, D_k) = W_k), and c_k is found by numerical integration over that law so that the chance
+of ever crossing, for a release exactly at the threshold, is at most α.
 
-    Λ = sqrt(W / (W + τ²)) · exp(τ² D² / (2 W (W + τ²)))
+How much α each look may spend is an error-spending function (Lan and DeMets, 1983) of the
+information fraction t: α ln(1 + (e - 1) t), the Pocock-like function that spends early, so that a
+clear regression fails at the first looks. The fraction is the smaller of
 
-is the likelihood ratio of the estimate D (with sampling variance W = V_release + factor² ·
-V_baseline) averaged over effects N(0, τ²) (Robbins, 1970; Johari, Pekelis and Walsh, "Always valid
-inference", 2017). Seen as a function of the release's observations with the baseline held fixed it
-is the likelihood ratio of the differences to the baseline, a quantity whose law does not depend on
-the baseline's true value, hence a martingale when D = 0, and by Ville's inequality it ever reaches
-1/α with probability at most α. Each decision uses the one-sided mixture (effects on its own side
-only, a half-normal), which can double Λ and so decides sooner, and stays a supermartingale for any
-D on the other side: a breach is established when the mixture over breaches reaches 1/α; it is
-excluded when the mixture over allowed values does. Variances
-come from the data: a rate's release variance is taken at the threshold (a score test: a window
-with no errors yet cannot look certain), a mean's from its per-sample scores (asymptotic, after
-Waudby-Smith et al., "Time-uniform central limit theory", 2021).
+- the share of the wait gone by: all of α is spent by the wait's last look, and
+- I / I_max, where I_max is the information at which a single test at α would catch a breach one
+  tolerance beyond the threshold (a drop of twice the allowed) with 90% power: at low traffic the
+  window never gathers that much, the wait ends with α unspent, and a good release that data
+  cannot tell from the threshold is left inconclusive rather than failed by chance.
+
+Each decision side is its own one-sided test at α (non-binding: stopping on the other side only
+lowers the error). The boundary at look k is computed as if the k looks so far were equally spaced
+in information up to the current fraction, which is what polling at a fixed interval gives when
+traffic is steady; the decision benchmark (with traffic that swings with the hour) checks the
+error rates this gives. Variances come from the data: a rate's release variance is taken at the
+threshold (a score test: a window with no errors yet cannot look certain), a mean's from its
+per-sample scores.
 
 Every function works on floats and, elementwise, on numpy arrays: the decision benchmark runs
 thousands of simulated releases through the very code the gate uses."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
-from scipy.special import log_ndtr
+from scipy.optimize import brentq
+from scipy.special import ndtr, ndtri
 
 Direction = Literal["less", "greater"]  # the direction of a breach
 Number = float | np.ndarray
 
-# The mixture's standard deviation τ, as a multiple of the rule's own tolerance (a 2% drop allowed
-# from a 30% conversion: τ = 1.5 × 0.6pp = 0.9pp). A mixture SPRT decides soonest on effects near
-# τ from the limit: a good release sits about one tolerance inside it, a regression worth catching
-# (twice the tolerance and more) one or more beyond. benchmarks/bench_decision.py found 1 to 1.5
-# equally good for those, and 1.5 quicker on large regressions at low traffic.
-MIXTURE_SCALE = 1.5
-# τ when the rule gives no size (an absolute bound without a baseline, a zero tolerance): this
-# share of the bound, or of the baseline's value (of its scores' spread when that value is zero).
-FALLBACK_SCALE = 0.1
+# Power at I_max against a breach one tolerance beyond the threshold (see the module docstring).
+# benchmarks/bench_decision.py found 80% and 90% alike; 90% spends α a little more slowly at low
+# traffic, where a chance fail costs a good release its deploy.
+POWER = 0.9
+# The breach size the test is planned for when the rule gives none (an absolute bound without a
+# baseline, a zero tolerance): this share of the bound, or of the baseline's value (of its scores'
+# spread when that value is zero).
+FALLBACK_SHARE = 0.1
 # A rate's normal limit needs events: fewer expected at the threshold (or seen in the baseline)
 # than this, on either side (successes and failures), and no look decides.
 MIN_EVENTS = 10
-_NEWTON_STEPS = 8  # from sqrt(2c), the error is below 1e-12 after five
+# More looks than this add nothing a user could see (the boundary approaches continuous
+# monitoring's) and cost numerical integration at every look: `--wait` lengthens its interval.
+MAX_LOOKS = 300
 
 
 @dataclass(frozen=True)
@@ -77,63 +90,118 @@ class Counts:
         return self.mean
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """Where a look falls in a wait: the `look`-th (from 1), with `share` of the wait gone by (the
+    wait ending at its deadline or when the release window closes, whichever is first)."""
+
+    look: int
+    share: float
+
+    def __post_init__(self) -> None:
+        if self.look < 1:
+            raise ValueError("looks are counted from 1")
+
+    @property
+    def final(self) -> bool:
+        """The wait's last look: all of α that the information allows is spent here."""
+        return self.share >= 1
+
+
 # ---------------------------------------------------------------------------------------------
-# the normal mixture
+# the boundary
 
 
-def mixture_ratio(difference: Number, variance: Number, scale: Number) -> Number:
-    """Λ of the two-sided normal mixture SPRT: the likelihood of an estimate `difference` away from
-    the null (its sampling variance `variance`) averaged over effects N(0, scale²), over its
-    likelihood under the null."""
-    v, t2 = np.asarray(variance, dtype=float), np.asarray(scale, dtype=float) ** 2
-    return _scalar(np.exp(_log_ratio(difference, v, t2)))
+def spent(fraction: Number, alpha: float) -> Number:
+    """α spent by information fraction t: α ln(1 + (e - 1) t), from 0 at t = 0 to α at t = 1."""
+    t = np.clip(np.asarray(fraction, dtype=float), 0.0, 1.0)
+    return _scalar(alpha * np.log1p((math.e - 1) * t))
 
 
-def one_sided_ratio(difference: Number, variance: Number, scale: Number, side: Direction) -> Number:
-    """Λ of the one-sided mixture: effects drawn from the half-normal on `side` of the null only.
-    Integrating the half-normal gives 2 Φ(±D τ / sqrt(W (W + τ²))) times the two-sided Λ."""
-    return _scalar(np.exp(_log_one_sided(difference, variance, scale, side)))
+_GRID_RATIO = 2 ** (1 / 32)  # fractions are rounded down to this grid, so boundaries can be cached
+_SMALLEST_FRACTION = 1e-6  # below this, no look spends anything (and none decides)
+_FAR = 8.0  # the integration's lower end, in standard deviations: the mass below is < 1e-15
+NO_SPEND = 40.0  # the boundary when a look has (almost) nothing to spend
 
 
-def radius(variance: Number, scale: Number, alpha: float) -> Number:
-    """How far the estimate must lie from the null for the one-sided mixture to reach 1/α: the
-    half-width of the always-valid bounds, each of which holds alone at 1 - α at every look."""
-    v, t = np.asarray(variance, dtype=float), np.asarray(scale, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # With u = D τ / sqrt(W (W + τ²)), log Λ = log 2 + log Φ(u) - ½ log(1 + τ²/W) + u² / 2:
-        # solve u² / 2 + log Φ(u) = c, increasing and convex in u, by Newton from sqrt(2c).
-        c = np.log(1 / alpha) - np.log(2) + 0.5 * np.log1p(t**2 / v)
-        u = np.sqrt(2 * c)
-        for _ in range(_NEWTON_STEPS):
-            log_phi = log_ndtr(u)
-            slope = u + np.exp(-(u**2) / 2 - 0.5 * np.log(2 * np.pi) - log_phi)
-            u = u - (u**2 / 2 + log_phi - c) / slope
-        r = u * np.sqrt(v * (v + t**2)) / t
-    # No spread at all (every score equal): the estimate is exact.
-    return _scalar(np.where(v > 0, r, 0.0))
+def boundary(look: int, fraction: Number, alpha: float) -> Number:
+    """c_k: how many standard errors an estimate must lie from the threshold to decide at the
+    `look`-th look, with the information fraction `fraction` now (arrays elementwise). The
+    fraction is first rounded down by at most 2.2%, which spends a little less α, never more."""
+    if not 1 <= look <= MAX_LOOKS:
+        raise ValueError(f"look {look} is outside 1..{MAX_LOOKS}")
+    t = np.asarray(fraction, dtype=float)
+    with np.errstate(divide="ignore"):
+        # (the 1e-9 keeps a fraction on the grid, 0.5 = ratio^-32, from rounding a step down)
+        step = np.floor(np.log(np.maximum(t, _SMALLEST_FRACTION / 2)) / np.log(_GRID_RATIO) + 1e-9)
+    step = np.minimum(step, 0).astype(int)
+    lowest = math.floor(math.log(_SMALLEST_FRACTION) / math.log(_GRID_RATIO))
+    values = np.empty(step.shape)
+    for index in np.unique(step):
+        values[step == index] = (
+            np.inf if index < lowest else _boundary_on_grid(look, int(index), alpha)
+        )
+    return _scalar(values)
 
 
-def two_sided_radius(variance: Number, scale: Number, alpha: float) -> Number:
-    """The two-sided mixture's radius, in closed form: the D at which Λ = 1/α."""
-    v, t2 = np.asarray(variance, dtype=float), np.asarray(scale, dtype=float) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.sqrt(2 * v * (v + t2) / t2 * np.log(np.sqrt((v + t2) / v) / alpha))
-    # No spread at all (every score equal): the estimate is exact.
-    return _scalar(np.where(v > 0, r, 0.0))
+@lru_cache(maxsize=4096)
+def _boundary_on_grid(look: int, step: int, alpha: float) -> float:
+    """The boundary of the last of `look` looks equally spaced in information up to the fraction
+    _GRID_RATIO ** step, by the recursive numerical integration of Armitage, McPherson and Rowe
+    (1969): carry the density of Z over the region that has not crossed yet from look to look,
+    and at each look solve for the boundary that crosses with exactly the α it may spend."""
+    t = _GRID_RATIO**step
+    spending = np.diff(np.asarray(spent(t * np.arange(look + 1) / look, alpha)))
+    z = density = None
+    c = NO_SPEND
+    for j in range(1, look + 1):
+        to_spend = float(spending[j - 1])
+        if z is None:
+            c = float(-ndtri(to_spend)) if to_spend > 0 else NO_SPEND
+            c = min(c, NO_SPEND)
+        else:
+            # Z_j = r Z_{j-1} + N(0, s²) with r = sqrt(I_{j-1}/I_j), s² = 1 - r², here (j-1)/j.
+            r, s = math.sqrt((j - 1) / j), math.sqrt(1 / j)
+            mass = density * _trapezoid_weights(z)
+
+            def overspent(c: float, z=z, mass=mass, r=r, s=s, budget=to_spend) -> float:
+                """The chance of crossing first here, with boundary c, beyond the budget."""
+                return float(np.sum(mass * ndtr((r * z - c) / s))) - budget
+
+            if to_spend <= 0 or overspent(NO_SPEND) >= 0:
+                c = NO_SPEND
+            else:
+                c = brentq(overspent, -_FAR, NO_SPEND, xtol=1e-7)
+        if j == look:
+            return c
+        # The next look's kernel has standard deviation sqrt(1/(j+1)) in Z: the grid must be finer.
+        h = min(0.05, math.sqrt(1 / (j + 1)) / 1.5)
+        top = min(c, _FAR)
+        grid = np.append(np.arange(-_FAR, top, h), top)
+        if z is None:
+            density = np.exp(-(grid**2) / 2) / math.sqrt(2 * math.pi)
+        else:
+            gap = (grid[:, None] - r * z[None, :]) / s
+            density = (mass[None, :] * np.exp(-(gap**2) / 2)).sum(axis=1) / (
+                s * math.sqrt(2 * math.pi)
+            )
+        z = grid
+    return c
 
 
-def _log_ratio(difference: Number, v: np.ndarray, t2: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 0.5 * np.log(v / (v + t2)) + t2 * np.asarray(difference) ** 2 / (2 * v * (v + t2))
+def _trapezoid_weights(grid: np.ndarray) -> np.ndarray:
+    weights = np.zeros_like(grid)
+    gaps = np.diff(grid) / 2
+    weights[:-1] += gaps
+    weights[1:] += gaps
+    return weights
 
 
-def _log_one_sided(difference: Number, variance: Number, scale: Number, side: Direction) -> Number:
-    v, t = np.asarray(variance, dtype=float), np.asarray(scale, dtype=float)
-    d = np.asarray(difference, dtype=float)
-    signed = d if side == "greater" else -d
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u = signed * t / np.sqrt(v * (v + t**2))
-    return np.log(2) + log_ndtr(u) + _log_ratio(d, v, t**2)
+def planned_information(effect: Number, alpha: float) -> Number:
+    """I_max: the information 1/W at which a single one-sided test at α has POWER against a breach
+    `effect` beyond the threshold."""
+    z = float(ndtri(1 - alpha) + ndtri(POWER))
+    return _scalar((z / np.asarray(effect, dtype=float)) ** 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -143,31 +211,32 @@ def _log_one_sided(difference: Number, variance: Number, scale: Number, side: Di
 @dataclass(frozen=True)
 class Rule:
     """`release ≥ threshold` (a breach is `less`) or `release ≤ threshold` (`greater`), where
-    threshold = factor × baseline + offset; `scale` is the mixture's τ in the metric's units.
-    `limit` and `per` say how reports read it: a relative rule reads the change from the baseline
-    (release / baseline - 1, per = the baseline), an absolute change the difference from the
-    baseline, a bound the release value itself (per = 1)."""
+    threshold = factor × baseline + offset; `effect` is the breach beyond the threshold the test is
+    planned for, in the metric's units (one tolerance). `limit` and `per` say how reports read it:
+    a relative rule reads the change from the baseline (release / baseline - 1, per = the
+    baseline), an absolute change the difference from the baseline, a bound the release value
+    itself (per = 1)."""
 
     direction: Direction
     factor: float
     offset: float
-    scale: Number
+    effect: Number
     limit: float
     per: Number = 1.0
 
 
 def _baseline_value(counts: Counts) -> Number:
     """The baseline's value, a rate nudged off 0 and 1 by half a success either way, so that a
-    baseline without errors still sizes τ and has a variance."""
+    baseline without errors still sizes the effect and has a variance."""
     if counts.successes is not None:
         return _scalar((np.asarray(counts.successes) + 0.5) / (np.asarray(counts.samples) + 1.0))
     return counts.estimate
 
 
-def _scale(size: Number, fallback: Number) -> Number:
+def _effect(size: Number, fallback: Number) -> Number:
     size = np.abs(np.asarray(size, dtype=float))
-    fallback = np.maximum(np.abs(np.asarray(fallback, dtype=float)) * FALLBACK_SCALE, 1e-12)
-    return _scalar(np.where(size > 0, MIXTURE_SCALE * size, fallback))
+    fallback = np.maximum(np.abs(np.asarray(fallback, dtype=float)) * FALLBACK_SHARE, 1e-12)
+    return _scalar(np.where(size > 0, size, fallback))
 
 
 def relative_rule(direction: Direction, limit: float, baseline: Counts) -> Rule:
@@ -176,22 +245,22 @@ def relative_rule(direction: Direction, limit: float, baseline: Counts) -> Rule:
     sign = -1 if direction == "less" else 1
     # A baseline of zero (NPS at 0) gives a percentage nothing to size: its scores' spread does.
     spread = np.sqrt(baseline.variance) if baseline.variance is not None else 0.0
-    scale = _scale(limit * np.abs(value), np.where(np.asarray(value) != 0, value, spread))
-    return Rule(direction, 1 + sign * limit, 0.0, scale, sign * limit, baseline.estimate)
+    effect = _effect(limit * np.abs(value), np.where(np.asarray(value) != 0, value, spread))
+    return Rule(direction, 1 + sign * limit, 0.0, effect, sign * limit, baseline.estimate)
 
 
 def absolute_change_rule(direction: Direction, amount: float, baseline: Counts) -> Rule:
     """`max_drop: 0.5pp` (direction less) or `max_rise: 100ms` against the baseline."""
     sign = -1 if direction == "less" else 1
-    scale = _scale(amount, _baseline_value(baseline))
-    return Rule(direction, 1.0, sign * amount, scale, sign * amount)
+    effect = _effect(amount, _baseline_value(baseline))
+    return Rule(direction, 1.0, sign * amount, effect, sign * amount)
 
 
 def bound_rule(direction: Direction, bound: float, baseline: Counts | None) -> Rule:
-    """`min` (a breach is less) or `max`: an absolute bound. τ is the distance from the baseline's
-    value to the bound when there is a baseline, a tenth of the bound otherwise."""
+    """`min` (a breach is less) or `max`: an absolute bound. The effect is the distance from the
+    baseline's value to the bound when there is a baseline, a tenth of the bound otherwise."""
     distance = 0.0 if baseline is None else np.abs(_baseline_value(baseline) - bound)
-    return Rule(direction, 0.0, bound, _scale(distance, bound), bound)
+    return Rule(direction, 0.0, bound, _effect(distance, bound), bound)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,23 +269,30 @@ def bound_rule(direction: Direction, bound: float, baseline: Counts | None) -> R
 
 @dataclass(frozen=True)
 class Look:
-    """One look at one rule. `bounds` are on the rule's own reading (see Rule), each holding alone
-    at 1 - α at every look; `p_value` is the always-valid p of a breach (1 / Λ of the mixture over
-    breaches, at most 1). `testable` is false where a rate has too few events for the normal
-    limit: such a look decides nothing."""
+    """One look at one rule. `bounds` are repeated confidence bounds on the rule's own reading
+    (see Rule), estimate ± boundary × standard error, each holding alone at 1 - α over all the
+    looks; `information` is the fraction t that set this look's `boundary`; `p_value` is the
+    nominal one-sided p of a breach at this look, to be held to `level` (the nominal level the
+    boundary amounts to), not to α. `testable` is false where a rate has too few events for the
+    normal limit: such a look decides nothing."""
 
     estimate: Number  # D = release - threshold
     variance: Number  # W
-    radius: Number
+    z: Number  # D / sqrt(W)
+    boundary: Number
+    information: Number
     bounds: Bounds
     breach: Number
     clear: Number
     p_value: Number
+    level: Number
     testable: Number
 
 
-def look(rule: Rule, release: Counts, baseline: Counts | None, alpha: float) -> Look:
-    """Judge one rule on the release window as it stands."""
+def look(
+    rule: Rule, release: Counts, baseline: Counts | None, alpha: float, schedule: Schedule
+) -> Look:
+    """Judge one rule on the release window as it stands at this point of the wait."""
     uses_baseline = rule.factor != 0
     if uses_baseline and baseline is None:
         raise ValueError("a rule relative to the baseline needs the baseline's counts")
@@ -245,14 +321,19 @@ def look(rule: Rule, release: Counts, baseline: Counts | None, alpha: float) -> 
             b_variance = np.asarray(baseline.variance, dtype=float) / b_n
         variance = variance + rule.factor**2 * b_variance
     estimate = np.asarray(release.estimate, dtype=float) - threshold
-    half = radius(variance, rule.scale, alpha)
-    if rule.direction == "less":
-        breach, clear = estimate + half < 0, estimate - half >= 0
-    else:
-        breach, clear = estimate - half > 0, estimate + half <= 0
-    with np.errstate(over="ignore"):
-        p = np.minimum(1.0, np.exp(-_log_one_sided(estimate, variance, rule.scale, rule.direction)))
-    p = np.where(variance > 0, p, np.where(breach, 0.0, 1.0))
+    exact = variance <= 0  # every score equal: the estimate has no spread to test
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(exact, np.sign(estimate) * np.inf, estimate / np.sqrt(variance))
+        information = np.where(exact, np.inf, 1 / variance)
+    fraction = np.minimum(schedule.share, information / planned_information(rule.effect, alpha))
+    c = np.asarray(boundary(schedule.look, fraction, alpha))
+    # An exact estimate decides at once, on the side it lies (at the threshold itself: allowed).
+    exact_breach = estimate < 0 if rule.direction == "less" else estimate > 0
+    toward_breach = -z if rule.direction == "less" else z
+    breach = np.where(exact, exact_breach, toward_breach >= c)
+    clear = np.where(exact, ~exact_breach, -toward_breach >= c)
+    with np.errstate(invalid="ignore"):
+        half = np.where(exact, 0.0, c * np.sqrt(np.maximum(variance, 0)))
     low, high = estimate - half, estimate + half
     if release.is_rate:
         # Shown within what a rate can be; the decisions above need no such help.
@@ -264,11 +345,14 @@ def look(rule: Rule, release: Counts, baseline: Counts | None, alpha: float) -> 
     return Look(
         estimate=_scalar(estimate),
         variance=_scalar(variance),
-        radius=half,
+        z=_scalar(z),
+        boundary=_scalar(c),
+        information=_scalar(fraction),
         bounds=Bounds(_scalar(limit + low / reading), _scalar(limit + high / reading)),
         breach=_scalar(testable & breach),
         clear=_scalar(testable & clear),
-        p_value=_scalar(p),
+        p_value=_scalar(ndtr(-toward_breach)),
+        level=_scalar(ndtr(-c)),
         testable=_scalar(testable),
     )
 

@@ -10,6 +10,7 @@ from cxe_gate.config import Criterion, GateSettings
 from cxe_gate.judge import judge, overall, score
 from cxe_gate.measurement import Measurement, Unit
 from cxe_gate.results import Outcome, Verdict
+from cxe_gate.sequential import Schedule
 
 criterion_of = TypeAdapter(Criterion).validate_python
 
@@ -215,12 +216,15 @@ def test_nps_movement_is_told_in_points():
 
 
 # ---------------------------------------------------------------------------------------------
-# sequential: one look of a polled release window (always-valid tests)
+# sequential: one look of a polled release window (group-sequential tests)
 
 
-def looked(criterion, release, baseline, unit=Unit.RATIO):
+HALFWAY = Schedule(look=12, share=0.5)  # an hour into a 2-hour wait, polled every 5 minutes
+
+
+def looked(criterion, release, baseline, unit=Unit.RATIO, schedule=HALFWAY):
     return judge(
-        criterion, provider="p", unit=unit, release=release, baseline=baseline, sequential=True
+        criterion, provider="p", unit=unit, release=release, baseline=baseline, sequential=schedule
     )
 
 
@@ -234,8 +238,11 @@ def test_sequential_fails_a_clear_regression_and_says_how():
     assert result.p_value < 0.001
     assert result.threshold == pytest.approx(0.294)
     assert "beyond the allowed drop of 2%" in result.message
-    assert "always-valid p < 0.001; mixture SPRT, τ = 0.9pp, α = 0.05" in result.message
-    assert any("always-valid" in note for note in result.notes)
+    assert (
+        "nominal p < 0.001 against 0.004 at this look; group-sequential test, look 12, 19% of the "
+        "planned information, boundary 2.63 SE, α = 0.05, 10,000 units at this look"
+    ) in result.message
+    assert any("judged as look 12 of a polled release window" in n for n in result.notes)
 
 
 def test_a_drop_one_fixed_look_calls_significant_is_not_decided_yet_when_looking_again():
@@ -245,7 +252,9 @@ def test_a_drop_one_fixed_look_calls_significant_is_not_decided_yet_when_looking
     assert result.verdict == Verdict.INCONCLUSIVE
     assert result.checks[0].outcome == Outcome.UNSURE
     assert ": not decided yet: the change from the baseline lies between" in result.message
-    assert 0.05 < result.p_value < 1
+    # A nominal p below α, but not below the 0.004 this look's boundary stands for.
+    assert 0.004 < result.p_value < 0.05
+    assert "nominal p = 0.030 against 0.004 at this look" in result.message
 
 
 def test_sequential_passes_only_once_the_bounds_exclude_a_breach():

@@ -92,6 +92,9 @@ def test_a_regressed_release_fails_fast_long_before_the_deadline() -> None:
     assert len(report.polls) < 25
     failed = {c.name for c in report.criteria if c.verdict == Verdict.FAIL}
     assert failed & {"API error rate", "checkout conversion"}  # the key criteria
+    # Each poll is judged as the look it is: the last report names its look.
+    conversion = next(c for c in report.criteria if c.name == "checkout conversion")
+    assert f"group-sequential test, look {len(report.polls)}, " in conversion.message
     # The display saw every poll, and only the last one as the end of the wait.
     assert [len(r.polls) for r in shown] == list(range(1, len(report.polls) + 1))
     assert [r.wait.stopped for r in shown if r.wait] == [None] * (len(shown) - 1) + [
@@ -147,7 +150,7 @@ def test_a_good_release_is_never_failed_and_passes_only_once_decided() -> None:
         assert len(report.polls) == 13
         undecided = [c for c in report.criteria if c.verdict == Verdict.INCONCLUSIVE]
         assert undecided and all("not decided yet" in c.message for c in undecided)
-        # A percentile has no always-valid test: undecided at every look but the last, where it
+        # A percentile has no sequential test: undecided at every look but the last, where it
         # is judged once, the fixed way.
         latency = [c for p in report.polls for c in p.criteria if c.name == "checkout latency p95"]
         assert [c.verdict for c in latency[:-1]] == [Verdict.INCONCLUSIVE] * (len(latency) - 1)
@@ -244,7 +247,7 @@ def test_a_deploy_in_the_future_is_refused_before_waiting() -> None:
 
 
 def test_the_report_json_keeps_every_poll() -> None:
-    report, _ = wait_from(shop(REGRESSED), timedelta(minutes=20))
+    report, _ = wait_from(shop(REGRESSED), timedelta(minutes=1))
     data = json.loads(render_json(report))
 
     assert data["schema_version"] == "1.0"
@@ -401,6 +404,20 @@ def test_a_criterion_only_pytest_can_judge_does_not_hold_up_the_wait(loaded: Loa
         results, criteria, loaded.config.gate, at=NOON, deadline=NOON + timedelta(hours=1)
     )
     assert stopped == StopReason.DECIDED
+
+
+def test_an_interval_too_short_for_the_wait_is_lengthened() -> None:
+    loaded = shop(REGRESSED)
+    assert loaded.config.release.deployed_at is not None
+    clock = FakeClock(loaded.config.release.deployed_at + timedelta(minutes=1))
+    report = wait_for_verdict(
+        loaded, wait=timedelta(hours=30), interval=timedelta(minutes=1), clock=clock,
+        sleep=clock.sleep,
+    )  # fmt: skip
+    # 1,800 one-minute looks would be too many: at most MAX_LOOKS (300), first and last included,
+    # so 30 h / 298 = 362.4 s, in whole seconds.
+    assert clock.sleeps[0] == 363
+    assert report.wait is not None and report.wait.interval == "363s"
 
 
 def test_wait_and_interval_must_be_positive(loaded: LoadedConfig) -> None:

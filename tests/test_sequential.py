@@ -1,4 +1,4 @@
-"""Always-valid tests: the mixture SPRT's numbers by hand, and its promise under repeated looks."""
+"""Group-sequential tests: the boundary's numbers by hand, and its promise under repeated looks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 from pydantic import TypeAdapter
-from scipy import integrate
 from scipy.special import ndtr
-from scipy.stats import norm
+from scipy.stats import multivariate_normal, norm
 
 from benchmarks import bench_decision as bench
 from cxe_gate import metrics, sequential
@@ -22,35 +21,71 @@ from cxe_gate.results import Verdict
 criterion_of = TypeAdapter(Criterion).validate_python
 
 
-def test_two_sided_mixture_by_hand():
-    # W = τ² = 1, α = 0.05: D² = 2·1·2/1 · ln(√2 / 0.05) = 4 ln 28.28 = 13.369
-    assert sequential.two_sided_radius(1.0, 1.0, 0.05) == pytest.approx(3.65639, abs=1e-5)
-    # Λ = sqrt(W / (W + τ²)) · exp(τ² D² / (2 W (W + τ²))) = e / √2 at D = 2
-    assert sequential.mixture_ratio(2.0, 1.0, 1.0) == pytest.approx(math.e / math.sqrt(2))
-    assert sequential.mixture_ratio(3.65639, 1.0, 1.0) == pytest.approx(20, rel=1e-4)
+AT_THE_END = sequential.Schedule(look=1, share=1.0)
 
 
-def test_one_sided_mixture_is_the_half_normal_integral():
-    # 2 Φ(D τ / sqrt(W (W + τ²))) Λ = 2 Φ(√2) e / √2 = 3.5419 at D = 2, W = τ = 1 ...
-    assert sequential.one_sided_ratio(2.0, 1.0, 1.0, "greater") == pytest.approx(3.54188, abs=1e-5)
-    # ... which is the likelihood ratio exp(δD - δ²/2) averaged over a half-normal δ > 0.
-    by_integral, _ = integrate.quad(lambda d: math.exp(2 * d - d * d / 2) * 2 * norm.pdf(d), 0, 50)
-    assert sequential.one_sided_ratio(2.0, 1.0, 1.0, "greater") == pytest.approx(by_integral)
-    # Evidence on the other side counts for little: 2 Φ(-√2) e / √2 = 2 × 0.07865 × 1.9221 = 0.3023
-    assert sequential.one_sided_ratio(2.0, 1.0, 1.0, "less") == pytest.approx(0.30235, abs=1e-5)
-
-
-def test_the_one_sided_radius_is_where_the_mixture_reaches_one_over_alpha():
-    r = sequential.radius(1.0, 1.0, 0.05)
-    assert sequential.one_sided_ratio(-r, 1.0, 1.0, "less") == pytest.approx(20)
-    # Half-normal mixing doubles Λ at most: between the two-sided radii at 2α and α.
-    assert (
-        sequential.two_sided_radius(1.0, 1.0, 0.1) < r < sequential.two_sided_radius(1.0, 1.0, 0.05)
+def test_alpha_is_spent_pocock_like():
+    assert sequential.spent(0.0, 0.05) == 0.0
+    assert sequential.spent(1.0, 0.05) == pytest.approx(0.05)
+    # α ln(1 + (e - 1) t): 0.05 × ln(1.859) = 0.0310 by half the information, most of it early.
+    assert sequential.spent(0.5, 0.05) == pytest.approx(0.05 * math.log(1 + (math.e - 1) / 2))
+    assert sequential.spent(np.array([0.25, 2.0]), 0.05) == pytest.approx(
+        [0.05 * math.log(1 + (math.e - 1) / 4), 0.05]
     )
-    assert r == pytest.approx(3.26175, abs=1e-5)
-    # Elementwise on arrays, as the benchmark calls it.
-    both = sequential.radius(np.array([1.0, 4.0]), np.array([1.0, 2.0]), 0.05)
-    assert both == pytest.approx([r, 2 * r])  # the radius scales with the standard deviation
+
+
+def test_one_look_is_the_fixed_one_sided_test():
+    assert sequential.boundary(1, 1.0, 0.05) == pytest.approx(norm.isf(0.05), abs=1e-9)
+    # Half the information: only the α spent by then.
+    assert sequential.boundary(1, 0.5, 0.05) == pytest.approx(
+        norm.isf(sequential.spent(0.5, 0.05)), abs=1e-9
+    )
+
+
+def test_two_looks_by_the_bivariate_normal():
+    # Looks at t = 1/2 and 1: corr(Z1, Z2) = sqrt(1/2). The second boundary crosses, without
+    # the first having crossed, with the rest of α.
+    c1, c2 = sequential.boundary(1, 0.5, 0.05), sequential.boundary(2, 1.0, 0.05)
+    assert c1 == pytest.approx(norm.isf(sequential.spent(0.5, 0.05)), abs=1e-9)
+    both = multivariate_normal([0, 0], [[1, math.sqrt(0.5)], [math.sqrt(0.5), 1]])
+    first_not_second_not = both.cdf([c1, c2])
+    crossed_second_only = norm.cdf(c1) - first_not_second_not
+    assert crossed_second_only == pytest.approx(0.05 - sequential.spent(0.5, 0.05), abs=2e-5)
+    assert c2 > norm.isf(0.05)  # the price of the first look
+
+
+def test_the_boundary_keeps_alpha_over_many_looks():
+    # A Brownian motion at the threshold, 24 looks equally spaced: it crosses with chance α.
+    looks = 24
+    rng = np.random.default_rng(5)
+    paths = np.cumsum(rng.standard_normal((200_000, looks)), axis=1)
+    z = paths / np.sqrt(np.arange(1, looks + 1))
+    for reached, expected in ((1.0, 0.05), (0.3, sequential.spent(0.3, 0.05))):
+        c = np.array([sequential.boundary(k, reached * k / looks, 0.05) for k in range(1, 25)])
+        crossed = (z >= c).any(axis=1).mean()
+        assert crossed == pytest.approx(expected, abs=0.0015)  # 3 standard errors
+    # Each look alone at the fixed 1.645 would cross far more often.
+    assert (z >= norm.isf(0.05)).any(axis=1).mean() > 0.2
+
+
+def test_the_boundary_is_cached_per_grid_step_and_conservative():
+    exact = sequential.boundary(3, 0.5, 0.05)
+    nudged = sequential.boundary(3, 0.5 * 1.01, 0.05)  # inside the same 2.2% step
+    assert nudged == exact
+    assert sequential.boundary(3, np.array([0.5, 0.505, 0.9]), 0.05) == pytest.approx(
+        [exact, exact, sequential.boundary(3, 0.9, 0.05)]
+    )
+    # Nothing spent yet: no look can decide.
+    assert sequential.boundary(2, 0.0, 0.05) == math.inf
+    with pytest.raises(ValueError, match=r"outside 1\.\.300"):
+        sequential.boundary(301, 1.0, 0.05)
+
+
+def test_planned_information_by_hand():
+    # (z_0.95 + z_0.9)² / δ² = (1.6449 + 1.2816)² / 0.006² = 237,880 for a 0.6pp effect.
+    assert sequential.planned_information(0.006, 0.05) == pytest.approx(
+        (norm.isf(0.05) + norm.isf(0.1)) ** 2 / 0.006**2
+    )
 
 
 def test_a_drop_rule_at_one_look_by_hand():
@@ -59,26 +94,42 @@ def test_a_drop_rule_at_one_look_by_hand():
     rule = sequential.relative_rule("less", 0.02, baseline)
     assert rule.factor == 0.98 and rule.limit == -0.02
     nudged = 7_200.5 / 24_001  # half a success either way
-    assert rule.scale == pytest.approx(sequential.MIXTURE_SCALE * 0.02 * nudged)
-    seen = sequential.look(rule, release, baseline, 0.05)
+    assert rule.effect == pytest.approx(0.02 * nudged)
+    halfway = sequential.Schedule(look=12, share=0.5)
+    seen = sequential.look(rule, release, baseline, 0.05, halfway)
     # D = 0.285 - 0.98 × 0.30 = -0.009; W = 0.294 × 0.706 / 4000 + 0.98² × 0.3 × 0.7 / 24000
     assert seen.estimate == pytest.approx(-0.009)
-    assert seen.variance == pytest.approx(
-        0.294 * 0.706 / 4000 + 0.98**2 * nudged * (1 - nudged) / 24_000
-    )
-    assert seen.radius == pytest.approx(sequential.radius(seen.variance, rule.scale, 0.05))
-    # Read as the change from the baseline: -5% ± radius / 0.30, around the limit -2%.
-    assert seen.bounds.lower == pytest.approx(-0.02 + (-0.009 - seen.radius) / 0.3)
+    variance = 0.294 * 0.706 / 4000 + 0.98**2 * nudged * (1 - nudged) / 24_000
+    assert seen.variance == pytest.approx(variance)
+    assert seen.z == pytest.approx(-0.009 / math.sqrt(variance))  # -1.21
+    # 1/W = 11,800 of the 237,000 planned for a 0.6pp effect: 5% of the information, less
+    # than half the wait's share, so that is the fraction.
+    planned = sequential.planned_information(rule.effect, 0.05)
+    assert seen.information == pytest.approx(1 / variance / planned)
+    assert seen.boundary == sequential.boundary(12, seen.information, 0.05)
+    # Read as the change from the baseline: -5% ± c × SE / 0.30, around the limit -2%.
+    half = seen.boundary * math.sqrt(variance)
+    assert seen.bounds.lower == pytest.approx(-0.02 + (-0.009 - half) / 0.3)
     assert seen.bounds.lower < -0.02 < seen.bounds.upper
     assert not seen.breach and not seen.clear  # 4,000 units cannot tell -5% from -2% yet
-    # Ten times both windows: W falls tenfold, the radius about threefold, and the drop shows.
+    assert seen.p_value == pytest.approx(norm.cdf(seen.z))
+    assert seen.level == pytest.approx(norm.sf(seen.boundary))
+    # Ten times both windows: the drop shows.
     baseline = sequential.Counts(samples=240_000, successes=72_000)
     rule = sequential.relative_rule("less", 0.02, baseline)
     bigger = sequential.look(
-        rule, sequential.Counts(samples=40_000, successes=11_400), baseline, 0.05
+        rule, sequential.Counts(samples=40_000, successes=11_400), baseline, 0.05, halfway
     )
     assert bigger.breach and bigger.bounds.upper < -0.02
-    assert bigger.p_value < 0.05
+    assert bigger.p_value < bigger.level
+
+
+def test_an_exact_mean_decides_on_its_side():
+    rule = sequential.bound_rule("greater", 1.0, None)  # max: 1
+    flat = sequential.Counts(samples=50, mean=0.5, variance=0.0)
+    seen = sequential.look(rule, flat, None, 0.05, sequential.Schedule(look=1, share=0.1))
+    assert seen.clear and not seen.breach
+    assert seen.bounds.lower == seen.bounds.upper == 0.5
 
 
 def test_a_window_without_errors_yet_is_not_certain():
@@ -86,9 +137,13 @@ def test_a_window_without_errors_yet_is_not_certain():
     # errors, too few for the normal limit, so the look decides nothing.
     baseline = sequential.Counts(samples=100_000, successes=500)
     rule = sequential.relative_rule("greater", 0.0, baseline)
-    seen = sequential.look(rule, sequential.Counts(samples=100, successes=0), baseline, 0.05)
+    seen = sequential.look(
+        rule, sequential.Counts(samples=100, successes=0), baseline, 0.05, AT_THE_END
+    )
     assert not seen.testable and not seen.clear
-    later = sequential.look(rule, sequential.Counts(samples=20_000, successes=40), baseline, 0.05)
+    later = sequential.look(
+        rule, sequential.Counts(samples=20_000, successes=40), baseline, 0.05, AT_THE_END
+    )
     assert later.testable and later.clear  # 40 errors where 100 were expected
 
 
@@ -102,18 +157,23 @@ def test_repeated_looks_keep_the_false_alarm_rate_where_naive_tests_do_not(metri
     models = tuple(replace(m, day_jitter=0.0, seasonal=0.0) for m in bench.MODELS)
     model = next(m for m in models if m.name == metric)
     at_limit = 1 - model.tolerance if model.breach == "less" else 1 + model.tolerance
-    sim = bench.simulate(np.random.default_rng(11), traffic, 400, {metric: at_limit}, models)
+    releases = 2_000
+    sim = bench.simulate(np.random.default_rng(11), traffic, releases, {metric: at_limit}, models)
     baseline = bench._counts(sim.baseline, metric)
     rule = sequential.relative_rule(model.breach, model.tolerance, baseline)
-    always_valid = np.zeros(400, dtype=bool)
-    naive = np.zeros(400, dtype=bool)
+    always_valid = np.zeros(releases, dtype=bool)
+    naive = np.zeros(releases, dtype=bool)
     for k in range(1, bench.LOOKS + 1):
-        seen = sequential.look(rule, bench._counts(sim.release, metric, k), baseline, 0.05)
+        schedule = sequential.Schedule(look=k, share=k / bench.LOOKS)
+        seen = sequential.look(
+            rule, bench._counts(sim.release, metric, k), baseline, 0.05, schedule
+        )
         always_valid |= seen.breach
         # The same estimate and variance, judged each time as if it were the only look.
         z = seen.estimate / np.sqrt(seen.variance)
         naive |= (ndtr(z) if model.breach == "less" else ndtr(-z)) < 0.05
-    assert always_valid.mean() <= 0.05
+    # At most α, give or take two standard errors of the simulation (0.5%).
+    assert always_valid.mean() <= 0.06
     assert naive.mean() >= 0.12  # repeated fixed tests: several times α
     assert naive.mean() > 3 * always_valid.mean()
 
@@ -146,7 +206,7 @@ def test_the_benchmark_judges_as_the_gate_does():
                     unit=Unit.RATIO,
                     release=_measurement(release, i),
                     baseline=_measurement(baseline, i),
-                    sequential=True,
+                    sequential=sequential.Schedule(look=k, share=k / bench.LOOKS),
                 )
                 expected = {1: Verdict.FAIL, -1: Verdict.PASS, 0: Verdict.INCONCLUSIVE}
                 assert result.verdict == expected[int(outcomes[metric][i])], (metric, k, i)
