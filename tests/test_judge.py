@@ -269,6 +269,16 @@ def test_sequential_passes_only_once_the_bounds_exclude_a_breach():
     assert looked(conversion(max_drop="2%"), small, baseline).verdict == Verdict.INCONCLUSIVE
 
 
+def test_a_look_with_no_alpha_to_spend_yet_decides_nothing():
+    # The first moments of a wait: even a drop to a sixth is not judged before α can be spent.
+    drop, base = metrics.proportion(500, 10000), metrics.proportion(72000, 240000)
+    result = looked(conversion(max_drop="2%"), drop, base, schedule=Schedule(look=1, share=1e-7))
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert "not decided yet: too little information yet for any look to decide" in result.message
+    later = looked(conversion(max_drop="2%"), drop, base, schedule=Schedule(look=2, share=0.05))
+    assert later.verdict == Verdict.FAIL
+
+
 def test_sequential_keeps_severity_missing_data_and_min_samples():
     base = metrics.proportion(72000, 240000)
     drop = metrics.proportion(2500, 10000)
