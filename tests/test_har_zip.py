@@ -1,6 +1,6 @@
 """Zipped HARs, as Playwright writes them with `record_har_path="x.zip"`: read whole and streamed,
 through `cxe-gate journeys DIR`, one session per HAR in an archive, damaged and foreign zips, and
-attached bodies (`_file`), which are read only from the HAR's own directory or archive."""
+attached bodies (`_file`), read as if embedded, only from the HAR's own directory or archive."""
 
 from __future__ import annotations
 
@@ -43,14 +43,25 @@ def test_a_playwright_zip_reads_like_the_same_har(tmp_path, large_file_bytes):
     plain = write(tmp_path / "visit.har", chrome(visit(), START))
 
     entries = list(read_entries(archive, large_file_bytes=large_file_bytes))
-    assert _shape(entries) == _shape(read_entries(plain))
+    embedded = list(read_entries(plain))
+    assert _shape(entries) == _shape(embedded)
     assert {e.file for e in entries} == {f"{archive}/har.har"}
+    # The attached bodies are read as if they had been embedded: JSON and HTML answers, and the
+    # JSON post whose text Playwright leaves empty.
+    assert [(e.response_text, e.post_text) for e in entries] == [
+        (e.response_text, e.post_text) for e in embedded
+    ]
+    assert sum(e.response_text is not None for e in entries) == 8
+    assert any(e.post_text and '"product_id"' in e.post_text for e in entries)
 
     zipped = build_journey_map([archive], large_file_bytes=large_file_bytes)
     assert zipped.summary.sessions == 1
     assert zipped.failures == []
     expected = build_journey_map([plain])
-    assert [j.name for j in zipped.journeys] == [j.name for j in expected.journeys]
+    # Shapes, posted fields and links alike: only the session's file name differs.
+    assert [j.model_dump(exclude={"sessions"}) for j in zipped.journeys] == [
+        j.model_dump(exclude={"sessions"}) for j in expected.journeys
+    ]
     assert zipped.journeys[0].sessions == [str(archive)]
 
 
@@ -200,6 +211,26 @@ def test_attachment_names_that_leave_the_har_are_refused(tmp_path, suffix, name)
     assert raised.value.location == "log.entries[7].response.content._file"
 
 
+def test_an_entry_whose_attachment_leaves_the_har_fails_its_file_at_that_entry(tmp_path):
+    (tmp_path / "secret.json").write_text('{"token": "s3cr3t"}', "utf-8")
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    path = playwright_attached(recorded / "visit.har", visit(), START)
+    har = json.loads(path.read_text("utf-8"))
+    index = next(
+        i
+        for i, e in enumerate(har["log"]["entries"])
+        if "json" in e["response"]["content"]["mimeType"]
+    )
+    har["log"]["entries"][index]["response"]["content"]["_file"] = "../secret.json"
+    path.write_text(json.dumps(har), "utf-8")
+
+    with pytest.raises(HarError, match="refusing the attachment") as raised:
+        list(read_entries(path))
+    assert raised.value.location == f"log.entries[{index}].response.content._file"
+    assert "s3cr3t" not in str(raised.value)
+
+
 def test_a_link_beside_the_har_pointing_elsewhere_is_refused(tmp_path):
     recorded = tmp_path / "recorded"
     recorded.mkdir()
@@ -285,6 +316,12 @@ def test_a_zip_recorded_by_playwright(recorded_zip, tmp_path):
     assert journey_map["summary"]["sessions"] == 1
     [journey] = journey_map["journeys"]
     assert journey["name"] == "GET / → POST /checkout → GET /orders/{hash}"
-    calls = [f"{c['method']} {c['route']}" for c in journey["steps"][0]["calls"]]
-    assert calls == ["GET /api/items/{id}", "POST /api/cart"]
+    item, cart = journey["steps"][0]["calls"]
+    assert [f"{c['method']} {c['route']}" for c in (item, cart)] == [
+        "GET /api/items/{id}",
+        "POST /api/cart",
+    ]
+    # Read from the archive: the answer's shape and the posted JSON, which the HAR leaves empty.
+    assert set(item["response"]["shape"]["properties"]) == {"id", "name", "price"}
+    assert cart["body"] == "json" and cart["fields"] == {"item": 7, "quantity": 2}
     assert "k3y-f0r-th1s" not in out.read_text("utf-8")  # the form's CSRF token was scrubbed

@@ -442,6 +442,8 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
     mime = content.get("mimeType") or ""
     mime = mime.split(";")[0].strip().lower() if isinstance(mime, str) else ""
     response_text = _response_text(content, mime)
+    if response_text is None and _reads_body(mime):
+        response_text = _attached_text(content, name, f"{resp_where}.content")
     post_mime = post_text = None
     post_params: Pairs | None = None
     post = request.get("postData")
@@ -458,6 +460,8 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
                         "expected base64 text", file=name, location=f"{post_where}.text"
                     ) from None
             post_text = text
+        if not post_text:  # Playwright's `attach` mode leaves the text empty, the body in a file
+            post_text = _attached_text(post, name, post_where) or post_text
         if post.get("params"):
             post_params = _pairs(post, "params", name, post_where)
     time_ms = _number(raw.get("time"))
@@ -489,10 +493,25 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
     )
 
 
+def _reads_body(mime: str) -> bool:
+    """JSON and HTML answers are what correlation and shapes read; other bodies never are."""
+    return "json" in mime or mime in ("text/html", "application/xhtml+xml")
+
+
+def _attached_text(holder: dict[str, Any], name: str, where: str) -> str | None:
+    """A body the producer wrote beside the HAR (`_file`), read from the HAR's own directory or
+    archive; None when there is none, it is missing, or it is bigger than MAX_BODY_CHARS."""
+    file_name = holder.get("_file")
+    if not isinstance(file_name, str) or not file_name:
+        return None
+    data = open_attachment(name, file_name, max_bytes=MAX_BODY_CHARS, location=f"{where}._file")
+    return None if data is None else _decode(data)
+
+
 def _response_text(content: dict[str, Any], mime: str) -> str | None:
     """The body of a JSON or HTML response (what correlation and shapes read), if the producer
     embedded it and it is not huge; other bodies are never decoded."""
-    if not ("json" in mime or mime in ("text/html", "application/xhtml+xml")):
+    if not _reads_body(mime):
         return None
     text = content.get("text")
     if not isinstance(text, str) or not text or len(text) > MAX_BODY_CHARS:
