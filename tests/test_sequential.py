@@ -68,6 +68,18 @@ def test_the_boundary_keeps_alpha_over_many_looks():
     assert (z >= norm.isf(0.05)).any(axis=1).mean() > 0.2
 
 
+def test_looks_unequally_spaced_cost_little_alpha():
+    # Boundaries assume the looks so far equally spaced in information. A wait started 30 minutes
+    # after the window opened looks first at 30 of 150 minutes, then every 5: the first look holds
+    # far more than its equal share, and α is exceeded, but only by a twentieth of itself.
+    shares = np.array([(30 + 5 * j) / 150 for j in range(25)])
+    rng = np.random.default_rng(7)
+    steps = rng.standard_normal((200_000, len(shares))) * np.sqrt(np.diff(shares, prepend=0))
+    z = np.cumsum(steps, axis=1) / np.sqrt(shares)
+    c = np.array([sequential.boundary(k, t, 0.05) for k, t in enumerate(shares, 1)])
+    assert 0.05 < (z >= c).any(axis=1).mean() < 0.055
+
+
 def test_the_boundary_is_cached_per_grid_step_and_conservative():
     exact = sequential.boundary(3, 0.5, 0.05)
     nudged = sequential.boundary(3, 0.5 * 1.01, 0.05)  # inside the same 2.2% step
