@@ -22,7 +22,6 @@ from .results import (
     Verdict,
     WaitReport,
 )
-from .sequential import MAX_LOOKS, Schedule
 
 Clock = Callable[[], datetime]
 Sleep = Callable[[float], None]
@@ -113,6 +112,9 @@ def wait_for_verdict(
     MAX_LOOKS looks is lengthened. `on_poll` gets the report after every poll (its `wait.stopped`
     is set on the last one). `clock` and `sleep` are the wall clock and the pause, replaced in
     tests."""
+    # numpy and scipy only once a wait starts: every other command stays quick to start.
+    from .sequential import MAX_LOOKS, Schedule
+
     if wait <= timedelta(0) or interval <= timedelta(0):
         raise ValueError("wait and interval must be positive")
     # The first look comes one interval after the window opens, the last at the deadline.
