@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from .config import GateConfig, Location, Release, reference_problems
 from .errors import ConfigError
+from .moments import parse_deploy_time
 from .providers import ProviderSettings, available, provider_class
 
 
@@ -46,9 +47,45 @@ def line_of(lines: dict[Location, int], location: Location) -> int:
 
 # --- YAML with positions ------------------------------------------------------------------------
 
+# Limits no real criteria file comes near (a few kB, a few thousand values, a dozen levels), so that
+# a hostile or mistaken file is refused in bounded time and memory instead of exhausting either.
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_VALUES = 100_000  # as composed, and as expanded: an alias counts every value it stands for
+MAX_DEPTH = 64
+
+
+class _Refused(Exception):
+    """The YAML is too large, too deep or circular to read; `line` is where that became clear."""
+
+    def __init__(self, message: str, line: int):
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
 
 class _Loader(yaml.SafeLoader):
-    """Safe YAML, but timestamps stay strings: pydantic parses them, with better messages."""
+    """Safe YAML, but timestamps stay strings: pydantic parses them, with better messages. Counts the
+    nodes it composes and how deep they nest, because PyYAML's composer recurses without limit."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._composed = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        line = self.peek_event().start_mark.line + 1
+        self._composed += 1
+        if self._composed > MAX_VALUES:
+            raise _Refused(
+                f"more than {MAX_VALUES:,} values; a criteria file has a few thousand", line
+            )
+        if self._depth >= MAX_DEPTH:
+            raise _Refused(f"nested deeper than {MAX_DEPTH} levels", line)
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -57,65 +94,167 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
-def _to_data(
-    node: yaml.Node,
-    here: Location,
-    lines: dict[Location, int],
-    problems: list[str],
-    file: str,
-    scalars: yaml.SafeLoader,  # one per file: it turns scalar nodes into int, float, bool, str
-) -> Any:
-    lines.setdefault(here, node.start_mark.line + 1)
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
-            if key in result:
-                problems.append(
-                    f"{file}:{key_node.start_mark.line + 1}: {_dotted((*here, key))}: "
-                    "this key is written twice"
-                )
-            lines[(*here, key)] = key_node.start_mark.line + 1
-            result[key] = _to_data(value_node, (*here, key), lines, problems, file, scalars)
-        return result
+        return [part for pair in node.value for part in pair]
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _to_data(item, (*here, i), lines, problems, file, scalars)
-            for i, item in enumerate(node.value)
-        ]
-    return scalars.construct_object(node, deep=True)
+        return list(node.value)
+    return []
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases expand it past the limits ("billion laughs": nine anchors
+    of nine aliases each stand for 387 million values) or into itself (`&a [*a]`), by sizing each
+    node once instead of expanding it."""
+    sizes: dict[int, int] = {}  # id(node) -> values it stands for, itself included
+    heights: dict[int, int] = {}  # id(node) -> levels it stands for
+    on_path: set[int] = set()
+
+    def visit(node: yaml.Node, depth: int) -> None:
+        key, line = id(node), node.start_mark.line + 1
+        if key in on_path:
+            raise _Refused("an alias refers to the collection that contains it", line)
+        if key not in sizes:
+            if depth > MAX_DEPTH:
+                raise _Refused(f"nested deeper than {MAX_DEPTH} levels through aliases", line)
+            on_path.add(key)
+            children = _children(node)
+            for child in children:
+                visit(child, depth + 1)
+            on_path.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            heights[key] = 1 + max((heights[id(child)] for child in children), default=0)
+            if sizes[key] > MAX_VALUES:
+                raise _Refused(
+                    f"its aliases expand this to more than {MAX_VALUES:,} values; a criteria file "
+                    "has a few thousand, so write them out or alias less",
+                    line,
+                )
+        if depth + heights[key] - 1 > MAX_DEPTH:
+            raise _Refused(f"nested deeper than {MAX_DEPTH} levels through aliases", line)
+
+    visit(root, 1)
+
+
+_SCALAR_KINDS = {
+    "tag:yaml.org,2002:str": "text",
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "true or false",
+    "tag:yaml.org,2002:null": "null",
+}
+# PyYAML resolves a plain `<<` or `=` to these tags, which only mean something as keys.
+_AS_TEXT = {"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"}
+
+
+@dataclass
+class _Tree:
+    """Turns checked YAML nodes into plain data, noting the line of each place."""
+
+    file: str
+    scalars: yaml.SafeLoader  # one per file: it turns scalar nodes into int, float, bool, str
+    lines: dict[Location, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def data(self, node: yaml.Node, here: Location) -> Any:
+        self.lines.setdefault(here, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problems.append(
+                        f"{self.file}:{line}: {_dotted(here)}: a key must be a name, "
+                        "not a list or a mapping"
+                    )
+                    continue
+                key = key_node.value
+                if key in result:
+                    self.problems.append(
+                        f"{self.file}:{line}: {_dotted((*here, key))}: this key is written twice"
+                    )
+                self.lines[(*here, key)] = line
+                result[key] = self.data(value_node, (*here, key))
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.data(item, (*here, i)) for i, item in enumerate(node.value)]
+        return self._scalar(node, here)
+
+    def _scalar(self, node: yaml.Node, here: Location) -> Any:
+        where = f"{self.file}:{node.start_mark.line + 1}: {_dotted(here)}"
+        if node.tag in _AS_TEXT:
+            return node.value
+        kind = _SCALAR_KINDS.get(node.tag)
+        if kind is None:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self.problems.append(
+                f"{where}: the tag {tag} means nothing in a criteria file; write the value plainly"
+            )
+            return None
+        try:
+            return self.scalars.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError, LookupError):
+            # `!!int abc`, `!!bool maybe`, or an integer of more than 4,300 digits.
+            shown = (
+                node.value
+                if len(node.value) <= 40
+                else f"{node.value[:20]}… ({len(node.value)} characters)"
+            )
+            self.problems.append(f"{where}: cannot read {shown!r} as {kind}")
+            return None
+
+
+def _read_text(path: Path) -> str:
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)  # not more: the path may name a huge file
+    except FileNotFoundError:
+        raise ConfigError("no such criteria file", file=str(path)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the criteria file: {exc}", file=str(path)) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(
+            f"the criteria file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; a criteria "
+            "file is a few kB: is this the right file?",
+            file=str(path),
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read the criteria file: {exc}", file=str(path)) from None
 
 
 def _read_yaml(path: Path) -> tuple[Any, dict[Location, int]]:
+    text = _read_text(path)
+    loader = _Loader(text)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("no such criteria file", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read the criteria file: {exc}", file=str(path)) from None
-    try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node)
+    except _Refused as exc:
+        raise ConfigError(exc.message, file=str(path), location=str(exc.line)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"{mark.line + 1}" if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"not valid YAML: {problem}", file=str(path), location=line) from None
+    finally:
+        loader.dispose()
     if node is None:
         raise ConfigError(
             "the criteria file is empty; expected providers and criteria", file=str(path)
         )
-    lines: dict[Location, int] = {}
-    problems: list[str] = []
-    data = _to_data(node, (), lines, problems, str(path), _Loader(""))
-    if problems:
-        raise ConfigError("duplicate keys", file=str(path), problems=problems)
+    tree = _Tree(str(path), _Loader(""))
+    data = tree.data(node, ())
+    if tree.problems:
+        raise ConfigError("invalid YAML values", file=str(path), problems=tree.problems)
     if not isinstance(data, dict):
         raise ConfigError(
             "expected a mapping with providers and criteria at the top",
             file=str(path),
             location="1",
         )
-    return data, lines
+    return data, tree.lines
 
 
 # --- validation messages ------------------------------------------------------------------------
@@ -174,11 +313,14 @@ def _resolve(data: Any, location: tuple[Any, ...]) -> tuple[Location, Location]:
             found.append(part)
             current = current[part]
             rest.clear()
-        elif (isinstance(part, str) and "[" in part) or part in (
-            "function-after",
-            "function-before",
+        elif (
+            (isinstance(part, str) and "[" in part)
+            or part in ("function-after", "function-before")
+            or (isinstance(current, dict) and current.get("metric") == part)
         ):
-            continue  # a validator's or a union member's name, not a place in the file
+            # a validator's or a union member's name (the criterion's own metric, for a problem
+            # with the whole criterion), not a place in the file
+            continue
         else:
             rest.append(part)
     # Only the last missing part is a real key; union member names sit before it.
@@ -286,6 +428,7 @@ def load(
         problems.sort(key=lambda item: item[0])
         raise ConfigError("invalid criteria file", file=file, problems=[p for _, p in problems])
 
+    _check_release_override(config, release, deployed_at, file, lines)
     config = _override_release(config, release, deployed_at)
     return LoadedConfig(config=config, path=path, provider_settings=settings, lines=lines)
 
@@ -316,6 +459,28 @@ def _query_problems(
     return problems
 
 
+def _check_release_override(
+    config: GateConfig,
+    name: str | None,
+    deployed_at: str | datetime | None,
+    file: str,
+    lines: dict[Location, int],
+) -> None:
+    """Another release's name without its deploy time would judge it on the file's release's hours."""
+    written = config.release
+    if name is None or deployed_at is not None or written.deployed_at is None:
+        return
+    if written.name is None or written.name == name:
+        return
+    raise ConfigError(
+        f"--release {name} differs from release.name {written.name} in the file; pass "
+        f"--deployed-at too, or the release would be judged on the old deploy time "
+        f"({written.deployed_at.isoformat()})",
+        file=file,
+        location=str(line_of(lines, ("release", "name"))),
+    )
+
+
 def _override_release(
     config: GateConfig, name: str | None, deployed_at: str | datetime | None
 ) -> GateConfig:
@@ -332,14 +497,9 @@ def _override_release(
 
 
 def parse_time(value: str | datetime, *, what: str) -> datetime:
-    """An ISO 8601 time; without an offset it is UTC."""
-    if isinstance(value, datetime):
-        moment = value
-    else:
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:
-            raise ConfigError(
-                f"{what}: expected an ISO 8601 time such as 2026-11-10T14:00:00Z, got {value!r}"
-            ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    """A deploy time given outside the file (`--deployed-at`), read as strictly as the file's
+    `release.deployed_at`: with its time of day and zone."""
+    try:
+        return parse_deploy_time(value)
+    except ValueError as exc:
+        raise ConfigError(f"{what}: {exc}") from None

@@ -57,7 +57,7 @@ def test_a_valid_file_loads_with_its_durations_and_shorthands(tmp_path):
 
 
 def test_command_line_overrides_the_release(tmp_path):
-    loaded = load(write(tmp_path, VALID), release="v2", deployed_at="2026-11-17T14:00:00")
+    loaded = load(write(tmp_path, VALID), release="v2", deployed_at="2026-11-17T14:00:00Z")
     assert loaded.config.release.name == "v2"
     assert loaded.config.release.deployed_at.isoformat() == "2026-11-17T14:00:00+00:00"
 
