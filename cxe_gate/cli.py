@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -110,6 +111,13 @@ def _evaluate(
     )
 
 
+def _with_gate(loaded: LoadedConfig, **settings: str) -> LoadedConfig:
+    """The loaded file with `gate:` settings overridden from the command line."""
+    config = loaded.config
+    gate = config.gate.model_copy(update=settings)
+    return replace(loaded, config=config.model_copy(update={"gate": gate}))
+
+
 _config_option = click.option(
     "-c",
     "--config",
@@ -147,6 +155,13 @@ def main() -> None:
     help="warn: a warn verdict also exits 1.",
 )
 @click.option(
+    "--on-inconclusive",
+    type=click.Choice(["fail", "warn", "pass"]),
+    help="The release's verdict when a criterion is undecided (overrides "
+    "gate.on_inconclusive): fail keeps it inconclusive (exit 3); warn or pass accept that no "
+    "evidence of harm was found. A criterion without data stays inconclusive.",
+)
+@click.option(
     "--dry-run",
     is_flag=True,
     help="Judge and report, but exit 0 whatever the verdict (to tune criteria).",
@@ -171,6 +186,7 @@ def evaluate(
     deployed_at: str | None,
     outputs: tuple[Path, ...],
     fail_on: str,
+    on_inconclusive: str | None,
     dry_run: bool,
     color: bool | None,
     wait: timedelta | None,
@@ -189,6 +205,8 @@ def evaluate(
     try:
         paths = [check_report_path(p) for p in outputs]
         loaded = load(config_path, release=release_name, deployed_at=deployed_at)
+        if on_inconclusive is not None:
+            loaded = _with_gate(loaded, on_inconclusive=on_inconclusive)
         report = _evaluate(loaded, dry_run=dry_run, wait=wait, interval=interval, colour=colour)
     except ConfigError as exc:
         _fail(exc, EXIT_USAGE)

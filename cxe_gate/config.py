@@ -3,8 +3,10 @@ criteria. Validated once, at the door; everything downstream works on these mode
 
 from __future__ import annotations
 
+import math
 import re
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -110,15 +112,19 @@ class Strict(BaseModel):
 class Release(Strict):
     name: str | None = Field(None, description="release name or version; --release overrides it")
     deployed_at: datetime | None = Field(
-        None, description="deploy time (ISO 8601; UTC when no offset); --deployed-at overrides it"
+        None,
+        description="deploy time, ISO 8601 with time of day and zone (2026-11-17T14:00:00Z or "
+        "+02:00); --deployed-at overrides it",
     )
 
-    @field_validator("deployed_at")
+    @field_validator("deployed_at", mode="before")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value
+    def _with_zone(cls, value: object) -> datetime | None:
+        # Before pydantic's own parsing, which would take a number as a Unix timestamp, a date
+        # as midnight and a time without a zone as a naive time.
+        from .moments import parse_deploy_time
+
+        return None if value is None else parse_deploy_time(value)
 
 
 class WindowSpec(Strict):
@@ -150,19 +156,68 @@ def _after_deploy(value: object) -> object:
     return value
 
 
+class SameHours(Strict):
+    """The release window's clock hours on each of the `same_hours` days (or weeks, with `every:
+    7d`) before the deploy: time of day (and weekday) cancels out, and the spread between those
+    days tells how much the metric moves on its own."""
+
+    same_hours: int = Field(
+        ge=3,
+        le=60,
+        description="how many earlier periods to read (at least 3: the spread between them needs "
+        "two degrees of freedom)",
+    )
+    every: Duration = Field(
+        timedelta(days=1), description="the period: 1d (same hours each day) or 7d (each week)"
+    )
+
+    @field_validator("every")
+    @classmethod
+    def _positive(cls, every: timedelta) -> timedelta:
+        if every <= timedelta(0):
+            raise ValueError("every must be a positive duration such as 1d or 7d")
+        return every
+
+    def offsets(self) -> list[timedelta]:
+        """How far back each part lies: 1 period, 2 periods, ..."""
+        return [self.every * k for k in range(1, self.same_hours + 1)]
+
+
+def _baseline_shorthand(value: object) -> object:
+    if isinstance(value, dict) and "same_hours" in value:
+        return SameHours.model_validate(value)
+    return _before_deploy(value)
+
+
 class Windows(Strict):
-    baseline: Annotated[WindowSpec, BeforeValidator(_before_deploy)] = Field(
+    baseline: Annotated[WindowSpec | SameHours, BeforeValidator(_baseline_shorthand)] = Field(
         default_factory=lambda: WindowSpec(start=timedelta(hours=-24), end=timedelta(0)),
-        description="before the deploy: `24h`, or {start: -7d, end: -6d22h}",
+        description="before the deploy: `24h`, {start: -7d, end: -6d22h}, or the release "
+        "window's hours on earlier days: {same_hours: 7} (7 days), {same_hours: 4, every: 7d} "
+        "(the same weekday and hours over 4 weeks)",
     )
     release: Annotated[WindowSpec, BeforeValidator(_after_deploy)] = Field(
         default_factory=lambda: WindowSpec(start=timedelta(0), end=timedelta(hours=2)),
         description="after the deploy: `2h`, or {start: 10m, end: 2h}",
     )
 
+    allow_partial: bool = Field(
+        False,
+        description="judge a release window that reaches past the newest data as if complete; by "
+        "default such a window cannot pass (inconclusive), as the hours without data are unseen",
+    )
+
     @model_validator(mode="after")
     def _apart(self) -> Windows:
         b, r = self.baseline, self.release
+        if isinstance(b, SameHours):
+            if r.end - r.start > b.every:
+                raise ValueError(
+                    f"a release window of {format_duration(r.end - r.start)} does not fit in "
+                    f"one period (every: {format_duration(b.every)}): the same hours a period "
+                    "earlier would overlap it; shorten the release window or lengthen every"
+                )
+            return self
         if b.start < r.end and r.start < b.end:
             raise ValueError(
                 "the baseline and release windows overlap; a comparison needs them apart"
@@ -218,6 +273,85 @@ Severity = Literal["fail", "warn"]
 RawQuery = str | dict[str, Any]
 
 
+def _is_bare_number(value: object) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float):
+        return True
+    return isinstance(value, str) and bool(re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", value))
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The values a metric can take, so that bounds no value could cross are caught at load time:
+    `max: -1%` on a rate, `min: 120%`, `max_drop: 150%`."""
+
+    name: str  # how messages call it: "rate", "share", "Apdex score", "NPS", "duration", "count"
+    low: float | None = 0.0
+    high: float | None = None
+    percent: bool = False  # shown as a percentage: bounds are spelled 1% in messages
+
+    def _text(self, value: float) -> str:
+        return f"{value * 100:g}%" if self.percent else f"{value:g}"
+
+    @property
+    def a(self) -> str:
+        """The scale's name with its article: 'a rate', 'an Apdex score'."""
+        return f"{'an' if self.name[0] in 'AEIOUaeiou' else 'a'} {self.name}"
+
+    def problems(self, criterion: CriterionBase) -> list[str]:
+        found = []
+        span = (
+            f"from {self._text(self.low)} to {self._text(self.high)}"
+            if self.low is not None and self.high is not None
+            else f"at least {self._text(self.low)}"
+            if self.low is not None
+            else ""
+        )
+        for rule in ("min", "max"):
+            bound = getattr(criterion, rule)
+            if bound is None or math.isinf(bound):  # an infinite bound is no bound, knowingly
+                continue
+            outside = (self.low is not None and bound < self.low) or (
+                self.high is not None and bound > self.high
+            )
+            if outside:
+                found.append(
+                    f"{rule}: {self._text(bound)} is outside what {self.a} can be ({span}), "
+                    "so the rule could never decide anything"
+                )
+            elif rule == "max" and self.high is not None and bound == self.high and self.percent:
+                found.append(
+                    f"max: {self._text(bound)} can never be exceeded; write max: 1% if you meant "
+                    "one percent"
+                )
+        drop = criterion.max_drop
+        if drop is not None and drop.relative and drop.amount >= 1 and self.low == 0:
+            found.append(
+                f"max_drop: {drop.describe()} allows a drop to zero or below, which {self.a} "
+                "cannot go beyond; the rule could never fail"
+            )
+        for rule in ("max_drop", "max_rise"):
+            change = getattr(criterion, rule)
+            if (
+                change is not None
+                and not change.relative
+                and self.low is not None
+                and self.high is not None
+                and change.amount >= self.high - self.low
+            ):
+                size = f"{change.amount * 100:g}pp" if self.percent else f"{change.amount:g}"
+                found.append(
+                    f"{rule}: an absolute change of {size} spans the whole range of {self.a} "
+                    f"({span}); the rule could never fail"
+                )
+        return found
+
+
+RATE = Scale("rate", 0.0, 1.0, percent=True)
+SHARE = Scale("share", 0.0, 1.0, percent=True)
+
+
 class CriterionBase(Strict):
     # False for a criterion measured without a provider (journeys_pass_rate: inside a pytest run).
     reads_provider: ClassVar[bool] = True
@@ -260,12 +394,51 @@ class CriterionBase(Strict):
         "metric selector) or, for providers that take several parts, a mapping they check",
     )
 
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        """What values the metric takes, from the criterion's fields (None: unknown, custom)."""
+        return None
+
+    @property
+    def value_scale(self) -> Scale | None:
+        return self.scale_of(self.model_dump())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _changes_spelled_out(cls, data: Any) -> Any:
+        # `max_drop: 10` on a rate reads as a drop of 10 (1,000 percentage points): never meant.
+        if not isinstance(data, dict):
+            return data
+        scale = cls.scale_of(data)
+        for rule in ("max_drop", "max_rise"):
+            raw = data.get(rule)
+            if scale is None or not _is_bare_number(raw):
+                continue
+            amount = float(raw)
+            text = str(raw).strip()
+            if scale.percent:
+                raise ValueError(
+                    f"{rule}: {text} on {scale.a} is ambiguous (a change of {text} is "
+                    f"{amount * 100:g} percentage points); write {text}% for a change relative "
+                    f"to the baseline, or {text}pp for percentage points"
+                )
+            if scale.high is not None and scale.low is not None and amount > scale.high - scale.low:
+                raise ValueError(
+                    f"{rule}: {text} is more than the whole range of {scale.a} "
+                    f"({scale.low:g} to {scale.high:g}); write {text}% for a relative change"
+                )
+        return data
+
     @model_validator(mode="after")
     def _has_a_rule(self) -> CriterionBase:
         if all(v is None for v in (self.min, self.max, self.max_drop, self.max_rise)):
             raise ValueError("give at least one comparison: min, max, max_drop or max_rise")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        scale = self.value_scale
+        if scale is not None:
+            for problem in scale.problems(self):
+                raise ValueError(problem)
         return self
 
     @property
@@ -280,6 +453,10 @@ class ConversionCriterion(CriterionBase):
     metric: Literal["conversion"]
     journey: str = Field(description="a name under `journeys`")
     unit: Unit | None = Field(None, description="overrides the journey's unit")
+
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return RATE
 
 
 class EngagementCriterion(CriterionBase):
@@ -308,16 +485,28 @@ class EngagementCriterion(CriterionBase):
             self.measure == "adoption" and self.unit == "user"
         )
 
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return SHARE if fields.get("measure") == "adoption" else Scale("count")
+
 
 class ErrorRateCriterion(CriterionBase):
     metric: Literal["error_rate"]
     errors: str = Field(_DEFAULT_ERRORS, description="what counts as an error (SQL condition)")
+
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return RATE
 
 
 class ApdexCriterion(CriterionBase):
     metric: Literal["apdex"]
     t: Duration = Field(description="Apdex T: satisfied at or under T, tolerating up to 4T")
     errors: str = Field(_DEFAULT_ERRORS, description="failed requests count as frustrated")
+
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return Scale("Apdex score", 0.0, 1.0)
 
     @field_validator("t")
     @classmethod
@@ -331,12 +520,20 @@ class LatencyCriterion(CriterionBase):
     metric: Literal["latency"]
     percentile: float = Field(95, gt=0, lt=100, description="e.g. 95 for p95")
 
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return Scale("duration")
+
 
 class FeedbackCriterion(CriterionBase):
     metric: Literal["feedback"]
     scale: Literal["nps", "csat"] = Field(
         description="nps: % promoters (9-10) - % detractors (0-6); csat: share of 4-5 on 1-5"
     )
+
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return Scale("NPS", -100.0, 100.0) if fields.get("scale") == "nps" else SHARE
 
 
 class CustomCriterion(CriterionBase):
@@ -360,6 +557,10 @@ class JourneysPassRateCriterion(CriterionBase):
         "none", description="none: compare the pass rate with min/max; auto: a binomial test"
     )
     min_samples: int = Field(1, ge=1, description="fewer journey tests than this is inconclusive")
+
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return SHARE
 
     @model_validator(mode="after")
     def _one_run(self) -> JourneysPassRateCriterion:
@@ -388,10 +589,24 @@ Criterion = Annotated[
 
 
 class GateSettings(Strict):
-    pass_score: float = Field(
-        90, ge=0, le=100, description="score at or above which the gate passes"
+    policy: Literal["any_fail", "score"] = Field(
+        "any_fail",
+        description="any_fail: a failed criterion of severity fail fails the release (as Argo "
+        "Rollouts and Flagger do); score: a weighted score decides between pass, warn and fail "
+        "(Keptn-style), with only `key` criteria failing the release alone",
     )
-    warn_score: float = Field(75, ge=0, le=100, description="score below which the gate fails")
+    on_inconclusive: Literal["fail", "warn", "pass"] = Field(
+        "fail",
+        description="the release's verdict when a criterion of severity fail is undecided: fail "
+        "keeps it inconclusive (exit 3); warn or pass accept that no evidence of harm was found, "
+        "and say so in the summary",
+    )
+    pass_score: float = Field(
+        90, ge=0, le=100, description="policy score: score at or above which the gate passes"
+    )
+    warn_score: float = Field(
+        75, ge=0, le=100, description="policy score: score below which the gate fails"
+    )
     on_error: Literal["closed", "open"] = Field(
         "closed",
         description="closed: a criterion in error makes the verdict `error`; open: it is reported "
@@ -443,7 +658,10 @@ class GateConfig(Strict):
 Location = tuple[str | int, ...]
 
 
-def _length(window: WindowSpec) -> timedelta:
+def _length(window: WindowSpec | SameHours, release: WindowSpec) -> timedelta:
+    # Each part of a same-hours baseline is as long as the release window.
+    if isinstance(window, SameHours):
+        return release.end - release.start
     return window.end - window.start
 
 
@@ -476,7 +694,8 @@ def reference_problems(config: GateConfig) -> list[tuple[Location, str]]:
             isinstance(criterion, EngagementCriterion)
             and criterion.per_user
             and criterion.has_relative_rules
-            and _length(config.windows.baseline) != _length(config.windows.release)
+            and _length(config.windows.baseline, config.windows.release)
+            != _length(config.windows.release, config.windows.release)
         ):
             # Users pile up activity as a window grows: a 24 h baseline never compares with 2 h.
             problems.append(

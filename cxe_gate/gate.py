@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .baseline import baseline_of, design, windows_for
 from .config import ConversionCriterion, CriterionBase
-from .errors import ConfigError, CxeGateError
+from .coverage import with_coverage
+from .errors import ConfigError, CxeGateError, ProviderError
 from .judge import error_result, judge, overall, score
 from .loader import LoadedConfig
 from .measurement import TimeWindow, Unit
@@ -39,18 +41,9 @@ def resolve_windows(loaded: LoadedConfig, now: datetime | None = None) -> list[T
         raise ConfigError(
             f"the deploy time {deployed_at.isoformat()} is in the future", file=str(loaded.path)
         )
-    windows = config.windows
-    return [
-        TimeWindow(
-            "baseline", deployed_at + windows.baseline.start, deployed_at + windows.baseline.end
-        ),
-        # A release window still filling is read as far as it goes; its report says where it ended.
-        TimeWindow(
-            "release",
-            deployed_at + windows.release.start,
-            min(deployed_at + windows.release.end, now),
-        ),
-    ]
+    # A release window still filling is read as far as it goes; its report says where it ended.
+    release_end = min(deployed_at + config.windows.release.end, now)
+    return windows_for(config.windows, deployed_at, release_end)
 
 
 def build_provider(loaded: LoadedConfig, name: str, *, deadline: float | None = None) -> Provider:
@@ -93,6 +86,8 @@ class _Providers:
             built = build_provider(self._loaded, name, deadline=self._deadline)
         except CxeGateError as exc:
             return exc
+        except Exception as exc:
+            return ProviderError(f"could not be set up: {type(exc).__name__}: {exc}", provider=name)
         limit = built.concurrency()
         if limit:
             self._slots[name] = threading.BoundedSemaphore(limit)
@@ -151,6 +146,15 @@ def _evaluate_one(
             message=providers.redact(name, f"provider {name!r}: {exc}"),
             queries={"query": providers.redact(name, query)} if query else None,
         )
+    except Exception as exc:
+        return error_result(
+            criterion,
+            provider=name,
+            unit=unit,
+            message=providers.redact(
+                name, f"provider {name!r} failed unexpectedly: {type(exc).__name__}: {exc}"
+            ),
+        )
     release = measured.get("release")
     if release is None:
         return error_result(
@@ -159,13 +163,20 @@ def _evaluate_one(
             unit=unit,
             message=f"provider {name!r} returned no release measurement",
         )
-    return judge(
+    result = judge(
         criterion,
         provider=name,
         unit=unit,
         release=release,
-        baseline=measured.get("baseline"),
+        baseline=baseline_of(measured, windows),
         sequential=sequential,
+    )
+    return with_coverage(
+        result,
+        measured,
+        windows,
+        allow_partial=config.windows.allow_partial,
+        sequential=sequential is not None,
     )
 
 
@@ -241,5 +252,6 @@ def evaluate(
         dry_run=dry_run,
         release=ReleaseReport(name=config.release.name, deployed_at=config.release.deployed_at),
         windows={w.label: WindowReport(start=w.start, end=w.end) for w in windows},
+        design=design(config.windows, windows[-1]),
         criteria=results,
     )

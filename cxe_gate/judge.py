@@ -8,7 +8,8 @@ establishes the breach and passes only when it excludes one, at a group-sequenti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from . import stats
@@ -68,7 +69,8 @@ def _rules(
     ):
         if change is None:
             continue
-        rules.append(_relative_rule(rule, change, direction, value, baseline, unit))
+        spec = _relative_rule(rule, change, direction, value, baseline, unit)
+        rules.append(spec)
     return rules
 
 
@@ -116,6 +118,14 @@ def _p_value(spec: _RuleSpec, release: Measurement, baseline: Measurement | None
     if spec.relative_to_baseline:
         if baseline is None or not baseline.has_data:
             return None
+        if baseline.spread is not None:
+            return stats.against_periods(
+                release.value or 0.0,
+                _sampling_variance(release, baseline),
+                baseline.value or 0.0,
+                baseline.spread,
+                spec.direction,
+            )
         if release.is_proportion and baseline.is_proportion:
             return stats.two_proportion(
                 release.successes or 0,
@@ -149,6 +159,19 @@ def _p_value(spec: _RuleSpec, release: Measurement, baseline: Measurement | None
             spec.direction,
         )
     return None
+
+
+def _sampling_variance(release: Measurement, baseline: Measurement) -> float:
+    """The release value's sampling variance if it were like the baseline: binomial at the
+    baseline's rate, its scores' variance over n for a mean, 0 (unknown) for a percentile."""
+    if release.samples <= 0:
+        return 0.0
+    if release.is_proportion and baseline.value is not None:
+        rate = min(max(baseline.value, 0.0), 1.0)
+        return rate * (1 - rate) / release.samples
+    if release.is_mean:
+        return (release.variance or 0.0) / release.samples
+    return 0.0
 
 
 def _format_p(p: float | None) -> str:
@@ -249,12 +272,21 @@ def _counts(measurement: Measurement | None) -> Counts | None:
 
     if measurement is None or not measurement.has_data:
         return None
+    spread = measurement.spread
+    periods = (
+        {"variance_of_value": spread.of_mean, "period_variance": spread.between}
+        if spread is not None
+        else {}
+    )
     if measurement.is_proportion:
-        return Counts(samples=measurement.samples, successes=measurement.successes)
+        return Counts(samples=measurement.samples, successes=measurement.successes, **periods)
     if measurement.is_mean:
         assert measurement.value is not None
         return Counts(
-            samples=measurement.samples, mean=measurement.value, variance=measurement.variance
+            samples=measurement.samples,
+            mean=measurement.value,
+            variance=measurement.variance,
+            **periods,
         )
     return None
 
@@ -449,6 +481,55 @@ def _headline(
     return f"{criterion.name} {verb} {abs(change) * 100:.1f}% ({base_text} → {value_text}) on {samples}"
 
 
+def _finite(measurement: Measurement) -> Measurement:
+    """NaN or an infinity is no number at all, whatever the provider: no data, said in a note."""
+    numbers = {
+        "value": measurement.value,
+        "variance": measurement.variance,
+    }
+    bad = [name for name, v in numbers.items() if v is not None and not math.isfinite(v)]
+    if not bad:
+        return measurement
+    if "value" in bad:
+        return replace(
+            measurement,
+            value=None,
+            samples=0,
+            successes=None,
+            variance=None,
+            notes=(
+                *measurement.notes,
+                f"the provider returned {measurement.value!r} as the value: treated as no data",
+            ),
+        )
+    return replace(
+        measurement,
+        variance=None,
+        notes=(
+            *measurement.notes,
+            f"the provider returned {measurement.variance!r} as the variance: no test applies",
+        ),
+    )
+
+
+def _shown_threshold(deciding: Check, specs: list[_RuleSpec], checks: list[Check]) -> float | None:
+    """The threshold a report shows for the criterion. A relative rule on a baseline of 0 has
+    none (it is judged on the difference from 0): a bound on the same side, where one is given,
+    is the limit that reads true (`max: 1%`), not "0%"."""
+    spec = specs[checks.index(deciding)]
+    if not (spec.relative_to_baseline and spec.undefined_note):
+        return deciding.threshold
+    same_side = next(
+        (
+            check
+            for other, check in zip(specs, checks, strict=True)
+            if not other.relative_to_baseline and other.direction == spec.direction
+        ),
+        None,
+    )
+    return same_side.threshold if same_side is not None else None
+
+
 def _deciding(checks: list[Check], outcome: Outcome) -> Check | None:
     return next((c for c in checks if c.outcome == outcome), None)
 
@@ -466,6 +547,8 @@ def judge(
     the release window as one look of a polled sequence, the look it says (see the module's
     docstring); at the sequence's last look a rule no sequential test covers (a percentile) is
     judged once, the fixed way: one look cannot inflate its false alarms."""
+    release = _finite(release)
+    baseline = _finite(baseline) if baseline is not None else None
     base_fields = {
         "name": criterion.name,
         "metric": getattr(criterion, "metric", "custom"),
@@ -480,9 +563,16 @@ def judge(
         "samples": release.samples,
         "baseline_samples": baseline.samples if baseline else None,
         "details": {
-            label: m.details
-            for label, m in (("baseline", baseline), ("release", release))
-            if m is not None and m.details
+            **{
+                part.label: {"value": part.value, "samples": part.samples, **part.details}
+                for part in (baseline.parts if baseline is not None else ())
+                if part.value is not None
+            },
+            **{
+                label: m.details
+                for label, m in (("baseline", baseline), ("release", release))
+                if m is not None and m.details
+            },
         },
         "queries": {
             label: m.query
@@ -533,11 +623,12 @@ def judge(
             f"{criterion.min_samples:,})",
         )
 
+    specs = _rules(criterion, release, baseline, unit)
     checks = [
         _sequential_check(spec, criterion, release, baseline, unit, sequential)
         if sequential
         else _check(spec, criterion, release, baseline, unit)
-        for spec in _rules(criterion, release, baseline, unit)
+        for spec in specs
     ]
     if sequential and criterion.test == "auto":
         base_fields["notes"] = [
@@ -558,7 +649,7 @@ def judge(
     return CriterionResult(
         **base_fields,
         verdict=verdict,
-        threshold=deciding.threshold,
+        threshold=_shown_threshold(deciding, specs, checks),
         p_value=deciding.p_value,
         message=message,
         checks=checks,
@@ -604,30 +695,67 @@ def score(results: list[CriterionResult]) -> float | None:
 
 
 def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Verdict, str]:
-    """The release's verdict, Keptn-style: a failed key criterion fails the release alone; otherwise
-    the score decides between pass, warn and fail, after errors and inconclusive answers."""
+    """The release's verdict. A failed key criterion fails the release alone. Under `policy:
+    any_fail` (the default) so does any failed criterion of severity fail; under `policy: score`
+    the weighted score decides between pass, warn and fail (Keptn-style). Then errors, then
+    undecided criteria (as `on_inconclusive` says), then warnings."""
     total = score(results)
     key_failures = [r.name for r in results if r.key and r.verdict == Verdict.FAIL]
     if key_failures:
         return Verdict.FAIL, f"key criterion failed: {', '.join(key_failures)}"
-    if total is not None and total < settings.warn_score:
-        return Verdict.FAIL, f"score {total:g} is below warn_score {settings.warn_score:g}"
+    failed = [r.name for r in results if r.verdict == Verdict.FAIL]
+    if settings.policy == "any_fail" and failed:
+        return Verdict.FAIL, f"failed: {', '.join(failed)}"
+    if settings.policy == "score" and total is not None and total < settings.warn_score:
+        warned = [r.name for r in results if r.verdict == Verdict.WARN]
+        named = [f"failed: {', '.join(failed)}"] if failed else []
+        named += [f"warned: {', '.join(warned)}"] if warned else []
+        return Verdict.FAIL, (
+            f"score {total:g} is below warn_score {settings.warn_score:g} ({'; '.join(named)})"
+        )
     errors = [r.name for r in results if r.verdict == Verdict.ERROR]
     if errors and settings.on_error == "closed":
         return Verdict.ERROR, f"could not read the data for: {', '.join(errors)}"
     # An undecided warn-only criterion cannot block the release, but it cannot pass either.
     unsure = [r.name for r in results if r.verdict == Verdict.INCONCLUSIVE and r.severity == "fail"]
-    if unsure:
+    if unsure and settings.on_inconclusive == "fail":
         return Verdict.INCONCLUSIVE, f"not enough evidence for: {', '.join(unsure)}"
-    if total is None:
+    # "No evidence of harm" needs evidence: a criterion that read no data at all is never accepted.
+    unread = [
+        r.name
+        for r in results
+        if r.verdict == Verdict.INCONCLUSIVE and r.severity == "fail" and r.value is None
+    ]
+    if unread:
+        return Verdict.INCONCLUSIVE, (
+            f"no data for: {', '.join(unread)} (on_inconclusive: {settings.on_inconclusive} "
+            "accepts undecided criteria, never a window without data)"
+        )
+    if total is None and not unsure:
         # Every criterion errored under on_error: open; nothing was decided, so nothing passed.
         return Verdict.ERROR, "no criterion could be decided"
-    if total < settings.pass_score:
-        return Verdict.WARN, f"score {total:g} is below pass_score {settings.pass_score:g}"
-    warned = [r.name for r in results if r.verdict in (Verdict.WARN, Verdict.FAIL)]
-    undecided = [r.name for r in results if r.verdict == Verdict.INCONCLUSIVE]
-    if warned or undecided:
-        notes = [f"warnings: {', '.join(warned)}"] if warned else []
-        notes += [f"undecided (warn only): {', '.join(undecided)}"] if undecided else []
-        return Verdict.WARN, "; ".join(notes)
+    accepted = (
+        [f"undecided, accepted by on_inconclusive: {settings.on_inconclusive}: {', '.join(unsure)}"]
+        if unsure
+        else []
+    )
+    warned = _warned(results)
+    undecided = [
+        r.name for r in results if r.verdict == Verdict.INCONCLUSIVE and r.severity == "warn"
+    ]
+    notes = [f"warnings: {', '.join(warned)}"] if warned else []
+    notes += [f"undecided (warn only): {', '.join(undecided)}"] if undecided else []
+    if settings.policy == "score" and total is not None and total < settings.pass_score:
+        return Verdict.WARN, "; ".join(
+            [f"score {total:g} is below pass_score {settings.pass_score:g}", *notes, *accepted]
+        )
+    if notes or (unsure and settings.on_inconclusive == "warn"):
+        return Verdict.WARN, "; ".join([*notes, *accepted])
+    if accepted:
+        return Verdict.PASS, "; ".join(["every decided criterion passed", *accepted])
     return Verdict.PASS, "every criterion passed"
+
+
+def _warned(results: list[CriterionResult]) -> list[str]:
+    """Criteria that warned, and (under policy: score) failed criteria that are not key."""
+    return [r.name for r in results if r.verdict in (Verdict.WARN, Verdict.FAIL)]

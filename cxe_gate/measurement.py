@@ -30,6 +30,44 @@ class Unit(StrEnum):
 
 
 @dataclass(frozen=True)
+class Spread:
+    """How a baseline built from `parts` earlier periods (the same hours on 7 days) varies: its value
+    is the mean of the parts' values. `variance` is the sample variance of those values between
+    parts; `sampling` the mean sampling variance of one part's value (0 when the metric gives none,
+    a percentile): what the spread holds beyond sampling is the metric's own day-to-day movement,
+    which a release window has too."""
+
+    parts: int
+    variance: float
+    sampling: float = 0.0
+    # Σ w² of the weights the parts' values were averaged with (1/parts for a plain mean; a rate
+    # or a mean of scores weights each part by its samples, as pooling them does).
+    concentration: float | None = None
+
+    @property
+    def of_mean(self) -> float:
+        """The variance of the baseline's value, a weighted mean of `parts` values."""
+        return self.variance * (self.concentration or 1 / self.parts)
+
+    @property
+    def between(self) -> float:
+        """The day-to-day variance beyond sampling (never negative)."""
+        return max(0.0, self.variance - self.sampling)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One period a baseline was built from, as measured."""
+
+    label: str
+    start: datetime
+    end: datetime
+    value: float | None
+    samples: int
+    details: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Measurement:
     """`value` is None when the window had no data. For a rate, `successes` of `samples` (errors of
     requests, completions of starts) make a two-proportion test possible; for a mean of per-sample
@@ -43,6 +81,13 @@ class Measurement:
     query: str | None = None
     # What a reader should know about how the value was read ("window widened to whole days").
     notes: tuple[str, ...] = ()
+    # The time of the newest data point the provider saw in this window (an event's timestamp, a
+    # series' last sample); None when the service does not say. The gate compares it with the
+    # window's end: a release window that reaches past the data is not a complete window.
+    data_end: datetime | None = None
+    # Set on a baseline built from earlier periods: how its value varies between them, and each.
+    spread: Spread | None = None
+    parts: tuple[Part, ...] = ()
 
     @property
     def has_data(self) -> bool:

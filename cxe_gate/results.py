@@ -75,6 +75,13 @@ class CriterionResult(_Model):
         default_factory=list,
         description="how the values were read, where it matters (a window widened, a unit converted)",
     )
+    data_end: dict[str, datetime] = Field(
+        default_factory=dict,
+        description="per window: the newest data time the provider saw in it (where it says)",
+    )
+    partial: bool = Field(
+        False, description="the release window reaches past the newest data the provider has"
+    )
 
 
 class WindowReport(_Model):
@@ -138,6 +145,10 @@ class GateReport(_Model):
     dry_run: bool = False
     release: ReleaseReport
     windows: dict[str, WindowReport]
+    design: str = Field(
+        "",
+        description="the comparison made: before/after windows, or the same hours on earlier days",
+    )
     criteria: list[CriterionResult]
     wait: WaitReport | None = Field(None, description="set when the gate waited for data (--wait)")
     polls: list[Poll] = Field(

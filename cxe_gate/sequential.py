@@ -77,6 +77,11 @@ class Counts:
     successes: Number | None = None
     mean: Number | None = None
     variance: Number | None = None
+    # A baseline built from k earlier periods (cxe_gate.baseline): the variance of its value
+    # between periods over k, which replaces its sampling variance, and the metric's own movement
+    # from period to period beyond sampling, which the release window has too.
+    variance_of_value: Number | None = None
+    period_variance: Number | None = None
 
     @property
     def is_rate(self) -> bool:
@@ -319,7 +324,12 @@ def look(
         else:
             assert baseline.variance is not None
             b_variance = np.asarray(baseline.variance, dtype=float) / b_n
+        if baseline.variance_of_value is not None:
+            b_variance = np.asarray(baseline.variance_of_value, dtype=float)
         variance = variance + rule.factor**2 * b_variance
+        if baseline.period_variance is not None:
+            # Shared by every look, as the baseline's part is: the looks' covariance stays W_k.
+            variance = variance + np.asarray(baseline.period_variance, dtype=float)
     estimate = np.asarray(release.estimate, dtype=float) - threshold
     exact = variance <= 0  # every score equal: the estimate has no spread to test
     with np.errstate(divide="ignore", invalid="ignore"):

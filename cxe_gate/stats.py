@@ -6,7 +6,10 @@ does not apply (no counts, no variance, an empty window)."""
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from .measurement import Spread
 
 Direction = Literal["less", "greater"]
 
@@ -89,3 +92,39 @@ def mean_vs_bound(
         return 1.0 if mean == bound else 0.0
     z = (mean - bound) / standard_error
     return _tail(z, direction)
+
+
+def against_periods(
+    release_value: float,
+    release_variance: float,
+    baseline_value: float,
+    spread: Spread,
+    direction: Direction,
+) -> float | None:
+    """Test of H0 "the release is like the baseline periods" against the release being `direction`
+    than their mean, when the baseline is the mean of k periods (the same hours on k days).
+
+    Each period's value is the metric's level, plus that period's own movement (variance τ²), plus
+    sampling noise; so is the release window's. The difference release - mean therefore has
+    variance V_release + τ² + s²/k, where s² is the variance between the periods' values and
+    τ² = max(0, s² - their mean sampling variance). The part estimated from the k periods has
+    k - 1 degrees of freedom; the test uses Student's t with Satterthwaite's degrees of freedom.
+    `release_variance` is the release value's sampling variance (0 when the metric gives none,
+    as for a percentile: then s² holds all of the noise, and the test is a prediction interval)."""
+    k = spread.parts
+    if k < 2:
+        return None
+    between = spread.between if release_variance > 0 else spread.variance
+    estimated = between + spread.of_mean
+    variance = release_variance + estimated
+    difference = release_value - baseline_value
+    if variance <= 0:
+        return 1.0 if difference == 0 else 0.0
+    t = difference / math.sqrt(variance)
+    freedom = math.inf if estimated == 0 else variance**2 / (estimated**2 / (k - 1))
+    if math.isinf(freedom):
+        return _tail(t, direction)
+    from scipy.special import stdtr  # Student's t distribution; imported only when needed
+
+    below = float(stdtr(freedom, t))
+    return below if direction == "less" else 1.0 - below

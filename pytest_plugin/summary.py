@@ -46,7 +46,7 @@ def lines(report: GateReport, notes: list[str]) -> list[tuple[str, dict[str, boo
         )
         for c in report.criteria
     ]
-    score = "n/a" if report.score is None else f"{report.score:g}"
+    score = wording.score(report)
     out.append(
         (
             f"{report.verdict.value.upper():<13}score {score}: {report.summary}",

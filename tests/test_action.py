@@ -151,6 +151,7 @@ def test_action_declares_the_documented_inputs_and_outputs() -> None:
         "wait",
         "interval",
         "fail-on",
+        "on-inconclusive",
         "reports",
         "python-version",
         "working-directory",
@@ -234,7 +235,13 @@ def parse_outputs(text: str) -> dict[str, str]:
     return outputs
 
 
-def run_action(tmp_path: Path, inputs: dict[str, str], *, env: dict[str, str] | None = None) -> Run:
+def run_action(
+    tmp_path: Path,
+    inputs: dict[str, str],
+    *,
+    env: dict[str, str] | None = None,
+    event: dict[str, Any] | None = None,
+) -> Run:
     action = load_action()
     workspace, temp = tmp_path / "workspace", tmp_path / "runner-temp"
     workspace.mkdir(exist_ok=True)
@@ -242,7 +249,12 @@ def run_action(tmp_path: Path, inputs: dict[str, str], *, env: dict[str, str] | 
     summary_file = tmp_path / "step-summary.md"
     summary_file.touch()
     contexts: dict[str, Any] = {
-        "github": {"action_path": str(ROOT), "sha": SHA, "workspace": str(workspace)},
+        "github": {
+            "action_path": str(ROOT),
+            "sha": SHA,
+            "workspace": str(workspace),
+            "event": event or {},
+        },
         "runner": {"temp": str(temp), "os": "Linux"},
         "steps": {},
     }
@@ -372,7 +384,12 @@ def line_of(config: Path, text: str) -> int:
     return next(i for i, line in enumerate(config.read_text().splitlines(), 1) if text in line)
 
 
-GATE_INPUTS = {"working-directory": "gate", "config": "cxe.yml"}
+# shop-1.4.0's deploy: the action needs the deploy time of the release it judges.
+GATE_INPUTS = {
+    "working-directory": "gate",
+    "config": "cxe.yml",
+    "deployed-at": "2026-11-10T14:00:00Z",
+}
 
 
 def test_a_passing_release(tmp_path: Path) -> None:
@@ -423,6 +440,44 @@ def test_the_release_defaults_to_the_commit_sha(tmp_path: Path) -> None:
     run = run_action(tmp_path, GATE_INPUTS)
     assert run.exit_code == 0, run.log
     assert json.loads(Path(run.outputs["report-json"]).read_text())["release"]["name"] == SHA
+
+
+def test_the_deploy_time_is_required_so_no_stale_window_is_judged(tmp_path: Path) -> None:
+    shop_config(tmp_path)
+    inputs = {k: v for k, v in GATE_INPUTS.items() if k != "deployed-at"}
+    run = run_action(tmp_path, inputs)
+    assert run.exit_code == 1
+    assert run.ran == ["inputs"]
+    (error,) = run.annotations("error")
+    assert "input 'deployed-at' is required" in error
+
+
+def test_the_deploy_time_comes_from_the_deployment_that_triggered_the_workflow(
+    tmp_path: Path,
+) -> None:
+    shop_config(tmp_path)
+    inputs = {k: v for k, v in GATE_INPUTS.items() if k != "deployed-at"}
+    # The deployment_status webhook payload: the status's own time is when the deploy finished.
+    event = {
+        "deployment_status": {"state": "success", "created_at": "2026-11-10T14:00:00Z"},
+        "deployment": {"created_at": "2026-11-10T13:52:10Z"},
+    }
+    run = run_action(tmp_path, inputs, event=event)
+    assert run.exit_code == 0, run.log
+    report = json.loads(Path(run.outputs["report-json"]).read_text())
+    assert report["release"]["deployed_at"] == "2026-11-10T14:00:00Z"
+    # The step summary says which windows were judged.
+    assert "**release window** 2026-11-10 14:00 UTC → 2026-11-10 16:00 UTC" in run.summary
+
+
+def test_on_inconclusive_reaches_the_gate(tmp_path: Path) -> None:
+    gate_dir(tmp_path, HEADER + SHOP_PROVIDER + "criteria:\n" + INCONCLUSIVE_CRITERIA)
+    run = run_action(tmp_path, {**GATE_INPUTS, "on-inconclusive": "warn"})
+    assert run.exit_code == 0, run.log
+    assert run.outputs["verdict"] == "warn"
+    assert "accepted by on_inconclusive: warn: checkout conversion" in run.log
+    bad = run_action(tmp_path, {**GATE_INPUTS, "on-inconclusive": "maybe"})
+    assert bad.exit_code == 1 and bad.ran == ["inputs"]
 
 
 def test_a_warned_release_passes_unless_fail_on_warn(tmp_path: Path) -> None:

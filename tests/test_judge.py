@@ -170,9 +170,67 @@ def test_score_weights_pass_fully_warn_half_and_leaves_out_undecided():
         ([Verdict.ERROR, Verdict.INCONCLUSIVE], Verdict.ERROR),
     ],
 )
-def test_overall_verdict(verdicts, expected):
+def test_overall_verdict_by_score(verdicts, expected):
+    verdict, _ = overall([_result(v) for v in verdicts], GateSettings(policy="score"))
+    assert verdict == expected
+
+
+@pytest.mark.parametrize(
+    ("verdicts", "expected"),
+    [
+        ([Verdict.PASS] * 4, Verdict.PASS),
+        ([Verdict.PASS] * 9 + [Verdict.WARN], Verdict.WARN),
+        # One failed criterion of severity fail fails the release, whatever the score (90 here).
+        ([Verdict.PASS] * 9 + [Verdict.FAIL], Verdict.FAIL),
+        ([Verdict.PASS, Verdict.INCONCLUSIVE], Verdict.INCONCLUSIVE),
+        ([Verdict.PASS, Verdict.ERROR], Verdict.ERROR),
+        ([Verdict.FAIL, Verdict.ERROR], Verdict.FAIL),  # a proven regression outranks an outage
+    ],
+)
+def test_overall_verdict_any_fail_is_the_default(verdicts, expected):
     verdict, _ = overall([_result(v) for v in verdicts], GateSettings())
     assert verdict == expected
+
+
+def test_a_failed_criterion_fails_the_release_by_default_and_names_it():
+    # The case: four criteria, error rate fails, not key: score 75 used to warn (exit 0).
+    results = [
+        _result(Verdict.PASS),
+        _result(Verdict.PASS),
+        _result(Verdict.PASS),
+        _result(Verdict.FAIL).model_copy(update={"name": "error rate"}),
+    ]
+    assert score(results) == 75
+    verdict, summary = overall(results, GateSettings())
+    assert (verdict, summary) == (Verdict.FAIL, "failed: error rate")
+    verdict, summary = overall(results, GateSettings(policy="score"))
+    assert verdict == Verdict.WARN
+    assert "score 75 is below pass_score 90" in summary and "error rate" in summary
+
+
+@pytest.mark.parametrize(
+    ("on_inconclusive", "expected"),
+    [("fail", Verdict.INCONCLUSIVE), ("warn", Verdict.WARN), ("pass", Verdict.PASS)],
+)
+def test_on_inconclusive_decides_what_an_undecided_criterion_means(on_inconclusive, expected):
+    undecided = _result(Verdict.INCONCLUSIVE).model_copy(update={"name": "NPS"})
+    verdict, summary = overall(
+        [_result(Verdict.PASS), undecided], GateSettings(on_inconclusive=on_inconclusive)
+    )
+    assert verdict == expected
+    assert "NPS" in summary
+    if on_inconclusive != "fail":
+        assert f"accepted by on_inconclusive: {on_inconclusive}" in summary
+
+
+@pytest.mark.parametrize("on_inconclusive", ["warn", "pass"])
+def test_on_inconclusive_never_accepts_a_window_without_data(on_inconclusive):
+    empty = _result(Verdict.INCONCLUSIVE).model_copy(update={"name": "NPS", "value": None})
+    verdict, summary = overall(
+        [_result(Verdict.PASS), empty], GateSettings(on_inconclusive=on_inconclusive)
+    )
+    assert verdict == Verdict.INCONCLUSIVE
+    assert summary.startswith("no data for: NPS")
 
 
 def test_an_undecided_warn_only_criterion_warns_but_never_passes_or_blocks():

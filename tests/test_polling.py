@@ -320,9 +320,14 @@ NOON = datetime(2026, 11, 10, 12, tzinfo=UTC)
 
 
 def _stop(
-    loaded: LoadedConfig, results: list[CriterionResult], *, on_error: str = "closed", late=False
+    loaded: LoadedConfig,
+    results: list[CriterionResult],
+    *,
+    on_error: str = "closed",
+    policy: str = "any_fail",
+    late=False,
 ):
-    settings = loaded.config.gate.model_copy(update={"on_error": on_error})
+    settings = loaded.config.gate.model_copy(update={"on_error": on_error, "policy": policy})
     deadline = NOON + timedelta(hours=1)
     return stop_reason(
         results,
@@ -363,7 +368,17 @@ def test_a_failed_key_criterion_fails_fast(loaded: LoadedConfig) -> None:
     assert _stop(loaded, results) == StopReason.REGRESSION
 
 
-def test_a_failure_that_the_undecided_criteria_could_still_outweigh_waits(
+def test_any_failed_criterion_fails_fast_by_default(loaded: LoadedConfig) -> None:
+    results = _results(
+        loaded,
+        checkout_latency_p95=Verdict.FAIL,
+        checkout_conversion=Verdict.INCONCLUSIVE,
+        API_error_rate=Verdict.INCONCLUSIVE,
+    )
+    assert _stop(loaded, results) == StopReason.REGRESSION
+
+
+def test_under_policy_score_a_failure_the_undecided_criteria_could_outweigh_waits(
     loaded: LoadedConfig,
 ) -> None:
     # Latency (weight 2) failed, conversion (3) and error rate (2) undecided: should both pass, the
@@ -374,7 +389,7 @@ def test_a_failure_that_the_undecided_criteria_could_still_outweigh_waits(
         checkout_conversion=Verdict.INCONCLUSIVE,
         API_error_rate=Verdict.INCONCLUSIVE,
     )
-    assert _stop(loaded, results) is None
+    assert _stop(loaded, results, policy="score") is None
     # Apdex failing too puts even the best case at 7/10 → 70: the release fails whatever comes.
     results = _results(
         loaded,
@@ -383,7 +398,7 @@ def test_a_failure_that_the_undecided_criteria_could_still_outweigh_waits(
         checkout_conversion=Verdict.INCONCLUSIVE,
         API_error_rate=Verdict.INCONCLUSIVE,
     )
-    assert _stop(loaded, results) == StopReason.REGRESSION
+    assert _stop(loaded, results, policy="score") == StopReason.REGRESSION
 
 
 def test_an_error_is_decided_only_when_on_error_is_closed(loaded: LoadedConfig) -> None:

@@ -141,11 +141,11 @@ def test_each_item_records_its_figures_as_junit_properties(shop):
             (),
             [
                 "ERROR: cxe-gate: invalid criteria file:",
-                "*cxe.yml:41: criteria[[]1[]].maks: unknown key 'maks'; did you mean 'max'?",
+                "*cxe.yml:42: criteria[[]1[]].maks: unknown key 'maks'; did you mean 'max'?",
             ],
         ),
         ({}, ("--cxe-deployed-at", "soon"), ["ERROR: cxe-gate: --deployed-at: expected an ISO*"]),
-        ({}, ("--cxe-deployed-at", "2999-01-01"), ["ERROR: cxe-gate: *is in the future"]),
+        ({}, ("--cxe-deployed-at", "2999-01-01T00:00:00Z"), ["ERROR: cxe-gate: *is in the future"]),
     ],
     ids=["unknown key", "bad deploy time", "future deploy time"],
 )
@@ -203,7 +203,10 @@ def test_a_provider_outage_is_an_error_item_never_a_pass(outage):
     result.stdout.fnmatch_lines(
         ["ERROR cxe.yml::uptime - Failed: provider 'status': HTTP 503 from the status API"]
     )
-    assert summary_of(result)[-1] == "ERROR        score 100: could not read the data for: uptime"
+    # Only one of two criteria was decided: no score stands for the release.
+    assert summary_of(result)[-1] == (
+        "ERROR        score n/a (1 of 2 criteria decided): could not read the data for: uptime"
+    )
 
 
 def test_inconclusive_items_fail_by_default_or_skip(pytester):
@@ -239,13 +242,15 @@ def test_the_verdict_fails_the_run_even_when_no_item_failed(pytester):
         edits={
             "    key: true\n": "    severity: warn\n",
             "    max: 1500ms\n": "    max: 1500ms\n    severity: warn\n",
+            "  policy: any_fail": "  policy: score",
         },
     )
     result = pytester.runpytest(*GATE, *REGRESSED)
     result.assert_outcomes(passed=6, warnings=4)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert summary_of(result)[-2:] == [
-        "FAIL         score 61.1: score 61.1 is below warn_score 75",
+        "FAIL         score 61.1: score 61.1 is below warn_score 75 (warned: checkout "
+        "conversion, API error rate, checkout latency p95)",
         "the gate's verdict (fail) fails this run",
     ]
 

@@ -280,7 +280,7 @@ def _fact(term: str, definition: str) -> str:
 def _banner(report: GateReport) -> str:
     verdict = report.verdict
     release = report.release.name or "(unnamed)"
-    score = "n/a" if report.score is None else f"{report.score:g} / 100"
+    score = wording.score(report, " / 100")
     facts = [_fact("Deployed", wording.utc_time(report.release.deployed_at))]
     facts += [
         _fact(
@@ -289,6 +289,8 @@ def _banner(report: GateReport) -> str:
         )
         for label, w in report.windows.items()
     ]
+    if report.design:
+        facts.append(_fact("Design", report.design))
     if report.polls:
         facts.append(_fact("Waited", polls.wait_sentence(report)))
     facts += [

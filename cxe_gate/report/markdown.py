@@ -59,14 +59,17 @@ def _header(report: GateReport) -> list[str]:
             "> **Dry run:** the exit code ignores this verdict; it does not gate the release.",
             "",
         ]
-    score = "n/a" if report.score is None else f"{report.score:g}/100"
+    score = wording.score(report, "/100")
     facts = [f"**Deployed** {wording.utc_time(report.release.deployed_at)}"]
     facts += [
         f"**{_text(label)} window** {wording.utc_time(w.start)} → {wording.utc_time(w.end)}"
         for label, w in report.windows.items()
     ]
     facts.append(f"**Score** {score}")
-    lines += [" · ".join(facts), "", _text(report.summary), ""]
+    lines += [" · ".join(facts), ""]
+    if report.design:
+        lines += [f"**Design** {_text(report.design)}", ""]
+    lines += [_text(report.summary), ""]
     return lines
 
 

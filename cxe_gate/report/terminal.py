@@ -27,6 +27,8 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
         f"cxe-gate {report.tool_version}: release {release.name or '(unnamed)'} "
         f"deployed {wording.utc_time(release.deployed_at)}",
     ]
+    if report.design:
+        lines.append(f"  design: {report.design}")
     for label, window in report.windows.items():
         lines.append(
             f"  {label:<8} window {wording.utc_time(window.start)} → {wording.utc_time(window.end)}"
@@ -46,7 +48,7 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
     lines.append("")
     if report.polls:
         lines += _path(report, width)
-    score = "n/a" if report.score is None else f"{report.score:g}"
+    score = wording.score(report)
     suffix = "  (dry run: the exit code ignores the verdict)" if report.dry_run else ""
     lines.append(f"{_badge(report.verdict, colour)}score {score}: {report.summary}{suffix}")
     return "\n".join(lines)
