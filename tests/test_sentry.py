@@ -129,6 +129,8 @@ def test_release_crash_rate_against_the_projects_baseline(api_server):
     }
     assert release.notes == ("Sentry rounded the range to whole hours: 60 minutes added",)
     assert baseline.notes == ()
+    # Totals carry no time of their data (start/end are the range Sentry read, not the data's).
+    assert release.data_end is None and baseline.data_end is None
     asked = {window_of(r): r.args for r in seen}
     assert asked["release"].getlist("field") == ["crash_free_rate(session)", "sum(session)"]
     assert asked["release"]["query"] == f"release:{RELEASE_NAME} os.name:Android"
@@ -297,6 +299,8 @@ def test_error_counts_from_discover(api_server):
     result = provider(api_server).measure(for_release(ERROR_COUNT), WINDOWS)
     assert (result["release"].value, result["release"].samples) == (42.0, 1)
     assert result["baseline"].value == 1234.0
+    # Not the newest error's time: a quiet hour is no gap in the data.
+    assert result["release"].data_end is None
     args = {window_of(r): r.args for r in seen}
     assert args["release"]["query"] == f"release:{RELEASE_NAME} level:error"
     assert args["baseline"]["query"] == "level:error"
@@ -408,7 +412,9 @@ def test_good_data_for_the_gates_release_passes(api_server, tmp_path, env):
 def test_the_release_named_on_the_command_line_is_the_one_read(api_server, tmp_path, env):
     api_server.expect_request(SESSIONS).respond_with_handler(healthy)
     path = write(tmp_path, api_server.url_for("/"), GOOD)
-    report = evaluate(load(path, release="app@2.4.0"), now=NOW)
+    # Another release than the file's needs its own deploy time (here the same one).
+    loaded = load(path, release="app@2.4.0", deployed_at="2026-11-23T10:30:00Z")
+    report = evaluate(loaded, now=NOW)
     assert report.verdict == Verdict.PASS, [r.message for r in report.criteria]
     assert "release%3Aapp%402.4.0" in report.criteria[0].queries["release"]
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -303,14 +303,48 @@ def _count(column: str, value: float | None, fail: _Fail) -> int:
     return int(value)
 
 
+def _moment(column: str, value: Any, fail: _Fail) -> datetime | None:
+    """A column's time as an aware UTC datetime. Without a zone it is UTC (PostgreSQL's session
+    runs in UTC); SQLite keeps times as ISO 8601 text."""
+    if value is None:
+        return None
+    moment = value
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            moment = None
+    if not isinstance(moment, datetime):
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:40] + "…"
+        raise fail(
+            f"column {column} is {shown} ({type(value).__name__}), expected a timestamp "
+            "such as max(ts)"
+        )
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def _measurement(criterion: CriterionBase, result: _Result, shown: str, fail: _Fail) -> Measurement:
-    """One window's row as a Measurement, the way the file provider reads a custom query."""
+    """One window's row as a Measurement, the way the file provider reads a custom query. An
+    optional data_end column (the time of the window's newest row) becomes its data_end."""
+    columns = [c.lower() for c in result.columns]
+    if "data_end" not in columns:
+        return _values(criterion, result, shown, fail)
+    at = columns.index("data_end")
+    newest = _moment("data_end", result.rows[0][at], fail) if result.rows else None
+    rest = _Result(
+        [c for i, c in enumerate(result.columns) if i != at],
+        [tuple(v for i, v in enumerate(row) if i != at) for row in result.rows],
+    )
+    return replace(_values(criterion, rest, shown, fail), data_end=newest)
+
+
+def _values(criterion: CriterionBase, result: _Result, shown: str, fail: _Fail) -> Measurement:
     columns = [c.lower() for c in result.columns]
     unknown = [c for c in columns if c not in _COLUMNS]
     if unknown or not columns:
         raise fail(
             f"unexpected column(s) {', '.join(unknown) or '(none)'}; this criterion's query "
-            f"returns {_contract(criterion)}"
+            f"returns {_contract(criterion)}, and optionally data_end (its newest row's time)"
         )
     if len(result.rows) > 1:
         raise fail("the query returned more than one row; expected one row per window")
