@@ -244,6 +244,34 @@ def validate(config_path: Path) -> None:
 
 
 @main.command()
+@_config_option
+@click.option(
+    "--deployed-at",
+    help="The deploy to plan for, ISO 8601 (default release.deployed_at, or now for a deploy not "
+    "made yet).",
+)
+def plan(config_path: Path, deployed_at: str | None) -> None:
+    """How long must the release window be? Per criterion, from the baseline's traffic and
+    spread: the smallest change the release window can detect (80% power, at the criterion's
+    alpha) and the window its tolerance needs, also with cohorts split 50/50."""
+    from datetime import UTC, datetime
+
+    from .plan import plan as plan_release
+
+    try:
+        loaded = load(config_path, deployed_at=deployed_at)
+        plans = plan_release(loaded, now=datetime.now(UTC))
+    except ConfigError as exc:
+        _fail(exc, EXIT_USAGE)
+        return
+    except CxeGateError as exc:
+        _fail(exc, EXIT_ERROR)
+        return
+    for line in plans:
+        click.echo(line.sentence)
+
+
+@main.command()
 def schema() -> None:
     """Print the JSON Schema of the criteria file (for editor autocompletion)."""
     click.echo(json.dumps(GateConfig.model_json_schema(), indent=2))
