@@ -16,22 +16,43 @@ import pytest
 import requests
 import yaml
 
-__all__ = ["running_prometheus", "start_prometheus"]
+__all__ = ["backfill", "running_prometheus", "start_prometheus"]
 
 BINARY = "prometheus"
 INSTALLED = Path("/usr/bin/prometheus")  # Debian's package, should PATH not include it
+PROMTOOL = "promtool"
 READY_WITHIN_S = 30.0
 
 
-def _binary() -> str:
-    found = shutil.which(BINARY) or (str(INSTALLED) if INSTALLED.exists() else None)
+def _binary(name: str = BINARY) -> str:
+    installed = INSTALLED.with_name(name)
+    found = shutil.which(name) or (str(installed) if installed.exists() else None)
     if found is None:
         pytest.fail(
-            f"the prometheus binary is not installed (expected on PATH or at {INSTALLED}); "
+            f"the {name} binary is not installed (expected on PATH or at {installed}); "
             "install it, e.g. `apt-get install prometheus`, to run the real-server tests",
             pytrace=False,
         )
     return found
+
+
+def backfill(workdir: Path, openmetrics: str) -> None:
+    """Writes samples (OpenMetrics text with a time stamp on each sample, ending in `# EOF`) into
+    the TSDB `running_prometheus(workdir, ...)` will open: data at exactly known times, with no
+    scrape in the way."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    source = workdir / "backfill.om"
+    source.write_text(openmetrics)
+    command = [_binary(PROMTOOL), "tsdb", "create-blocks-from", "openmetrics"]
+    done = subprocess.run(
+        [*command, str(source), str(workdir / "tsdb")],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"promtool could not backfill:\n{done.stdout}{done.stderr}", pytrace=False)
 
 
 def _free_port() -> int:

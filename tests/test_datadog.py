@@ -66,9 +66,15 @@ class FakeDatadog:
     has points in the window starting at `from`, a series and its values; a query with no points
     at all is left out, as Datadog leaves out a count with nothing counted."""
 
-    def __init__(self, points: dict[tuple[int, str], list], units: dict[str, dict] | None = None):
+    def __init__(
+        self,
+        points: dict[tuple[int, str], list],
+        units: dict[str, dict] | None = None,
+        step_ms: int = 60_000,
+    ):
         self.points = points
         self.units = units or {}
+        self.step_ms = step_ms  # the rollup interval: each time is the start of its bucket
         self.bodies: list[dict] = []
         self.headers: list[dict] = []
 
@@ -86,7 +92,7 @@ class FakeDatadog:
             series.append({"group_tags": [], "query_index": index, "unit": [unit, None]})
             values.append(points)
         count = max((len(v) for v in values), default=0)
-        times = [attributes["from"] + k * 60_000 for k in range(count)]
+        times = [attributes["from"] + k * self.step_ms for k in range(count)]
         answer = {
             "data": {
                 "type": "timeseries_response",
@@ -254,6 +260,86 @@ def test_v1_sends_seconds_and_reads_pointlists(api_server: HTTPServer):
     release = provider(api_server.url_for(""), api="v1").measure(error_rate(), [RELEASE])["release"]
     assert (release.value, release.samples, release.successes) == (5 / 2500, 2500, 5)
     assert release.query.endswith(f"(GET /api/v1/query, from={start}&to={end} s)")
+
+
+# --- how far the data reaches (data_end) --------------------------------------------------------
+
+
+def test_data_end_is_the_newest_bucket_holding_a_value(api_server: HTTPServer):
+    fake = FakeDatadog(
+        {
+            (R0, "errors"): [3.0, None, 4.0, None],
+            (R0, "requests"): [1000.0, 500.0, 1000.0, None],  # nothing after the third minute
+            (B0, "requests"): [6000.0, 4000.0, 5000.0, 2000.0],
+        }
+    )
+    api_server.expect_request(PATH).respond_with_handler(fake)
+    measured = provider(api_server.url_for("")).measure(error_rate(), [BASELINE, RELEASE])
+    # times R0 + k x 60 s; the newest bucket with a value is k = 2 (of either query): R0 + 120 s
+    assert measured["release"].data_end == DEPLOY + timedelta(minutes=2)
+    # the baseline's last bucket, k = 3, starts at B0 + 180 s
+    assert measured["baseline"].data_end == BASELINE.start + timedelta(minutes=3)
+
+
+def test_data_end_of_a_custom_query_with_datadogs_own_rollup(api_server: HTTPServer):
+    fake = FakeDatadog({(R0, "value"): [4.0, 5.0, None, 6.0, None, None]}, step_ms=20_000)
+    api_server.expect_request(PATH).respond_with_handler(fake)
+    custom = CustomCriterion(name="q", metric="custom", query="avg:checkout.queue{*}", max=9)
+    release = provider(api_server.url_for("")).measure(MetricRequest(custom), [RELEASE])["release"]
+    # 20 s buckets: the last value is at k = 3, R0 + 3 x 20 s = R0 + 60 s
+    assert release.data_end == DEPLOY + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        [R0],  # one bucket: its interval is not known
+        [R0 - 1_800_000, R0 + 1_800_000],  # hour buckets, the window across two of them
+    ],
+)
+def test_a_bucket_as_long_as_the_window_does_not_say_where_the_data_ends(
+    api_server: HTTPServer, times
+):
+    # What the default queries' .rollup(sum, 3600) gives for an hour: one or two hour buckets.
+    values = [[2.0] * len(times), [1000.0] * len(times)]  # errors, requests
+    series = [{"group_tags": [], "query_index": i, "unit": None} for i in range(2)]
+    answer = {
+        "data": {
+            "type": "timeseries_response",
+            "attributes": {"series": series, "times": times, "values": values},
+        }
+    }
+    api_server.expect_request(PATH).respond_with_json(answer)
+    release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
+    assert release.samples == 1000 * len(times)
+    assert release.data_end is None
+
+
+def test_v1_data_end_reads_the_series_interval(api_server: HTTPServer):
+    # v1 series say their rollup interval in seconds; a point stamps the start of its bucket
+    api_server.expect_request("/api/v1/query").respond_with_json(
+        {
+            "status": "ok",
+            "res_type": "time_series",
+            "series": [
+                {
+                    "metric": "checkout.queue",
+                    "interval": 20,
+                    "length": 3,
+                    "start": R0,
+                    "end": R0 + 59_999,
+                    "query_index": 0,
+                    "pointlist": [[R0 * 1.0, 3.0], [R0 + 20_000.0, 4.0], [R0 + 40_000.0, None]],
+                    "unit": [None, None],
+                }
+            ],
+        }
+    )
+    custom = CustomCriterion(name="q", metric="custom", query="avg:checkout.queue{*}", max=9)
+    dd = provider(api_server.url_for(""), api="v1")
+    release = dd.measure(MetricRequest(custom), [RELEASE])["release"]
+    # the last point with a value: R0 + 20,000 ms
+    assert release.data_end == DEPLOY + timedelta(seconds=20)
 
 
 # --- no data is never zero ----------------------------------------------------------------------

@@ -114,6 +114,9 @@ def test_error_rate_is_the_error_count_of_the_request_count(api_server: HTTPServ
     assert release.query == (
         f"metricSelector={selector}&from={R0}&to={R1}&resolution=Inf&entitySelector={SERVICE}"
     )
+    # One slot for the whole window, stamped with its end (R1) whatever the data: it cannot say
+    # how far the data reaches.
+    assert release.data_end is None and baseline.data_end is None
 
 
 def test_latency_microseconds_become_milliseconds(api_server: HTTPServer):

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from criteria_files import NOW, WINDOWS, write_criteria
+from criteria_files import DEPLOY, NOW, WINDOWS, write_criteria
 from pydantic import TypeAdapter
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
@@ -207,6 +208,87 @@ def test_a_fixed_sample_count_and_apdex_t_in_the_request(api_server: HTTPServer)
     assert (result["release"].value, result["release"].samples) == (0.91, 300)
 
 
+# --- how far the data reaches (data_end) --------------------------------------------------------
+
+
+def test_data_end_from_a_timestamp_in_the_answer(api_server: HTTPServer):
+    # An in-house endpoint that says when it last ingested, in ISO 8601: with a zone, or without
+    # one (read as UTC).
+    for label, last in (
+        ("baseline", "2026-11-10T13:59:58.5+00:00"),
+        ("release", "2026-11-10T15:48:12.250"),
+    ):
+        since, _ = EPOCH[label]
+        api_server.expect_request("/csat", query_string={"from": str(since)}).respond_with_json(
+            {"data": {"score": 0.82, "responses": 50}, "meta": {"last_event_at": last}}
+        )
+    query = {
+        "path": "/csat",
+        "params": {"from": "${start}"},
+        "time_format": "epoch",
+        "value": "data.score",
+        "samples": "data.responses",
+        "data_end": "meta.last_event_at",
+    }
+    result = measure(service_settings(api_server), metric="custom", query=query)
+    # DEPLOY is 14:00: the baseline's data ends 1.5 s before it, the release's 1 h 48 min
+    # 12.25 s after it (11 min 47.75 s before the release window's 16:00 end)
+    assert result["baseline"].data_end == DEPLOY - timedelta(seconds=1.5)
+    assert result["release"].data_end == DEPLOY + timedelta(hours=1, minutes=48, seconds=12.25)
+
+
+def test_data_end_is_the_newest_of_several_unix_times(api_server: HTTPServer):
+    # Survey responses stamped in Unix seconds (Delighted's created_at) or milliseconds
+    release_start = int(WINDOWS[1].start.timestamp())  # 1794319200 = 2026-11-10T14:00:00Z
+    answers = {
+        "baseline": {"count": 2, "responses": [{"created_at": 1794315600}, {"created_at": None}]},
+        "release": {
+            "count": 3,
+            "responses": [
+                {"created_at": (release_start + 600) * 1000},
+                {"created_at": (release_start + 4000) * 1000 + 125},
+                {"created_at": (release_start + 30) * 1000},
+            ],
+        },
+    }
+    for label, answer in answers.items():
+        since, _ = EPOCH[label]
+        api_server.expect_request(
+            "/responses", query_string={"since": str(since)}
+        ).respond_with_json(answer)
+    query = {
+        "path": "/responses",
+        "params": {"since": "${start}"},
+        "time_format": "epoch",
+        "value": "$.count",
+        "data_end": "$.responses[*].created_at",
+    }
+    result = measure(service_settings(api_server), metric="custom", query=query)
+    # 1794315600 s = 13:00; the null stamp is no time at all
+    assert result["baseline"].data_end == datetime(2026, 11, 10, 13, tzinfo=UTC)
+    # the newest: 14:00 + 4,000.125 s = 15:06:40.125 (milliseconds: 10^11 and more)
+    assert result["release"].data_end == DEPLOY + timedelta(seconds=4000.125)
+
+
+def test_without_a_data_end_path_the_answer_does_not_say(api_server: HTTPServer):
+    delighted(api_server)
+    result = measure(
+        delighted_settings(api_server), metric="feedback", scale="nps", query=DELIGHTED_SCORE
+    )
+    assert [m.data_end for m in result.values()] == [None, None]
+
+
+@pytest.mark.parametrize("stamp", ["last tuesday", True, {"at": 1}])
+def test_a_data_end_that_is_no_time_is_an_error(api_server: HTTPServer, stamp):
+    api_server.expect_request("/q").respond_with_json({"v": 1, "t": stamp})
+    with pytest.raises(ProviderError, match=r"\$\.t matched .*, expected a time: ISO 8601"):
+        measure(
+            service_settings(api_server),
+            metric="custom",
+            query={"path": "/q", "value": "$.v", "data_end": "$.t"},
+        )
+
+
 # --- no data in its disguises -------------------------------------------------------------------
 
 
@@ -369,6 +451,7 @@ def test_the_loader_refuses_queries_the_provider_cannot_read(tmp_path: Path):
         - {name: host, metric: custom, max: 1, query: {path: "https://elsewhere.example/q", value: v}}
         - {name: typo, metric: custom, max: 1, query: {path: /q, valeu: v}}
         - {name: key, metric: custom, max: 1, query: {path: /q, value: v, params: {api_key: abc}}}
+        - {name: end, metric: custom, max: 1, query: {path: /q, value: v, data_end: "$.t["}}
         """,
     )
     with pytest.raises(ConfigError) as caught:
@@ -385,9 +468,10 @@ def test_the_loader_refuses_queries_the_provider_cannot_read(tmp_path: Path):
         "criteria[7].query.path: expected a path under the provider's base_url, starting with /",
         "criteria[8].query.valeu: unknown key 'valeu'; did you mean 'value'?",
         "criteria[9].query.params.api_key: parameter 'api_key' carries a credential",
+        "criteria[10].query.data_end: '$.t[' is not a valid JSONPath",
     ):
         assert expected in problems, problems
-    assert len(caught.value.problems) == 10
+    assert len(caught.value.problems) == 11
 
 
 def test_a_credential_written_inline_is_refused_without_echoing_it(tmp_path: Path):

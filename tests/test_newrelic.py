@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +123,8 @@ def test_error_rate_counts_land_exactly_and_both_windows_go_in_one_request(api_s
     assert result["release"].successes == 30
     assert result["baseline"].value == 41 / 18234 and result["baseline"].successes == 41
     assert result["release"].query == (
-        "SELECT filter(count(*), WHERE error IS true) AS 'errors', count(*) AS 'requests' "
+        "SELECT filter(count(*), WHERE error IS true) AS 'errors', count(*) AS 'requests', "
+        "max(timestamp) AS 'data_end' "
         "FROM Transaction WHERE (appName = 'shop') AND (request.uri LIKE '/cart%') "
         f"SINCE {ms(RELEASE.start)} UNTIL {ms(RELEASE.end)}"
     )
@@ -182,8 +183,62 @@ def test_latency_seconds_become_milliseconds(api_server):
     assert result["release"].details == {"requests": 1200, "p99.9 in s": 0.287}
     assert result["baseline"].value == pytest.approx(1500.0)
     assert result["release"].query.startswith(
-        "SELECT percentile(duration, 99.9), count(duration) AS 'requests' FROM Transaction SINCE"
+        "SELECT percentile(duration, 99.9), count(duration) AS 'requests', "
+        "max(timestamp) AS 'data_end' FROM Transaction SINCE"
     )
+
+
+# --- how far the data reaches (data_end) -----------------------------------------------------
+
+
+def test_data_end_is_the_newest_events_timestamp(api_server):
+    api_server.expect_request("/graphql").respond_with_handler(
+        nerdgraph(
+            rows(
+                # max(timestamp) is epoch milliseconds, as every event's timestamp
+                baseline=[{"errors": 41, "requests": 18234, "data_end": 1795427999870}],
+                release=[{"errors": 30, "requests": 2000, "data_end": 1.795434291123e12}],
+            )
+        )
+    )
+    result = provider(api_server).measure(MetricRequest(ERRORS), WINDOWS)
+    # 1795428000000 ms is 10:00 (the deploy): 130 ms before it
+    assert result["baseline"].data_end == RELEASE.start - timedelta(milliseconds=130)
+    # 1795435200000 ms is 12:00; 1795435200000 - 1795434291123 = 908,877 ms = 15 min 8.877 s
+    assert result["release"].data_end == RELEASE.end - timedelta(minutes=15, seconds=8.877)
+
+
+def test_data_end_is_asked_with_apdex_and_not_of_raw_queries_or_funnels(api_server):
+    seen: list[dict] = []
+
+    def answer(window: str, nrql: str) -> list[dict]:
+        if "funnel(" in nrql:
+            return [{"funnel": {"steps": [100, 40]}}]
+        if "AS 'value'" in nrql:
+            return [{"value": 2.0}]
+        row = apdex_rows(within_t=800, within_4t=950, failed_t=20, failed_4t=30, requests=1000)
+        return [{**row[0], "data_end": None}]  # no event at all would be null
+
+    api_server.expect_request("/graphql").respond_with_handler(nerdgraph(answer, seen))
+    nr = provider(api_server)
+    apdex = ApdexCriterion(name="apdex", metric="apdex", t="500ms", min=0.8)
+    assert nr.measure(MetricRequest(apdex), WINDOWS)["release"].data_end is None
+    assert "max(timestamp) AS 'data_end'" in seen[0]["variables"]["w1"]
+
+    raw = CustomCriterion(name="c", metric="custom", min=1, query="SELECT 2 AS 'value' FROM X")
+    journey = Journey(steps=["view", "buy"])
+    funnel = ConversionCriterion(name="f", metric="conversion", journey="buy", min=0.1)
+    for request in (MetricRequest(raw), MetricRequest(funnel, journey=journey)):
+        assert nr.measure(request, WINDOWS)["release"].data_end is None
+        assert "max(timestamp)" not in seen[-1]["variables"]["w1"]
+
+
+def test_a_data_end_that_is_no_number_is_an_error(api_server):
+    api_server.expect_request("/graphql").respond_with_handler(
+        nerdgraph(lambda window, nrql: [{"errors": 1, "requests": 10, "data_end": "yesterday"}])
+    )
+    with pytest.raises(ProviderError, match="expected 'data_end' \\(epoch ms\\) as a number"):
+        provider(api_server).measure(MetricRequest(ERRORS), WINDOWS)
 
 
 def test_an_aliased_percentile_in_a_raw_query_is_read_too(api_server):

@@ -1,6 +1,8 @@
 """The `prometheus` provider against a loopback server answering in the shape of the Prometheus HTTP
-API (/api/v1/query): the queries it builds, the counts it reads, no data in its disguises, the
-API's errors, and the gate end to end. tests/test_prometheus_server.py runs a real Prometheus."""
+API (/api/v1/query, /api/v1/query_range): the queries it builds, the counts it reads, no data in its
+disguises, the API's errors, and the gate end to end. How far the data reaches (`data_end`) is also
+checked against a real Prometheus, backfilled and scraping; tests/test_prometheus_server.py runs a
+real Prometheus scraping the example shop."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
+from prometheus_server import backfill, running_prometheus
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -43,6 +47,7 @@ REQUESTS = 'sum(increase(http_requests_total{job="shop"}[%s]))'
 ERRORS = 'sum(increase(http_requests_total{job="shop", code=~"5.."}[%s]))'
 COUNT = 'sum(increase(http_request_duration_seconds_count{job="shop"}[%s]))'
 BUCKET = 'sum(increase(http_request_duration_seconds_bucket{job="shop", le="%s"}[%s]))'
+NEWEST = 'max(timestamp(http_requests_total{job="shop"}))'
 
 
 # --- a loopback Prometheus ----------------------------------------------------------------------
@@ -54,6 +59,12 @@ def vector(*values: str, labels: dict | None = None) -> dict:
     return {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
+def matrix(*values: list[list]) -> dict:
+    """A range query's success: one series per list of [time, "value"] points."""
+    result = [{"metric": {}, "values": v} for v in values]
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
 def failure(error_type: str, error: str) -> dict:
     return {"status": "error", "errorType": error_type, "error": error}
 
@@ -63,14 +74,20 @@ Answer = dict | Callable[[], Response]
 
 class FakePrometheus:
     """Answers POST /api/v1/query from a table of (query, window) → JSON body; a query it does not
-    know is a 400 bad_data, as a real server's answer to a query it cannot parse would be."""
+    know is a 400 bad_data, as a real server's answer to a query it cannot parse would be. Range
+    queries (POST /api/v1/query_range) find no series unless `on_range` says otherwise."""
 
     def __init__(self, server: HTTPServer):
         self.server = server
         self.answers: dict[tuple[str, str], Answer] = {}
+        self.ranges: dict[tuple[str, str], Answer] = {}
         self.asked: list[tuple[str, str]] = []  # (query, window)
+        self.ranged: list[dict[str, str]] = []  # each range query's form
         self.requests: list[Request] = []
         server.expect_request("/api/v1/query", method="POST").respond_with_handler(self._answer)
+        server.expect_request("/api/v1/query_range", method="POST").respond_with_handler(
+            self._answer_range
+        )
 
     @property
     def url(self) -> str:
@@ -79,6 +96,19 @@ class FakePrometheus:
     def on(self, query: str, baseline: Answer, release: Answer | None = None) -> None:
         self.answers[(query, "baseline")] = baseline
         self.answers[(query, "release")] = baseline if release is None else release
+
+    def on_range(self, query: str, baseline: Answer, release: Answer | None = None) -> None:
+        self.ranges[(query, "baseline")] = baseline
+        self.ranges[(query, "release")] = baseline if release is None else release
+
+    def _answer_range(self, request: Request) -> Response:
+        self.requests.append(request)
+        self.ranged.append(dict(request.form))
+        window = AT.get(request.form.get("end", ""), "?")
+        answer = self.ranges.get((request.form["query"], window), matrix())
+        if callable(answer):
+            return answer()
+        return Response(json.dumps(answer), content_type="application/json")
 
     def _answer(self, request: Request) -> Response:
         self.requests.append(request)
@@ -133,14 +163,18 @@ def test_error_rate_counts_requests_and_errors_at_each_window_end(prom):
     assert release.details == {"successes": 12, "trials": 612, "requests": 612, "errors": 12}
     assert release.query == (
         f"{REQUESTS % '1800s'}\n{ERRORS % '1800s'}\n"
-        "# instant queries at 2026-11-23T07:30:00.000+00:00 (time=1795419000.000)"
+        "# instant queries at 2026-11-23T07:30:00.000+00:00 (time=1795419000.000)\n"
+        f"{NEWEST}\n"
+        "# range query from 1795417200.000 to 1795419000.000 step 1.800s: the time of the "
+        "newest sample (data end)"
     )
     # form-encoded POSTs, evaluated at each window's end
     assert all(
         r.method == "POST" and r.mimetype == "application/x-www-form-urlencoded"
         for r in prom.requests
     )
-    assert {(r.form["time"]) for r in prom.requests} == {"1795417200.000", "1795419000.000"}
+    instant = [r for r in prom.requests if r.path == "/api/v1/query"]
+    assert {r.form["time"] for r in instant} == {"1795417200.000", "1795419000.000"}
 
 
 def test_no_error_series_is_zero_errors_but_no_requests_is_no_data(prom):
@@ -354,6 +388,194 @@ def test_warnings_are_partial_data_noted_in_the_details(prom):
     assert baseline.details["warnings (partial data)"] == 1
     assert baseline.notes == ("Prometheus warned (partial data): some series were dropped",)
     assert "warnings (partial data)" not in release.details and release.notes == ()
+
+
+# --- how far the data reaches (data_end) --------------------------------------------------------
+
+
+def test_data_end_is_the_time_of_the_newest_sample_the_counts_were_read_from(prom):
+    prom.on(REQUESTS % "3600s", vector("1200"))
+    prom.on(ERRORS % "3600s", vector("6"))
+    prom.on(REQUESTS % "1800s", vector("600"))
+    prom.on(ERRORS % "1800s", vector("3"))
+    # What Prometheus answers for max(timestamp(…)) at each step: the time of the sample the
+    # lookback picked, not the step's. The baseline's series was scraped up to its very end; the
+    # release's went stale after its sample at 1795417923.5 (the steps after it find nothing).
+    prom.on_range(
+        NEWEST,
+        matrix([[1795417198.2, "1795417185.25"], [1795417200, "1795417200"]]),
+        matrix([[1795417922.4, "1795417908.5"], [1795417924.2, "1795417923.5"]]),
+    )
+    measured = measure(prom, error_rate())
+    # 1795417200 s is DEPLOY (07:00:00); 1795417923.5 - 1795417200 = 723.5 s = 12 min 3.5 s
+    assert measured["baseline"].data_end == DEPLOY
+    assert measured["release"].data_end == DEPLOY + timedelta(minutes=12, seconds=3.5)
+    # One range query per window over its requests counter, its steps counted back from the end:
+    # the baseline's 3,600,000 ms in 1,000 steps of 3,600 ms starts at 1795417200 - 3600 s; the
+    # release's 1,800,000 ms in steps of 1,800 ms starts at the deploy.
+    assert prom.ranged == [
+        {"query": NEWEST, "start": "1795413600.000", "end": "1795417200.000", "step": "3.600"},
+        {"query": NEWEST, "start": "1795417200.000", "end": "1795419000.000", "step": "1.800"},
+    ]
+    assert measured["release"].query.endswith(
+        f"{NEWEST}\n# range query from 1795417200.000 to 1795419000.000 step 1.800s: the time "
+        "of the newest sample (data end)"
+    )
+
+
+def test_latency_reads_the_data_end_of_the_histogram_count(prom):
+    quantile = (
+        "histogram_quantile(0.95, sum by (le) (increase(http_request_duration_seconds_bucket"
+        '{job="shop", path=~"/api/.*"}[1800s])))'
+    )
+    prom.on(COUNT.replace('"shop"', '"shop", path=~"/api/.*"') % "1800s", vector("100"))
+    prom.on(quantile, vector("0.25"))
+    newest = 'max(timestamp(http_request_duration_seconds_count{job="shop", path=~"/api/.*"}))'
+    prom.on_range(newest, matrix([[1795418999.0, "1795418995.125"]]))
+    criterion = LatencyCriterion(name="p95", metric="latency", max="1s", filter='path=~"/api/.*"')
+    release = provider(prom.url).measure(MetricRequest(criterion), [RELEASE])["release"]
+    # 1795418995.125 - 1795417200 = 1795.125 s = 29 min 55.125 s after the deploy
+    assert release.data_end == DEPLOY + timedelta(minutes=29, seconds=55.125)
+
+
+def test_no_data_end_without_data_or_a_series_to_ask_about(prom):
+    prom.on(REQUESTS % "3600s", vector())  # no requests at all: no data, nothing to date
+    prom.on(REQUESTS % "1800s", vector("500"))
+    prom.on(ERRORS % "1800s", vector("5"))
+    measured = measure(prom, error_rate())  # the range answer finds no series: does not say
+    assert [m.data_end for m in measured.values()] == [None, None]
+    assert [r["end"] for r in prom.ranged] == ["1795419000.000"]
+
+    prom.ranged.clear()
+    prom.on("sum(rate(orders_total[1800s]))", vector("3"))
+    prom.on("sum(rate(orders_total[3600s]))", vector("4"))
+    raw = CustomCriterion(
+        name="c", metric="custom", query="sum(rate(orders_total[$window]))", min=1
+    )
+    measured = measure(prom, raw)  # a raw query's series are its author's to know
+    assert [m.data_end for m in measured.values()] == [None, None]
+    assert prom.ranged == []
+
+
+@pytest.mark.parametrize(
+    ("days", "step", "start"),
+    [
+        # 604,800,000 ms / 1,000 steps = 604,800 ms, more than the 5-minute lookback: 300,000 ms
+        # steps, 2,016 of them, from exactly the window's start (1795417200 - 604800 s)
+        (7, "300.000", "1794812400.000"),
+        # 5,184,000,000 ms in at most 10,999 steps (11,000 points): ceil(…/10,999) = 471,316 ms;
+        # 10,998 whole steps = 5,183,533,368 ms back from the end: 1795417200 - 5183533.368 s
+        (60, "471.316", "1790233666.632"),
+    ],
+)
+def test_long_windows_keep_within_the_lookback_and_the_points_limit(prom, days, step, start):
+    window = f"{days * 86400}s"
+    prom.on(REQUESTS % window, vector("1000"))
+    prom.on(ERRORS % window, vector("1"))
+    long = TimeWindow("baseline", DEPLOY - timedelta(days=days), DEPLOY)
+    provider(prom.url).measure(MetricRequest(error_rate()), [long])
+    assert prom.ranged == [{"query": NEWEST, "start": start, "end": "1795417200.000", "step": step}]
+
+
+def test_a_range_answer_that_is_no_matrix_is_an_error(prom):
+    prom.on(REQUESTS % "1800s", vector("10"))
+    prom.on(ERRORS % "1800s", vector("0"))
+    prom.on_range(NEWEST, vector("1795418990"))
+    with pytest.raises(ProviderError, match="expected a matrix from a range query, got a vector"):
+        provider(prom.url).measure(MetricRequest(error_rate()), [RELEASE])
+
+
+# --- data_end against a real Prometheus ---------------------------------------------------------
+
+
+def _openmetrics(first: datetime, samples: int) -> str:
+    """Requests of a shop every 15 s from `first`, each sample 250 ms after a whole second: one in
+    eleven failed."""
+    lines = ["# TYPE http_requests counter"]
+    for k in range(samples):
+        at = f"{first.timestamp() + 15 * k:.3f}"
+        lines.append(f'http_requests_total{{job="shop",code="200"}} {10 * k} {at}')
+        lines.append(f'http_requests_total{{job="shop",code="500"}} {k} {at}')
+    return "\n".join([*lines, "# EOF", ""])
+
+
+@pytest.mark.server
+def test_data_end_on_a_real_prometheus_is_the_last_backfilled_sample(tmp_path):
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=6)
+    first = hour + timedelta(milliseconds=250)
+    # samples k = 0..160 at hour + 15k s + 250 ms: the last at 2,400.25 s = 40 min 0.25 s
+    backfill(tmp_path, _openmetrics(first, 161))
+    baseline = TimeWindow("baseline", hour, hour + timedelta(minutes=20))
+    # the release ends 10 minutes after the data: far past the 5-minute lookback
+    release = TimeWindow("release", hour + timedelta(minutes=20), hour + timedelta(minutes=50))
+    with running_prometheus(tmp_path, []) as url:
+        measured = provider(url).measure(MetricRequest(error_rate()), [baseline, release])
+    # baseline: the last sample at or before 20 min (1,200 s) is k = 79 at 1,185.25 s
+    assert measured["baseline"].data_end == hour + timedelta(minutes=19, seconds=45.25)
+    # release: the last sample of all, k = 160 at 2,400.25 s
+    assert measured["release"].data_end == hour + timedelta(minutes=40, seconds=0.25)
+    assert measured["release"].has_data  # increase() still reads the 20 min the data covers
+
+
+def _last_sample(url: str, selector_text: str, at: datetime) -> datetime:
+    """The time of the newest raw sample, read as a range selector: what Prometheus stored."""
+    answer = requests.post(
+        f"{url}/api/v1/query",
+        data={"query": f"{selector_text}[5m]", "time": at.timestamp()},
+        timeout=5,
+    ).json()
+    newest = max(float(t) for series in answer["data"]["result"] for t, _ in series["values"])
+    return datetime.fromtimestamp(round(newest * 1000) / 1000, UTC)
+
+
+def _until(check, what: str, within_s: float = 20) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {within_s:g} s")
+        time.sleep(0.2)
+
+
+@pytest.mark.server
+@pytest.mark.slow
+def test_data_end_on_a_real_prometheus_is_the_last_scrape_of_a_stopped_exporter(
+    tmp_path, api_server: HTTPServer
+):
+    scrapes = {"served": 0, "stopped": False}
+
+    def exporter(request: Request) -> Response:
+        if scrapes["stopped"]:
+            return Response("exporter stopped", status=503)
+        scrapes["served"] += 1
+        n = scrapes["served"]
+        text = (
+            "# TYPE http_requests_total counter\n"
+            f'http_requests_total{{code="200"}} {10 * n}\n'
+            f'http_requests_total{{code="500"}} {n}\n'
+        )
+        return Response(text, content_type="text/plain; version=0.0.4")
+
+    api_server.expect_request("/metrics").respond_with_handler(exporter)
+    target = api_server.url_for("/").split("//", 1)[1].rstrip("/")
+    scrape = {"job_name": "shop", "static_configs": [{"targets": [target]}]}
+    # A 2 s scrape against 1 s steps (a 60 s window): some step falls between the last sample and
+    # the staleness marker the first failed scrape writes, so the last sample is found exactly.
+    with running_prometheus(tmp_path, [scrape], scrape_interval="2s") as url:
+
+        def up(value: str) -> bool:
+            found = requests.post(f"{url}/api/v1/query", data={"query": "up"}, timeout=5).json()
+            return [s["value"][1] for s in found["data"]["result"]] == [value]
+
+        _until(lambda: scrapes["served"] >= 3 and up("1"), "3 scrapes")
+        scrapes["stopped"] = True
+        _until(lambda: up("0"), "a failed scrape")
+        end = datetime.now(UTC)
+        truth = _last_sample(url, 'http_requests_total{code="200"}', end)
+        window = TimeWindow("release", end - timedelta(seconds=60), end)
+        measured = provider(url).measure(MetricRequest(error_rate()), [window])["release"]
+    assert measured.has_data
+    assert measured.data_end == truth
+    assert end - truth > timedelta(seconds=1.5)  # the window reaches past the data
 
 
 # --- what goes wrong ----------------------------------------------------------------------------

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -148,9 +150,39 @@ class DatadogSettings(HttpSettings):
 class _Series:
     """One series of an answer: values in time order (None where Datadog had no point)."""
 
-    times: tuple[float, ...]
+    times: tuple[float, ...]  # ms, each the start of the rollup bucket its value stands for
     values: tuple[float | None, ...]
     unit: str | None  # a time unit's name ("second") when Datadog said so
+    bucket_ms: float | None = None  # the rollup interval, when the answer tells it
+
+
+def _data_end(answer: dict[str, list[_Series]], window: TimeWindow) -> datetime | None:
+    """How far the answer's data reaches: the time of its newest point holding a value. Datadog
+    stamps a point with the start of its rollup bucket, so this is never later than the newest
+    data, and short of it by at most a bucket; a bucket that began before the window counts from
+    the window's start (the query reads nothing earlier). A bucket as long as the window (the
+    default queries' `.rollup(…, <window>)`) cannot place the end of the data: None, as when the
+    answer does not tell the interval."""
+    span_ms = (window.end - window.start).total_seconds() * 1000
+    newest: float | None = None
+    for series in answer.values():
+        for item in series:
+            if item.bucket_ms is None or item.bucket_ms >= span_ms:
+                continue
+            for start, value in zip(item.times, item.values, strict=True):
+                if value is not None and (newest is None or start > newest):
+                    newest = start
+    if newest is None:
+        return None
+    found = datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=newest)
+    return min(window.end, max(window.start, found))
+
+
+def _spacing(times: tuple[float, ...]) -> float | None:
+    """The rollup interval the times are spaced by (the smallest step, should queries of several
+    intervals share them); None with fewer than two."""
+    steps = [b - a for a, b in pairwise(times) if b > a]
+    return min(steps) if steps else None
 
 
 class DatadogProvider(Provider):
@@ -272,13 +304,14 @@ class DatadogProvider(Provider):
         queries = self._defaults(criterion, window) | query_parts(criterion, _QUERY_FORMS)
         sent = {role: queries[role] for role in ("errors", "requests")}
         answer, text = self._fetch(sent, window)
-        return error_rate_of_counts(
+        measured = error_rate_of_counts(
             total(answer["errors"]),
             total(answer["requests"]),
             self.context,
             text,
             same_source="do both queries read the same spans?",
         )
+        return replace(measured, data_end=_data_end(answer, window))
 
     def _latency(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         assert isinstance(criterion, LatencyCriterion)
@@ -297,7 +330,13 @@ class DatadogProvider(Provider):
         details = {"requests": samples, f"{label} as sent ({unit}s)": value}
         if buckets > 1:
             details["rollup buckets (request-weighted mean)"] = buckets
-        return Measurement(value * _TO_MS[unit], samples, details=details, query=text)
+        return Measurement(
+            value * _TO_MS[unit],
+            samples,
+            details=details,
+            query=text,
+            data_end=_data_end(answer, window),
+        )
 
     def _apdex(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         queries = self._defaults(criterion, window) | query_parts(criterion, _QUERY_FORMS)
@@ -316,7 +355,14 @@ class DatadogProvider(Provider):
         details = {"requests": samples, "variance upper bound": variance}
         if buckets > 1:
             details["rollup buckets (request-weighted mean)"] = buckets
-        return Measurement(score, samples, variance=variance, details=details, query=text)
+        return Measurement(
+            score,
+            samples,
+            variance=variance,
+            details=details,
+            query=text,
+            data_end=_data_end(answer, window),
+        )
 
     def _custom(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         parts = query_parts(criterion, _QUERY_FORMS)
@@ -333,7 +379,9 @@ class DatadogProvider(Provider):
             counted = total(answer["samples"])
             samples = round(counted) if counted is not None else 0
         details = {"samples": samples} if "samples" in parts else {}
-        return Measurement(value, samples, details=details, query=text)
+        return Measurement(
+            value, samples, details=details, query=text, data_end=_data_end(answer, window)
+        )
 
     # --- reading answers ------------------------------------------------------------------------
 
@@ -456,6 +504,7 @@ class DatadogProvider(Provider):
             )
         found: dict[str, list[_Series]] = {role: [] for role in roles}
         stamps = tuple(data_point(t, "a time", self.context, text) or 0.0 for t in times)
+        bucket_ms = _spacing(stamps)  # every series shares the times
         for info, points in zip(series, values, strict=True):
             index = info.get("query_index") if isinstance(info, dict) else None
             if not isinstance(index, int) or not 0 <= index < len(roles):
@@ -474,6 +523,7 @@ class DatadogProvider(Provider):
                     stamps,
                     tuple(data_point(v, "a value", self.context, text) for v in points),
                     _unit_name(info.get("unit")),
+                    bucket_ms,
                 )
             )
         return found
@@ -506,11 +556,16 @@ class DatadogProvider(Provider):
                 raise self._fail(
                     expected_shape("series[].pointlist as [[time, value], …]", item), text
                 )
+            stamps = tuple(data_point(p[0], "a time", self.context, text) or 0.0 for p in pointlist)
+            # `interval` is the series' rollup interval in seconds
+            interval = item.get("interval")
+            known = isinstance(interval, int | float) and not isinstance(interval, bool)
             found.append(
                 _Series(
-                    tuple(data_point(p[0], "a time", self.context, text) or 0.0 for p in pointlist),
+                    stamps,
                     tuple(data_point(p[1], "a value", self.context, text) for p in pointlist),
                     _unit_name(item.get("unit")),
+                    interval * 1000 if known and interval > 0 else _spacing(stamps),
                 )
             )
         return found

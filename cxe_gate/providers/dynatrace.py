@@ -312,7 +312,11 @@ class DynatraceProvider(Provider):
     def _fetch(
         self, selectors: list[str], entity: str | None, window: TimeWindow
     ) -> tuple[list[list[_Series]], str]:
-        """Each selector's series over the window (all pages), and the query as sent."""
+        """Each selector's series over the window (all pages), and the query as sent.
+
+        `resolution=Inf` gives one time slot per series, the whole window; Dynatrace stamps a slot
+        with its end, so the answer's timestamp is the window's end whatever the data: it cannot
+        tell how far the data reaches, and measurements leave `data_end` None."""
         params = {
             "metricSelector": ",".join(selectors),
             "from": int(window.start.timestamp() * 1000),

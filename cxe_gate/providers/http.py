@@ -10,7 +10,8 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
@@ -46,6 +47,8 @@ _CREDENTIAL = re.compile(
     r"auth|token|secret|passw|cookie|signature|apikey|(^|[-_])key$", re.IGNORECASE
 )
 _SCALES = {"percent": 0.01, "seconds": 1000.0, "microseconds": 0.001}
+# A Unix time at least this large is in milliseconds: 10^11 seconds would be the year 5138.
+_MS_FROM = 1e11
 
 
 def _refs(text: str) -> list[str]:
@@ -172,6 +175,14 @@ class HttpQuery(BaseModel):
     satisfied: str | None = None
     tolerating: str | None = None
     frustrated: str | None = None
+    data_end: str | None = Field(
+        None,
+        description="a path to the time of the newest data point the answer covers (e.g. "
+        "$.items[*].submitted_at, or $.meta.last_ingested): ISO 8601 (UTC when it names no "
+        "zone) or Unix time as a number (seconds, or milliseconds from 10^11 up); of several "
+        "matches the newest counts. The gate compares it with the window's end, so a window the "
+        "data does not reach yet is not judged as complete",
+    )
 
     @field_validator(
         "value",
@@ -183,6 +194,7 @@ class HttpQuery(BaseModel):
         "satisfied",
         "tolerating",
         "frustrated",
+        "data_end",
     )
     @classmethod
     def _path(cls, path: str | None) -> str | None:
@@ -343,6 +355,35 @@ class _Answer:
         if math.isinf(number):
             raise self._error(f"{path} matched {_shown(value)}, expected a finite number")
         return number
+
+    def newest(self, path: str) -> datetime | None:
+        """The newest of the times at `path`; None when it matches nothing or only null."""
+        found = [self._time(path, v) for v in _found(path, self.body) if v is not None]
+        return max(found) if found else None
+
+    def _time(self, path: str, value: Any) -> datetime:
+        number: float | None = None
+        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                try:
+                    moment = datetime.fromisoformat(value.strip())
+                except ValueError:
+                    moment = None
+                if moment is not None:
+                    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if number is None or not math.isfinite(number):
+            raise self._error(
+                f"{path} matched {_shown(value)}, expected a time: ISO 8601 or Unix seconds "
+                "or milliseconds"
+            )
+        since = (
+            timedelta(milliseconds=number) if abs(number) >= _MS_FROM else timedelta(seconds=number)
+        )
+        return datetime.fromtimestamp(0, UTC) + since
 
     def count(self, path: str) -> int | None:
         number = self.number(path)
@@ -519,7 +560,11 @@ class HttpProvider(Provider):
                 query=shown,
             )
 
-        return _measurement(query, _Answer(reply.body, error), shown, error)
+        answer = _Answer(reply.body, error)
+        measured = _measurement(query, answer, shown, error)
+        if query.data_end is not None:
+            measured = replace(measured, data_end=answer.newest(query.data_end))
+        return measured
 
 
 def _measurement(

@@ -1,11 +1,13 @@
 """The `newrelic` provider: NRQL through NerdGraph, both windows in one GraphQL request. Counts come
-back with every value (requests, errors, Apdex zones, funnel steps) so the judge can run its tests."""
+back with every value (requests, errors, Apdex zones, funnel steps) so the judge can run its tests,
+and the default queries also ask for the newest event's time (`data_end`)."""
 
 from __future__ import annotations
 
 import math
 import re
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
@@ -38,6 +40,11 @@ _SERVED = ("apdex", "error_rate", "latency", "conversion", "custom")
 _OWN_CLAUSES = re.compile(r"\b(SINCE|UNTIL|TIMESERIES|FACET|COMPARE\s+WITH)\b", re.IGNORECASE)
 _PLAIN_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_FUNNEL_STEPS = 10  # NRQL's limit for one funnel()
+# The newest event the row counts, by its `timestamp` (epoch milliseconds): how far the data
+# reaches. An aggregate of the same events in the same query, so it costs no query of its own.
+_DATA_END = "data_end"
+_NEWEST = f"max(timestamp) AS '{_DATA_END}'"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NRQL_TIMEOUT_MAX = 120  # seconds NerdGraph lets a synchronous NRQL query run
 
 
@@ -177,7 +184,20 @@ class NewRelicProvider(Provider):
             ConversionCriterion: self._conversion,
             CustomCriterion: self._custom,
         }[type(criterion)]
-        return {w.label: read(criterion, rows[w.label], nrql[w.label]) for w in windows}
+        # A raw query's SELECT is its author's; a funnel() answers in a shape of its own.
+        dated = criterion.query is None and not isinstance(criterion, ConversionCriterion)
+        result = {}
+        for w in windows:
+            row, query = rows[w.label], nrql[w.label]
+            measured = read(criterion, row, query)
+            if dated and row is not None:
+                measured = replace(measured, data_end=self._data_end(row, query))
+            result[w.label] = measured
+        return result
+
+    def _data_end(self, row: dict[str, Any], query: str) -> datetime | None:
+        newest = data_point(row.get(_DATA_END), f"{_DATA_END!r} (epoch ms)", self.context, query)
+        return None if newest is None else _EPOCH + timedelta(milliseconds=round(newest))
 
     def _scope(self, criterion: CriterionBase) -> str:
         conditions = [c for c in (self.settings.where, criterion.filter) if c]
@@ -203,12 +223,12 @@ class NewRelicProvider(Provider):
         if isinstance(criterion, ErrorRateCriterion):
             return (
                 f"SELECT filter(count(*), WHERE {self._errors(criterion)}) AS 'errors', "
-                f"count(*) AS 'requests' {source}"
+                f"count(*) AS 'requests', {_NEWEST} {source}"
             )
         if isinstance(criterion, LatencyCriterion):
             return (
                 f"SELECT percentile({duration}, {criterion.percentile:g}), "
-                f"count({duration}) AS 'requests' {source}"
+                f"count({duration}) AS 'requests', {_NEWEST} {source}"
             )
         if isinstance(criterion, ApdexCriterion):
             scale = 1.0 if s.duration_unit == "s" else 1000.0
@@ -222,7 +242,7 @@ class NewRelicProvider(Provider):
                 f"filter(count(*), WHERE {duration} <= {t4}) AS 'within_4t', "
                 f"filter(count(*), WHERE {failed} AND {duration} <= {t}) AS 'failed_within_t', "
                 f"filter(count(*), WHERE {failed} AND {duration} <= {t4}) AS 'failed_within_4t', "
-                f"count(*) AS 'requests' {source}"
+                f"count(*) AS 'requests', {_NEWEST} {source}"
             )
         if isinstance(criterion, ConversionCriterion):
             return self._funnel(criterion, request)

@@ -1,7 +1,8 @@
 """The `prometheus` provider: error rate, latency, Apdex and raw PromQL over the Prometheus HTTP API.
 
 Every number is an instant query evaluated at a window's end over a range as long as the window, with
-`increase()`, so the judge gets counts (requests, errors, satisfied and tolerating requests)."""
+`increase()`, so the judge gets counts (requests, errors, satisfied and tolerating requests). One range
+query more per window finds the time of the newest sample the numbers were read from (`data_end`)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ log = logging.getLogger("cxe_gate.providers")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+# Prometheus' default lookback: an instant selector sees a series' last sample up to 5 minutes old.
+_LOOKBACK_MS = 5 * 60 * 1000
+_MAX_POINTS = 11_000  # query_range refuses more points per series
+_DATA_END_STEPS = 1_000  # evaluations of the data-end query across a window (see _data_end)
 _METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -296,6 +301,7 @@ class _Asked:
     window: TimeWindow
     queries: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    data_end: str | None = None  # the range query that found the newest sample, as shown
 
     @property
     def range(self) -> str:
@@ -307,7 +313,10 @@ class _Asked:
 
     def text(self) -> str:
         stamp = self.window.end.astimezone(UTC).isoformat(timespec="milliseconds")
-        return "\n".join([*self.queries, f"# instant queries at {stamp} (time={self.time})"])
+        lines = [*self.queries, f"# instant queries at {stamp} (time={self.time})"]
+        if self.data_end is not None:
+            lines.append(self.data_end)
+        return "\n".join(lines)
 
     def noted(self, measured: Measurement) -> Measurement:
         """`measured` with what Prometheus warned about: partial data is still data, but the
@@ -414,8 +423,70 @@ class PrometheusProvider(Provider):
                 result[window.label] = Measurement(value=None, samples=0)
                 continue
             asked = _Asked(window)
-            result[window.label] = asked.noted(build(criterion, asked))
+            measured = build(criterion, asked)
+            sampled = self._sampled(criterion)
+            if measured.has_data and sampled is not None:
+                measured = replace(
+                    measured, data_end=self._data_end(sampled, asked), query=asked.text()
+                )
+            result[window.label] = asked.noted(measured)
         return result
+
+    def _sampled(self, criterion: CriterionBase) -> str | None:
+        """The series a default query reads, whose samples tell how far the data reaches; None for
+        a raw query, whose series only its author knows."""
+        if criterion.query is not None:
+            return None
+        if isinstance(criterion, ErrorRateCriterion):
+            return selector(self.settings.requests_counter, self._scope(criterion))
+        return selector(f"{self.settings.duration_histogram}_count", self._scope(criterion))
+
+    def _data_end(self, sampled: str, asked: _Asked) -> datetime | None:
+        """The time of the newest sample of `sampled` up to the window's end.
+
+        An instant query's time stamp is its evaluation time, not the data's; `timestamp(x)` gives
+        the time of the sample the lookback picked for each series, the last one scraped at or
+        before the evaluation time. A range query evaluates it across the window, steps counted
+        back from the window's end so the last step is the end itself: a series still scraped shows
+        its last sample there; one that stopped within the window (a stopped exporter, a scrape
+        gap) shows its last sample at the steps before it went stale. Steps no longer than the
+        5-minute lookback (any window under 38 days, within query_range's 11,000 points) leave no
+        sample unseen, unless a staleness marker (a failed scrape) follows it before the next step:
+        then the step before it shows an earlier sample. The time found is never later than the
+        truth."""
+        window = asked.window
+        span = max(0, round((window.end - window.start) / _MS))
+        step = min(max(-(-span // _DATA_END_STEPS), 1000), _LOOKBACK_MS)
+        step = max(step, -(-span // (_MAX_POINTS - 1)))
+        end_ms = round((window.end - _EPOCH) / _MS)
+        start_ms = end_ms - (span // step) * step
+        start = unix_time(_EPOCH + start_ms * _MS)
+        seconds = f"{step // 1000}.{step % 1000:03d}"
+        promql = f"max(timestamp({sampled}))"
+        asked.data_end = (
+            f"{promql}\n# range query from {start} to {asked.time} step {seconds}s: the time of "
+            "the newest sample (data end)"
+        )
+        data = self._post(
+            "/api/v1/query_range",
+            {"query": promql, "start": start, "end": asked.time, "step": seconds},
+            asked,
+        )
+        if data["resultType"] != "matrix":
+            raise self._error(
+                f"expected a matrix from a range query, got a {data['resultType']}", asked
+            )
+        shape = 'a matrix: a list of {metric, values: [[time, "number"], …]}'
+        newest: float | None = None
+        for series in self._vector(data, asked, shape):
+            values = series.get("values")
+            if not isinstance(values, list):
+                raise self._error(f"expected {shape}, got " + _brief(series), asked)
+            for sample in values:
+                seconds_found = self._number(sample, asked)
+                if seconds_found is not None and (newest is None or seconds_found > newest):
+                    newest = seconds_found
+        return None if newest is None else _EPOCH + round(newest * 1000) * _MS
 
     def _scope(self, criterion: CriterionBase) -> list[str]:
         extra = parse_matchers(criterion.filter) if criterion.filter else []
@@ -570,13 +641,11 @@ class PrometheusProvider(Provider):
     def _send(self, promql: str, asked: _Asked) -> dict[str, Any]:
         """POST /api/v1/query (form-encoded: queries can be long); the `data` of a success."""
         asked.queries.append(promql)
-        shown = asked.text()
-        reply = self._api.post(
-            "/api/v1/query",
-            form={"query": promql, "time": asked.time},
-            query=shown,
-            accept=(400, 422),
-        )
+        return self._post("/api/v1/query", {"query": promql, "time": asked.time}, asked)
+
+    def _post(self, path: str, form: dict[str, str], asked: _Asked) -> dict[str, Any]:
+        """POST `form` to an API path; the `data` of a success."""
+        reply = self._api.post(path, form=form, query=asked.text(), accept=(400, 422))
         body = reply.body
         if reply.status >= 400 or (isinstance(body, dict) and body.get("status") == "error"):
             kind = body.get("errorType", "") if isinstance(body, dict) else ""
@@ -630,16 +699,20 @@ class PrometheusProvider(Provider):
             )
         return self._number(series[0].get("value"), asked)
 
-    def _vector(self, data: dict[str, Any], asked: _Asked) -> list[dict[str, Any]]:
+    def _vector(
+        self,
+        data: dict[str, Any],
+        asked: _Asked,
+        shape: str = "a vector: a list of {metric, value}",
+    ) -> list[dict[str, Any]]:
+        """The series of a vector (or, as `shape` says, a matrix)."""
         result = data.get("result")
         if result is None:  # Prometheus 2.0 answered null for some empty results
             return []
         if not isinstance(result, list) or not all(
             isinstance(s, dict) and isinstance(s.get("metric", {}), dict) for s in result
         ):
-            raise self._error(
-                "expected a vector: a list of {metric, value}, got " + _brief(result), asked
-            )
+            raise self._error(f"expected {shape}, got " + _brief(result), asked)
         return result
 
     def _number(self, sample: object, asked: _Asked) -> float | None:

@@ -3,7 +3,11 @@ endpoint, and event counts from the Discover (events) endpoint, for the release 
 
 The release window reads the gate's release only (`release:<name>`). The baseline reads the same
 projects over the baseline window without a release filter, what customers had before the deploy,
-unless `baseline_release` names the release(s) to compare with."""
+unless `baseline_release` names the release(s) to compare with.
+
+Measurements leave `data_end` None: session totals carry no time of their data (hourly series would
+place it within an hour at best), and the newest event's time (`last_seen()`) tells when the last
+error happened, not how far ingestion reached: an hour without errors is no gap in the data."""
 
 from __future__ import annotations
 
