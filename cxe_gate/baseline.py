@@ -9,9 +9,10 @@ A release window has that movement too, so the judge adds it to the release's sa
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from .config import SameHours, Windows
+from .config import Cohorts, SameHours, Windows
 from .measurement import Measurement, Part, Spread, TimeWindow
 from .quantities import format_duration
 
@@ -36,6 +37,9 @@ def windows_for(windows: Windows, deployed_at: datetime, release_end: datetime) 
     baseline mirrors the release window as read so far, so both cover the same clock hours."""
     release = TimeWindow("release", deployed_at + windows.release.start, release_end)
     baseline = windows.baseline
+    if baseline == "concurrent":
+        # The baseline cohort over the very same time: the cohorts' conditions come per criterion.
+        return [TimeWindow("baseline", release.start, release.end), release]
     if isinstance(baseline, SameHours):
         parts = [
             TimeWindow(_part_label(back), release.start - back, release.end - back)
@@ -51,6 +55,11 @@ def windows_for(windows: Windows, deployed_at: datetime, release_end: datetime) 
 def design(windows: Windows, release: TimeWindow) -> str:
     """Which comparison the gate makes, in one sentence for the report."""
     baseline = windows.baseline
+    if baseline == "concurrent":
+        return (
+            "cohorts: the release cohort against the baseline cohort over the same window, so time "
+            "of day cancels out"
+        )
     if isinstance(baseline, SameHours):
         hours = f"{release.start:%H:%M}–{release.end:%H:%M} UTC"
         k = baseline.same_hours
@@ -130,6 +139,14 @@ def combine(parts: list[tuple[TimeWindow, Measurement]]) -> Measurement:
         spread=spread,
         parts=tuple(seen),
     )
+
+
+def with_cohorts(windows: list[TimeWindow], cohorts: Cohorts | None) -> list[TimeWindow]:
+    """The windows with each cohort's condition attached (concurrent cohorts), else as they are."""
+    if cohorts is None:
+        return windows
+    conditions = {"release": cohorts.release, "baseline": cohorts.baseline}
+    return [replace(w, cohort=conditions.get(w.label)) for w in windows]
 
 
 def baseline_of(measured: dict[str, Measurement], windows: list[TimeWindow]) -> Measurement | None:

@@ -183,6 +183,27 @@ class SameHours(Strict):
         return [self.every * k for k in range(1, self.same_hours + 1)]
 
 
+class Cohorts(Strict):
+    """Canary, feature flag or A/B split: the release and the baseline are two cohorts of the same
+    traffic over the same window, each picked by a condition in the provider's own filter language
+    (an SQL condition for file and sql, label matchers for Prometheus)."""
+
+    release: str = Field(min_length=1, description="picks the release cohort, e.g. version = '2.0'")
+    baseline: str = Field(
+        min_length=1, description="picks the baseline cohort, e.g. version = '1.9'"
+    )
+
+    @model_validator(mode="after")
+    def _different(self) -> Cohorts:
+        # Cohorts must not overlap; the same text certainly does (the rest only the data can tell).
+        if " ".join(self.release.split()) == " ".join(self.baseline.split()):
+            raise ValueError("the release and baseline cohorts are the same condition")
+        return self
+
+
+Concurrent = Literal["concurrent"]
+
+
 def _baseline_shorthand(value: object) -> object:
     if isinstance(value, dict) and "same_hours" in value:
         return SameHours.model_validate(value)
@@ -190,11 +211,14 @@ def _baseline_shorthand(value: object) -> object:
 
 
 class Windows(Strict):
-    baseline: Annotated[WindowSpec | SameHours, BeforeValidator(_baseline_shorthand)] = Field(
+    baseline: Annotated[
+        WindowSpec | SameHours | Concurrent, BeforeValidator(_baseline_shorthand)
+    ] = Field(
         default_factory=lambda: WindowSpec(start=timedelta(hours=-24), end=timedelta(0)),
-        description="before the deploy: `24h`, {start: -7d, end: -6d22h}, or the release "
-        "window's hours on earlier days: {same_hours: 7} (7 days), {same_hours: 4, every: 7d} "
-        "(the same weekday and hours over 4 weeks)",
+        description="before the deploy: `24h`, {start: -7d, end: -6d22h}; the release window's "
+        "hours on earlier days: {same_hours: 7} (7 days), {same_hours: 4, every: 7d} (the same "
+        "weekday and hours over 4 weeks); or `concurrent`: the baseline cohort over the release "
+        "window itself (give `cohorts`)",
     )
     release: Annotated[WindowSpec, BeforeValidator(_after_deploy)] = Field(
         default_factory=lambda: WindowSpec(start=timedelta(0), end=timedelta(hours=2)),
@@ -210,6 +234,8 @@ class Windows(Strict):
     @model_validator(mode="after")
     def _apart(self) -> Windows:
         b, r = self.baseline, self.release
+        if b == "concurrent":
+            return self
         if isinstance(b, SameHours):
             if r.end - r.start > b.every:
                 raise ValueError(
@@ -392,6 +418,9 @@ class CriterionBase(Strict):
         None,
         description="a raw provider query replacing the default one: text (SQL, PromQL, NRQL, a "
         "metric selector) or, for providers that take several parts, a mapping they check",
+    )
+    cohorts: Cohorts | None = Field(
+        None, description="with windows.baseline: concurrent, overrides the file's cohorts"
     )
 
     @classmethod
@@ -648,19 +677,30 @@ class GateConfig(Strict):
     journeys: dict[str, Annotated[Journey, BeforeValidator(_journey_shorthand)]] = Field(
         default_factory=dict
     )
+    cohorts: Cohorts | None = Field(
+        None,
+        description="with windows.baseline: concurrent, the conditions that pick the release and "
+        "the baseline cohort (a criterion may override them)",
+    )
     criteria: list[Criterion] = Field(min_length=1)
 
     def provider_for(self, criterion: CriterionBase) -> str:
         """The provider a criterion reads from (`reference_problems` guarantees it exists)."""
         return criterion.provider if criterion.provider is not None else next(iter(self.providers))
 
+    def cohorts_for(self, criterion: CriterionBase) -> Cohorts | None:
+        """The cohorts a criterion compares, with windows.baseline: concurrent; else None."""
+        if self.windows.baseline != "concurrent":
+            return None
+        return criterion.cohorts or self.cohorts
+
 
 Location = tuple[str | int, ...]
 
 
-def _length(window: WindowSpec | SameHours, release: WindowSpec) -> timedelta:
-    # Each part of a same-hours baseline is as long as the release window.
-    if isinstance(window, SameHours):
+def _length(window: WindowSpec | SameHours | Concurrent, release: WindowSpec) -> timedelta:
+    # Each part of a same-hours baseline, and a concurrent cohort, is as long as the release window.
+    if isinstance(window, SameHours) or window == "concurrent":
         return release.end - release.start
     return window.end - window.start
 
@@ -669,9 +709,33 @@ def reference_problems(config: GateConfig) -> list[tuple[Location, str]]:
     """Mistakes no single model can see: names that must point at something declared elsewhere."""
     problems: list[tuple[Location, str]] = []
     declared = ", ".join(config.providers)
+    concurrent = config.windows.baseline == "concurrent"
+    if config.cohorts is not None and not concurrent:
+        problems.append(
+            (
+                ("cohorts",),
+                "cohorts are compared with windows.baseline: concurrent; set it, or remove cohorts",
+            )
+        )
     seen: set[str] = set()
     for index, criterion in enumerate(config.criteria):
         here: Location = ("criteria", index)
+        if criterion.cohorts is not None and not concurrent:
+            problems.append(
+                (
+                    (*here, "cohorts"),
+                    "cohorts are compared with windows.baseline: concurrent; set it, or remove "
+                    "cohorts",
+                )
+            )
+        if concurrent and criterion.reads_provider and config.cohorts_for(criterion) is None:
+            problems.append(
+                (
+                    here,
+                    "windows.baseline: concurrent needs cohorts: {release: <condition>, baseline: "
+                    "<condition>} in the file or on this criterion",
+                )
+            )
         if criterion.name in seen:
             problems.append(
                 (

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import __version__
-from .baseline import baseline_of, design, windows_for
+from .baseline import baseline_of, design, windows_for, with_cohorts
 from .config import ConversionCriterion, CriterionBase
 from .coverage import with_coverage
 from .errors import ConfigError, CxeGateError, ProviderError
@@ -131,6 +131,7 @@ def _evaluate_one(
         else None
     )
     request = MetricRequest(criterion=criterion, journey=journey, release=config.release.name)
+    windows = with_cohorts(windows, config.cohorts_for(criterion))
     try:
         provider = providers.get(name)
         unit = provider.unit(request)

@@ -450,6 +450,15 @@ def _query_problems(
             continue  # reported already
         for place, message in provider.criterion_problems(criterion, settings[name]):
             problems.append((("criteria", index, *place), message))
+        cohorts = config.cohorts_for(criterion)
+        if cohorts is not None:
+            where: Location = (
+                ("criteria", index, "cohorts") if criterion.cohorts is not None else ("cohorts",)
+            )
+            for message in provider.cohort_problems(cohorts, criterion, settings[name]):
+                problems.append(
+                    (where, f"criterion {criterion.name!r}, provider {name!r}: {message}")
+                )
         journey = config.journeys.get(getattr(criterion, "journey", None) or "")
         if journey is not None:
             if getattr(criterion, "unit", None):  # a conversion criterion's unit wins

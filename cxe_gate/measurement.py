@@ -9,9 +9,12 @@ from enum import StrEnum
 
 @dataclass(frozen=True)
 class TimeWindow:
-    label: str  # "baseline" or "release"
+    label: str  # "baseline" or "release" (or "baseline-7d", a period of a same-hours baseline)
     start: datetime
     end: datetime  # exclusive
+    # With concurrent cohorts: the condition, in the provider's own language, that picks this
+    # window's cohort (release and baseline then cover the same time).
+    cohort: str | None = None
 
     @property
     def hours(self) -> float:

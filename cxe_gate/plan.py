@@ -113,7 +113,12 @@ def _hours_read(baseline: Measurement, windows: list[TimeWindow]) -> float:
 
 
 def _plan_one(
-    criterion: CriterionBase, baseline: Measurement, baseline_hours: float, window_hours: float
+    criterion: CriterionBase,
+    baseline: Measurement,
+    baseline_hours: float,
+    window_hours: float,
+    *,
+    concurrent: bool = False,
 ) -> CriterionPlan:
     name = criterion.name
     if not baseline.has_data or baseline.value is None:
@@ -140,6 +145,8 @@ def _plan_one(
         )
     z = _z(1 - criterion.alpha) + _z(POWER)
     design, cohorts = _designs(baseline, sigma2, per_hour)
+    if concurrent:
+        design = cohorts
     detectable = z * math.sqrt(design.variance(window_hours)) / abs(baseline.value)
     target = (allowed / z) ** 2
     wait = design.hours_for(target)
@@ -177,8 +184,12 @@ def plan(loaded: LoadedConfig, *, now: datetime) -> list[CriterionPlan]:
     deployed_at = config.release.deployed_at or now
     windows = config.windows
     release_hours = (windows.release.end - windows.release.start).total_seconds() / 3600
-    every = windows_for(windows, deployed_at, deployed_at + windows.release.end)
-    baseline_windows = [w for w in every if w.label != "release"]
+    if windows.baseline == "concurrent":
+        # The cohorts split traffic yet to come: the day before the deploy tells how much comes.
+        baseline_windows = [TimeWindow("baseline", deployed_at - timedelta(days=1), deployed_at)]
+    else:
+        every = windows_for(windows, deployed_at, deployed_at + windows.release.end)
+        baseline_windows = [w for w in every if w.label != "release"]
     plans = []
     providers: dict[str, Provider] = {}
     for criterion in config.criteria:
@@ -202,7 +213,15 @@ def plan(loaded: LoadedConfig, *, now: datetime) -> list[CriterionPlan]:
             continue
         baseline = baseline_of(measured, baseline_windows) or Measurement(None, 0)
         hours = _hours_read(baseline, baseline_windows)
-        plans.append(_plan_one(criterion, baseline, hours, release_hours))
+        plans.append(
+            _plan_one(
+                criterion,
+                baseline,
+                hours,
+                release_hours,
+                concurrent=windows.baseline == "concurrent",
+            )
+        )
     for provider in providers.values():
         provider.close()
     return plans

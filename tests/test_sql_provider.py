@@ -455,7 +455,7 @@ def test_the_loader_refuses_what_the_provider_cannot_run(tmp_path: Path):
         "criteria[2].filter: the sql provider runs `query` as written: put this condition in it"
     )
     assert (
-        "criteria[3].query: unknown parameter :t; this criterion's query may use :start, :end, :t_ms"
+        "criteria[3].query: unknown parameter :t; this criterion's query may use :start, :end, :cohort, :t_ms"
         in problems[3]
     )
     assert (

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config import CriterionBase, Journey, Location, SecretRef
+from ..config import Cohorts, CriterionBase, Journey, Location, SecretRef
 from ..errors import ConfigError
 from ..measurement import Measurement, TimeWindow, Unit
 
@@ -100,6 +100,18 @@ class Provider(ABC):
         """Problems with a criterion this provider cannot serve (an unsupported metric, a malformed
         raw query), each at a place relative to the criterion. Checked when the file is loaded."""
         return []
+
+    @classmethod
+    def cohort_problems(
+        cls, cohorts: Cohorts, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[str]:
+        """Why this provider cannot compare these cohorts (a condition it cannot read, a raw query
+        it cannot narrow). Checked at load time for `windows.baseline: concurrent`; a provider
+        that never splits traffic by cohort refuses all of them."""
+        return [
+            "this provider cannot split traffic into cohorts; judge it against the same hours on "
+            "earlier days (windows.baseline: {same_hours: 7}) or a before/after window"
+        ]
 
     @classmethod
     def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:

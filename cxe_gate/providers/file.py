@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from .. import metrics
 from ..config import (
     ApdexCriterion,
+    Cohorts,
     ConversionCriterion,
     CriterionBase,
     CustomCriterion,
@@ -91,9 +92,12 @@ def _timestamp(moment: datetime) -> str:
 
 
 def _window_label(windows: list[TimeWindow]) -> str:
-    """A CASE expression naming each row's window (the config guarantees windows do not overlap)."""
+    """A CASE expression naming each row's window. Windows do not overlap in time (the config
+    guarantees it), except concurrent cohorts, which their conditions tell apart."""
     whens = " ".join(
-        f"WHEN ts >= {_timestamp(w.start)} AND ts < {_timestamp(w.end)} THEN {_sql_string(w.label)}"
+        f"WHEN ts >= {_timestamp(w.start)} AND ts < {_timestamp(w.end)}"
+        + (f" AND coalesce(({w.cohort}), false)" if w.cohort else "")
+        + f" THEN {_sql_string(w.label)}"
         for w in windows
     )
     return f"CASE {whens} END"
@@ -144,6 +148,18 @@ class FileProvider(Provider):
             if problem:
                 problems.append(((field,), problem))
         return problems
+
+    @classmethod
+    def cohort_problems(
+        cls, cohorts: Cohorts, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[str]:
+        if isinstance(criterion, CustomCriterion):
+            return ["a custom query runs as written: it cannot be split into cohorts"]
+        return [
+            f"the {label} cohort {problem}"
+            for label, text in (("release", cohorts.release), ("baseline", cohorts.baseline))
+            if (problem := check_condition(text, "duckdb", example="version = '2.0'"))
+        ]
 
     def __init__(self, settings: FileSettings, context: ProviderContext):
         super().__init__(settings, context)
@@ -322,6 +338,10 @@ class FileProvider(Provider):
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         criterion = request.criterion
+        for window in windows:  # checked at load time; again here, as the filter is
+            problem = window.cohort and check_condition(window.cohort, "duckdb")
+            if problem:
+                raise DataError(f"the {window.label} cohort {problem}", provider=self.context.name)
         if isinstance(criterion, CustomCriterion):
             return self._custom(criterion, windows)
         if isinstance(criterion, ConversionCriterion):

@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from .. import metrics
 from ..config import (
     ApdexCriterion,
+    Cohorts,
     CriterionBase,
     ErrorRateCriterion,
     LatencyCriterion,
@@ -89,6 +90,17 @@ def parse_matchers(text: str) -> list[str]:
             if not body[position:].strip():
                 break  # a trailing comma, as PromQL allows
     return found
+
+
+def _narrowed(criterion: CriterionBase, cohort: str | None) -> CriterionBase:
+    """The criterion with a cohort's label matchers added to its filter."""
+    if not cohort:
+        return criterion
+    matchers = [
+        *(parse_matchers(criterion.filter) if criterion.filter else []),
+        *parse_matchers(cohort),
+    ]
+    return criterion.model_copy(update={"filter": ", ".join(matchers)})
 
 
 def negate(matcher: str) -> str:
@@ -407,8 +419,36 @@ class PrometheusProvider(Provider):
 
     # --- metrics ------------------------------------------------------------------------------
 
+    @classmethod
+    def cohort_problems(
+        cls, cohorts: Cohorts, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[str]:
+        if criterion.query is not None:
+            return ["a raw query cannot be narrowed to a cohort; use the default queries"]
+        problems = []
+        for label, text in (("release", cohorts.release), ("baseline", cohorts.baseline)):
+            try:
+                parse_matchers(text)
+            except ValueError as exc:
+                problems.append(f"the {label} cohort: {exc}")
+        return problems
+
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         criterion = request.criterion
+        if any(w.cohort for w in windows):
+            # Each cohort is its own label matchers beside the filter's: measure one at a time.
+            return {
+                label: measured
+                for window in windows
+                for label, measured in self.measure(
+                    MetricRequest(
+                        criterion=_narrowed(criterion, window.cohort),
+                        journey=request.journey,
+                        release=request.release,
+                    ),
+                    [replace(window, cohort=None)],
+                ).items()
+            }
         if criterion.query is not None:
             build = self._raw
         else:

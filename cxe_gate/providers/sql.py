@@ -20,6 +20,7 @@ from pydantic import Field, field_validator
 from .. import metrics
 from ..config import (
     ApdexCriterion,
+    Cohorts,
     ConversionCriterion,
     CriterionBase,
     Duration,
@@ -34,6 +35,7 @@ from ..config import (
 from ..errors import ConfigError, ProviderError
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .conditions import check_condition, dialect_for_backend
 from .query_contract import COUNTS, counts_problem, from_counts, parameters
 
 if TYPE_CHECKING:
@@ -94,7 +96,27 @@ def _parameters(sql: str) -> set[str]:
 
 
 def _available(criterion: CriterionBase) -> list[str]:
-    return ["start", "end", *parameters(criterion)]
+    return ["start", "end", COHORT, *parameters(criterion)]
+
+
+# Not a bound value but a condition: `:cohort` is replaced by the window's cohort condition (checked
+# as one SQL condition and parenthesised), or by a condition true for every row.
+COHORT = "cohort"
+
+
+def _with_cohort(sql: str, cohort: str | None) -> str:
+    condition = f"({cohort})" if cohort else "(1 = 1)"
+    return _PARAMETER.sub(
+        lambda m: condition if m[1] == COHORT else m[0],
+        sql,
+    )
+
+
+def _dialect(url: str) -> str | None:
+    """The SQLGlot dialect of a URL written out (postgresql+psycopg://...); None when it is only
+    known at run time (${DATABASE_URL})."""
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    return dialect_for_backend(scheme.split("+", 1)[0])
 
 
 def _contract(criterion: CriterionBase) -> str:
@@ -443,6 +465,24 @@ class SqlProvider(Provider):
             )
         return problems
 
+    @classmethod
+    def cohort_problems(
+        cls, cohorts: Cohorts, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[str]:
+        assert isinstance(settings, SqlSettings)
+        problems = []
+        if isinstance(criterion.query, str) and COHORT not in _parameters(criterion.query):
+            problems.append(
+                "the query must narrow each window to its cohort with :cohort (e.g. WHERE ts >= "
+                ":start AND ts < :end AND :cohort)"
+            )
+        dialect = _dialect(settings.url)
+        for label, text in (("release", cohorts.release), ("baseline", cohorts.baseline)):
+            problem = check_condition(text, dialect, example="version = '2.0'")
+            if problem:
+                problems.append(f"the {label} cohort {problem}")
+        return problems
+
     def __init__(self, settings: SqlSettings, context: ProviderContext):
         super().__init__(settings, context)
         self._url_text = settings.url
@@ -500,10 +540,15 @@ class SqlProvider(Provider):
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         criterion = request.criterion
-        sql = str(criterion.query)
-        used = _parameters(sql)
         result = {}
         for window in windows:
+            if window.cohort and check_condition(window.cohort, _dialect(self._url_text)):
+                raise ProviderError(
+                    f"the {window.label} cohort is not one SQL condition",
+                    provider=self.context.name,
+                )
+            sql = _with_cohort(str(criterion.query), window.cohort)
+            used = _parameters(sql)
             bound = {"start": window.start, "end": window.end, **parameters(criterion)}
             params = {n: v for n, v in bound.items() if n in used}
             shown = _shown(sql, params)
