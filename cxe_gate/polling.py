@@ -73,6 +73,11 @@ def stop_reason(
     return None
 
 
+def _partial(report: GateReport) -> bool:
+    """A criterion's release window reaches past the newest data its provider has."""
+    return any(c.partial for c in report.criteria)
+
+
 def _poll(report: GateReport, at: datetime) -> Poll:
     return Poll(
         at=at,
@@ -140,6 +145,7 @@ def wait_for_verdict(
         deadline=deadline,
     )
     polls: list[Poll] = []
+    awaiting_data = False  # the release window closed before its data all came in
     while True:
         now = clock()
         if now <= opens and now < deadline:
@@ -148,7 +154,8 @@ def wait_for_verdict(
             sleep((min(opens + interval, deadline) - now).total_seconds())
             continue
         release = next(w for w in resolve_windows(loaded, now) if w.label == "release")
-        closed = release.end < now  # it grows no more: this look is the last one worth taking
+        # It grows no more: this look is the last one worth taking, unless its data lags behind.
+        closed = release.end < now and not awaiting_data
         if closed and not polls:
             # Closed before the first look: one look at all of its data, the fixed way, is valid.
             report = evaluate(loaded, now=now, dry_run=dry_run)
@@ -157,6 +164,20 @@ def wait_for_verdict(
             # judged once, the fixed way; the others stay sequential.
             share = 1.0 if closed or now >= horizon else (now - opens) / (horizon - opens)
             schedule = Schedule(look=len(polls) + 1, share=share)
+            report = evaluate(loaded, now=now, dry_run=dry_run, sequential=schedule)
+        if (closed or now >= horizon) and now < deadline and _partial(report):
+            # The window has closed but its data has not all come in (ingestion lag, a scrape
+            # gap): this is not the last look. Judge it as an earlier one, spending alpha by the
+            # wait's deadline from now on, and keep waiting for the data. (The look just taken is
+            # dropped unread: nothing was decided on it.)
+            horizon, closed, awaiting_data = deadline, False, True
+            share = min((now - opens) / (deadline - opens), 0.999)
+            schedule = Schedule(look=len(polls) + 1, share=share)
+            report = evaluate(loaded, now=now, dry_run=dry_run, sequential=schedule)
+        elif awaiting_data and release.end < now and not _partial(report):
+            # The late data have come in: the window is complete, and this is its last look.
+            closed = True
+            schedule = Schedule(look=len(polls) + 1, share=1.0)
             report = evaluate(loaded, now=now, dry_run=dry_run, sequential=schedule)
         polls.append(_poll(report, now))
         after = clock()

@@ -392,3 +392,48 @@ def test_sequential_means_use_the_scores_variance():
         apdex, metrics.apdex(9000, 800, 200), metrics.apdex(90000, 8000, 2000), unit=Unit.SCORE
     )
     assert held.verdict == Verdict.PASS
+
+
+# ---------------------------------------------------------------------------------------------
+# pinned edges
+
+
+def test_a_value_exactly_at_the_limit_is_within_it():
+    # max 1%: 100 errors of 10,000 is exactly 1% (both 100 / 10000 and 1 / 100 give the same float).
+    errors = criterion_of({"name": "errors", "metric": "error_rate", "max": "1%"})
+    result = judged(errors, metrics.proportion(100, 10000), None)
+    assert result.verdict == Verdict.PASS
+    assert "1% is within the maximum 1%" in result.message
+    # max_drop 10% of 30%: the threshold is 27% (up to rounding); 2,700 of 10,000 sits on it.
+    result = judged(
+        conversion(max_drop="10%"), metrics.proportion(2700, 10000), metrics.proportion(3000, 10000)
+    )
+    assert result.verdict == Verdict.PASS
+    assert result.threshold == pytest.approx(0.27)
+
+
+def test_a_relative_rule_on_a_too_small_baseline_is_inconclusive():
+    result = judged(
+        conversion(max_drop="10%"), metrics.proportion(100, 1000), metrics.proportion(30, 99)
+    )
+    assert result.verdict == Verdict.INCONCLUSIVE
+    assert "the baseline has only 99 units, too few to compare with (min_samples 100)" in (
+        result.message
+    )
+
+
+def test_a_negative_baseline_allows_a_drop_of_its_size_not_its_sign():
+    # NPS -20 in the baseline, max_drop 10%: 10% of |-20| = 2 points, so the threshold is -22.
+    nps = criterion_of(
+        {"name": "NPS", "metric": "feedback", "scale": "nps", "max_drop": "10%", "min_samples": 10}
+    )
+    # Of 1,000 answers: 300 promoters, 200 passives, 500 detractors: NPS = 30 - 50 = -20.
+    baseline = metrics.nps(300, 200, 500)
+    held = metrics.nps(290, 200, 510)  # 29 - 51 = -22: exactly at the threshold
+    result = judge(nps, provider="p", unit=Unit.POINTS, release=held, baseline=baseline)
+    assert result.threshold == pytest.approx(-22)
+    assert result.verdict == Verdict.PASS
+    fell = metrics.nps(200, 200, 600)  # -40: 20 points down, far beyond 2
+    result = judge(nps, provider="p", unit=Unit.POINTS, release=fell, baseline=baseline)
+    assert result.verdict == Verdict.FAIL
+    assert result.message.startswith("NPS fell 20.0 points (-20.0 → -40.0)")

@@ -657,3 +657,47 @@ def test_terminal_summary_live_table_and_log_line() -> None:
         "1 undecided (conversion <b>)"
     )
     assert render_poll_line(report).endswith("; stopped: every criterion was decided")
+
+
+def _requests_until(path: Path, deploy: datetime, last: timedelta) -> None:
+    """100 requests an hour from a day before the deploy up to `last` after it, 1% of them 500s."""
+    with path.open("w") as out:
+        moment, i = deploy - timedelta(hours=24), 0
+        while moment <= deploy + last:
+            status = 500 if i % 100 == 0 else 200
+            out.write(json.dumps({"timestamp": moment.isoformat(), "status": status}) + "\n")
+            moment, i = moment + timedelta(seconds=36), i + 1
+
+
+def test_a_closed_window_whose_data_lag_is_not_the_last_look(tmp_path: Path) -> None:
+    # The release window (10:00-12:00) has closed when the wait starts at 12:05, but the request
+    # log only reaches 11:00 (an ingestion lag). That look is not the last: the wait goes on, and
+    # once the log reaches the window's end, the next look is the last one.
+    deploy = datetime(2026, 11, 10, 10, tzinfo=UTC)
+    log = tmp_path / "requests.ndjson"
+    _requests_until(log, deploy, timedelta(hours=1))
+    (tmp_path / "cxe.yml").write_text(
+        f"release: {{deployed_at: '{deploy.isoformat()}'}}\n"
+        "windows: {baseline: 24h, release: 2h}\n"
+        "providers:\n  api: {type: file, requests: requests.ndjson}\n"
+        "criteria:\n  - {name: errors, metric: error_rate, max_rise: 50%}\n"
+    )
+    clock = FakeClock(deploy + timedelta(hours=2, minutes=5))
+
+    def sleep(seconds: float) -> None:
+        clock.sleep(seconds)
+        if len(clock.sleeps) == 2:  # 20 minutes later the lagging hour arrives
+            _requests_until(log, deploy, timedelta(hours=1, minutes=59, seconds=59))
+
+    report = wait_for_verdict(
+        load(tmp_path / "cxe.yml"),
+        wait=timedelta(hours=1),
+        interval=timedelta(minutes=10),
+        clock=clock,
+        sleep=sleep,
+    )
+    assert report.wait is not None and report.wait.stopped == StopReason.WINDOW_CLOSED
+    assert len(report.polls) == 3  # 12:05 and 12:15 partial, 12:25 complete and last
+    (errors,) = report.criteria
+    assert not errors.partial
+    assert errors.samples == 200  # the whole window: 100 requests an hour for 2 hours
