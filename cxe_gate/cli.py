@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -39,9 +42,20 @@ def exit_code(verdict: Verdict, *, fail_on: str = "fail") -> int:
     return _EXIT_CODES[verdict]
 
 
-def _fail(error: CxeGateError, code: int) -> None:
+def _fail(error: CxeGateError, code: int) -> NoReturn:
     click.secho(str(error), fg="red", err=True)
     sys.exit(code)
+
+
+@contextmanager
+def _errors_exit() -> Iterator[None]:
+    """A mistake in the criteria file exits 2, data that cannot be read 4: one red line each."""
+    try:
+        yield
+    except ConfigError as exc:
+        _fail(exc, EXIT_USAGE)
+    except CxeGateError as exc:
+        _fail(exc, EXIT_ERROR)
 
 
 class _Duration(click.ParamType):
@@ -202,18 +216,12 @@ def evaluate(
     if interval is not None and wait is not None and interval > wait:
         raise click.BadParameter("must not be longer than --wait", param_hint="--interval")
     colour = sys.stdout.isatty() if color is None else color
-    try:
+    with _errors_exit():
         paths = [check_report_path(p) for p in outputs]
         loaded = load(config_path, release=release_name, deployed_at=deployed_at)
         if on_inconclusive is not None:
             loaded = _with_gate(loaded, on_inconclusive=on_inconclusive)
         report = _evaluate(loaded, dry_run=dry_run, wait=wait, interval=interval, colour=colour)
-    except ConfigError as exc:
-        _fail(exc, EXIT_USAGE)
-        return
-    except CxeGateError as exc:
-        _fail(exc, EXIT_ERROR)
-        return
     click.echo(render_terminal(report, colour=colour))
     for path in paths:
         try:
@@ -231,11 +239,8 @@ def evaluate(
 @_config_option
 def validate(config_path: Path) -> None:
     """Check the criteria file and report every mistake with its line."""
-    try:
+    with _errors_exit():
         loaded = load(config_path)
-    except ConfigError as exc:
-        _fail(exc, EXIT_USAGE)
-        return
     config = loaded.config
     click.echo(
         f"{config_path}: valid ({len(config.criteria)} criteria, {len(config.providers)} "
@@ -258,15 +263,9 @@ def plan(config_path: Path, deployed_at: str | None) -> None:
 
     from .plan import plan as plan_release
 
-    try:
+    with _errors_exit():
         loaded = load(config_path, deployed_at=deployed_at)
         plans = plan_release(loaded, now=datetime.now(UTC))
-    except ConfigError as exc:
-        _fail(exc, EXIT_USAGE)
-        return
-    except CxeGateError as exc:
-        _fail(exc, EXIT_ERROR)
-        return
     for line in plans:
         click.echo(line.sentence)
 

@@ -4,11 +4,11 @@ folder on sys.path) and runs the gate on it."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from datetime import UTC, datetime
 
 import pytest
+from third_party import install_provider
 
 from cxe_gate.errors import ConfigError
 from cxe_gate.gate import evaluate
@@ -37,20 +37,13 @@ class ConstProvider(Provider):
 
 
 def test_a_provider_from_another_package_is_found_by_its_entry_point(tmp_path, monkeypatch):
-    site = tmp_path / "site-packages"
-    site.mkdir()
-    (site / "acme_const_provider.py").write_text(PROVIDER)
-    info = site / "acme_const_provider-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: acme-const-provider\nVersion: 1.0\n"
+    install_provider(
+        tmp_path / "site-packages",
+        monkeypatch,
+        module="acme_const_provider",
+        source=PROVIDER,
+        entry="acme-const = acme_const_provider:ConstProvider",
     )
-    (info / "entry_points.txt").write_text(
-        "[cxe_gate.providers]\nacme-const = acme_const_provider:ConstProvider\n"
-    )
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "acme_const_provider", raising=False)
-
     assert "acme-const" in available()
     path = tmp_path / "cxe.yml"
     path.write_text(

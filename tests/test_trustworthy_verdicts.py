@@ -8,18 +8,17 @@ The provider here is a third party's, installed the way pip installs a package (
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from third_party import install_provider
 
 from cxe_gate.cli import main
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
-from cxe_gate.providers import registry
 from cxe_gate.results import Verdict
 
 SCRIPTED = '''
@@ -73,20 +72,13 @@ NOW = datetime(2026, 11, 23, 13, tzinfo=UTC)  # the release window (10:00-12:00)
 
 @pytest.fixture(autouse=True)
 def scripted_provider(tmp_path_factory, monkeypatch):
-    site = tmp_path_factory.mktemp("site-packages")
-    (site / "acme_scripted_provider.py").write_text(SCRIPTED)
-    info = site / "acme_scripted_provider-1.0.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: acme-scripted-provider\nVersion: 1.0\n"
+    install_provider(
+        tmp_path_factory.mktemp("site") / "site-packages",
+        monkeypatch,
+        module="acme_scripted_provider",
+        source=SCRIPTED,
+        entry="acme-scripted = acme_scripted_provider:ScriptedProvider",
     )
-    (info / "entry_points.txt").write_text(
-        "[cxe_gate.providers]\nacme-scripted = acme_scripted_provider:ScriptedProvider\n"
-    )
-    monkeypatch.syspath_prepend(str(site))
-    monkeypatch.delitem(sys.modules, "acme_scripted_provider", raising=False)
-    # The registry remembers a provider once found: forget it again after the test.
-    monkeypatch.setattr(registry, "_registered", dict(registry._registered))
 
 
 def criteria_file(tmp_path: Path, answers: dict, criteria: str, *, extra: str = "") -> Path:

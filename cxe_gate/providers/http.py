@@ -307,6 +307,18 @@ def _validation_problems(exc: ValidationError, prefix: Location) -> list[tuple[L
 # --- reading numbers out of an answer -----------------------------------------------------------
 
 
+def _as_number(value: Any) -> float | None:
+    """A JSON number, or a number written as text ("12.5", as many APIs send them); else None."""
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
 def _found(path: str, body: Any) -> list[Any]:
     """Every value `path` matches in `body` (JMESPath: its result, a list read as its items)."""
     compiled = _compiled(path)
@@ -340,14 +352,7 @@ class _Answer:
                 f"{path} matched {len(found)} values ({_shown(found[:3])}), expected one number"
             )
         value = found[0]
-        number: float | None = None
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-            number = float(value)
-        elif isinstance(value, str):
-            try:
-                number = float(value.strip())
-            except ValueError:
-                number = None
+        number = _as_number(value)
         if number is None:
             raise self._error(f"{path} matched {_shown(value)}, expected a number")
         if math.isnan(number):
@@ -362,19 +367,14 @@ class _Answer:
         return max(found) if found else None
 
     def _time(self, path: str, value: Any) -> datetime:
-        number: float | None = None
-        if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-            number = float(value)
-        elif isinstance(value, str):
+        number = _as_number(value)
+        if number is None and isinstance(value, str):
             try:
-                number = float(value.strip())
+                moment = datetime.fromisoformat(value.strip())
             except ValueError:
-                try:
-                    moment = datetime.fromisoformat(value.strip())
-                except ValueError:
-                    moment = None
-                if moment is not None:
-                    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                moment = None
+            if moment is not None:
+                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         if number is None or not math.isfinite(number):
             raise self._error(
                 f"{path} matched {_shown(value)}, expected a time: ISO 8601 or Unix seconds "
