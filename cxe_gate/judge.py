@@ -745,6 +745,8 @@ def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Ver
     ]
     notes = [f"warnings: {', '.join(warned)}"] if warned else []
     notes += [f"undecided (warn only): {', '.join(undecided)}"] if undecided else []
+    # Under on_error: open an unread criterion does not block, but the release cannot pass on it.
+    notes += [f"could not read (on_error: open): {', '.join(errors)}"] if errors else []
     if settings.policy == "score" and total is not None and total < settings.pass_score:
         return Verdict.WARN, "; ".join(
             [f"score {total:g} is below pass_score {settings.pass_score:g}", *notes, *accepted]

@@ -252,10 +252,11 @@ def test_a_key_failure_fails_the_release_whatever_the_score():
 def test_errors_never_pass_even_when_fail_open():
     verdict, _ = overall([_result(Verdict.ERROR)], GateSettings(on_error="open"))
     assert verdict == Verdict.ERROR
-    verdict, _ = overall(
-        [_result(Verdict.ERROR), _result(Verdict.PASS)], GateSettings(on_error="open")
-    )
-    assert verdict == Verdict.PASS
+    # Open: the unread criterion does not block, but the release warns and names it.
+    unread = _result(Verdict.ERROR).model_copy(update={"name": "uptime"})
+    verdict, summary = overall([unread, _result(Verdict.PASS)], GateSettings(on_error="open"))
+    assert verdict == Verdict.WARN
+    assert summary == "could not read (on_error: open): uptime"
 
 
 def test_nps_movement_is_told_in_points():

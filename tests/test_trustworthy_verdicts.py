@@ -297,3 +297,20 @@ def test_points_on_an_nps_and_durations_on_a_latency_stay_valid(tmp_path):
     )
     result = CliRunner().invoke(main, ["validate", "-c", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_on_error_open_warns_and_names_what_could_not_be_read(tmp_path):
+    # The case: a provider dies on one criterion; under open it used to read
+    # "PASS score 100: every criterion passed".
+    path = criteria_file(
+        tmp_path,
+        {"errors": {"any": [50, 10000]}, "uptime": {"any": "raise"}},
+        "- {name: errors, metric: error_rate, max: 1%}\n"
+        "- {name: uptime, metric: error_rate, max: 1%}\n",
+        extra="gate: {on_error: open}\n",
+    )
+    code, output = run(path)
+    assert code == 0, output  # a warn
+    last = output.splitlines()[-1]
+    assert last.lstrip().startswith("WARN")
+    assert "could not read (on_error: open): uptime" in last
