@@ -311,7 +311,6 @@ def test_a_question_is_asked_once_per_evaluation(api_server: HTTPServer, amplitu
 # One server per test, a fresh provider per case (a provider asks each question once).
 
 NO_FUNNEL = {
-    "404": Response("", status=404),  # Amplitude's "no data for that range"
     "empty": {"data": []},
     "zeros": funnel(0, 0, 0),
     "nulls": funnel(None, None, None),
@@ -385,6 +384,31 @@ def test_refused_keys_name_the_variables_and_never_the_secret(api_server: HTTPSe
     assert KEY not in message and SECRET not in message
     assert AUTH.removeprefix("Basic ") not in message  # nor the two, encoded
     assert len(api_server.log) == 1  # refused credentials are not retried
+
+
+def test_a_404_is_an_error_naming_the_url_and_the_eu_host(api_server: HTTPServer):
+    # What an EU project's keys get from the US host, or a proxy from a wrong path: never "no data".
+    api_server.expect_request("/api/2/funnels").respond_with_data("Not Found", status=404)
+    amp = provider(None)  # type: ignore[arg-type]  # region: us
+    amp.client.base_url = api_server.url_for("").rstrip("/")  # the loopback server stands in for it
+    with pytest.raises(ProviderError) as caught:
+        amp.measure(conversion(), WINDOWS)
+    message = str(caught.value)
+    assert message.startswith(f"GET {api_server.url_for('/api/2/funnels')}: 404 Not Found")
+    assert "a project whose data resides in the EU is served by " in message
+    assert "https://analytics.eu.amplitude.com (region: eu)" in message
+    assert len(api_server.log) == 1  # not retried, and the baseline is not asked
+
+
+def test_a_404_behind_a_proxy_or_from_the_eu_host_says_what_to_check(api_server: HTTPServer):
+    api_server.expect_request("/api/2/events/segmentation").respond_with_data("", status=404)
+    url = api_server.url_for("")
+    with pytest.raises(ProviderError, match=r"404 Not Found: .*; check url: the proxy must pass"):
+        provider(url).measure(engagement("active_users"), WHOLE_DAYS)
+    eu = provider(None, region="eu")  # type: ignore[arg-type]
+    eu.client.base_url = url.rstrip("/")
+    with pytest.raises(ProviderError, match=r"a US project is served by https://amplitude\.com"):
+        eu.measure(engagement("active_users"), WHOLE_DAYS)
 
 
 def test_429_waits_as_asked_then_succeeds(api_server: HTTPServer):

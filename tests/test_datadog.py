@@ -413,6 +413,49 @@ def test_429_waits_for_retry_after_then_answers(api_server: HTTPServer):
     assert len(api_server.log) == 2
 
 
+def test_429_waits_until_x_ratelimit_reset_then_answers(api_server: HTTPServer):
+    # Datadog's 429 has no Retry-After: X-RateLimit-Reset is the seconds until the limit resets.
+    limits = {
+        "X-RateLimit-Limit": "100",
+        "X-RateLimit-Period": "60",
+        "X-RateLimit-Remaining": "0",
+        "X-RateLimit-Reset": "1",
+        "X-RateLimit-Name": "timeseries_query",
+    }
+    api_server.expect_ordered_request(PATH).respond_with_json(
+        {"errors": ["Too many requests"]}, status=429, headers=limits
+    )
+    api_server.expect_ordered_request(PATH).respond_with_handler(
+        FakeDatadog({(R0, "errors"): [2.0], (R0, "requests"): [400.0]})
+    )
+    started = time.monotonic()
+    release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
+    assert time.monotonic() - started >= 1.0  # the reset, not the 10 ms backoff
+    assert (release.value, release.samples) == (0.005, 400)
+
+
+def test_a_reset_past_the_deadline_is_an_error_at_once(api_server: HTTPServer):
+    api_server.expect_request(PATH).respond_with_json(
+        {"errors": ["Too many requests"]}, status=429, headers={"X-RateLimit-Reset": "3600"}
+    )
+    context = ProviderContext(
+        name="dd",
+        base_dir=Path("."),
+        environ={"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY},
+        deadline=time.monotonic() + 5,
+    )
+    settings = DatadogSettings.model_validate(
+        {"api_url": api_server.url_for(""), "api_key": "${DD_API_KEY}", "app_key": "${DD_APP_KEY}"}
+    )
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        DatadogProvider(settings, context).measure(error_rate(), [RELEASE])
+    assert time.monotonic() - started < 1.0 and len(api_server.log) == 1
+    message = str(caught.value)
+    assert "the rate limit resets at" in message and "per X-RateLimit-Reset" in message
+    assert "s after the evaluation's deadline (gate.deadline): not waited" in message
+
+
 def test_500_is_retried_then_reported(api_server: HTTPServer):
     api_server.expect_request(PATH).respond_with_json({"errors": ["Internal error"]}, status=500)
     with pytest.raises(ProviderError) as caught:

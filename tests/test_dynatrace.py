@@ -4,6 +4,8 @@ followed, null values are no data, and failures become errors that never show th
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +39,7 @@ R0, R1 = int(RELEASE.start.timestamp() * 1000), int(RELEASE.end.timestamp() * 10
 SERVICE = 'type(SERVICE),entityId("SERVICE-1A2B3C4D5E6F7A8B")'
 APP = 'type(APPLICATION),entityId("APPLICATION-EA7C4B59F27D43EB")'
 PATH = "/api/v2/metrics/query"
+JSON = "application/json"
 P95 = "builtin:service.response.time:splitBy():percentile(95)"
 
 
@@ -262,6 +265,52 @@ def test_429_waits_for_retry_after_then_answers(api_server: HTTPServer):
     release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
     assert time.monotonic() - started >= 0.3
     assert (release.value, release.samples) == (0.005, 200)
+
+
+def test_429_waits_until_the_reset_in_microseconds_then_answers(api_server: HTTPServer):
+    # Dynatrace documents X-RateLimit-Reset as a UNIX time in microseconds, with no Retry-After.
+    reset = time.time() + 1
+    api_server.expect_ordered_request(PATH).respond_with_json(
+        {"error": {"code": 429, "message": "Too many requests"}},
+        status=429,
+        headers={"X-RateLimit-Reset": str(int(reset * 1_000_000)), "X-RateLimit-Remaining": "0"},
+    )
+    asked_again: list[float] = []
+
+    def answer_now(request: Request) -> Response:
+        asked_again.append(time.time())
+        return Response(json.dumps(answer([series(1.0)], [series(200.0)])), 200, {}, JSON)
+
+    api_server.expect_ordered_request(PATH).respond_with_handler(answer_now)
+    release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
+    assert asked_again[0] >= reset - 0.01  # not the 10 ms backoff, nor 1e6 times too long
+    assert (release.value, release.samples) == (0.005, 200)
+
+
+def test_a_reset_past_the_deadline_is_an_error_at_once(api_server: HTTPServer):
+    in_an_hour = int((time.time() + 3600) * 1_000_000)
+    api_server.expect_request(PATH).respond_with_json(
+        {"error": {"code": 429, "message": "Too many requests"}},
+        status=429,
+        headers={"X-RateLimit-Reset": str(in_an_hour)},
+    )
+    context = ProviderContext(
+        name="dt",
+        base_dir=Path("."),
+        environ={"DT_API_TOKEN": TOKEN},
+        deadline=time.monotonic() + 5,
+    )
+    settings = DynatraceSettings.model_validate(
+        {"url": api_server.url_for(""), "token": "${DT_API_TOKEN}"}
+    )
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        DynatraceProvider(settings, context).measure(error_rate(), [RELEASE])
+    assert time.monotonic() - started < 1.0 and len(api_server.log) == 1
+    message = str(caught.value)
+    assert "the rate limit resets at" in message
+    assert re.search(r"\(in 3,(599|600) s, per X-RateLimit-Reset\)", message), message
+    assert "after the evaluation's deadline (gate.deadline): not waited" in message
 
 
 def test_500_is_retried_then_reported(api_server: HTTPServer):

@@ -1,13 +1,16 @@
 """Every SaaS provider through the whole gate when its service misbehaves: refused credentials, rate
-limits with Retry-After, server errors, answers slower than the timeout and bodies cut short. Each
-must end as verdict `error` (never pass), say what happened, and never show the credential.
+limits with Retry-After or the service's own reset header, server errors, answers slower than the
+timeout and bodies cut short. Each must end as verdict `error` (never pass), say what happened, and
+never show the credential.
 
 The services' good answers, empty results and odd shapes are in each provider's own test file."""
 
 from __future__ import annotations
 
+import math
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
@@ -77,10 +80,11 @@ SERVICES = {
 }
 
 
-def criteria_file(tmp_path: Path, service: Service, url: str) -> Path:
+def criteria_file(tmp_path: Path, service: Service, url: str, gate: str = "") -> Path:
     path = tmp_path / "cxe.yml"
     path.write_text(
         "release: {name: shop-2.0, deployed_at: 2026-11-23T10:00:00Z}\n"
+        f"gate: {{{gate}}}\n"
         "windows: {baseline: {start: -26h, end: -2h}, release: 2h}\n"
         "providers:\n"
         f"  svc: {service.provider.replace('URL', repr(url))}\n"
@@ -101,9 +105,9 @@ def service(request, monkeypatch) -> Service:
     return chosen
 
 
-def run(tmp_path: Path, service: Service, server: HTTPServer):
+def run(tmp_path: Path, service: Service, server: HTTPServer, gate: str = ""):
     report = evaluate(
-        load(criteria_file(tmp_path, service, server.url_for("").rstrip("/"))), now=NOW
+        load(criteria_file(tmp_path, service, server.url_for("").rstrip("/"), gate)), now=NOW
     )
     text = report.model_dump_json()
     assert SECRET not in text  # not in messages, queries or details, whatever the service said
@@ -164,3 +168,67 @@ def test_a_body_cut_short_is_an_error(tmp_path, service, api_server: HTTPServer)
     )
     criterion = run(tmp_path, service, api_server)
     assert "not valid JSON" in criterion.message, criterion.message
+
+
+# A service's own header saying when its rate limit lifts (no Retry-After), as it writes the time
+# `seconds` from now; and the UNIX time that is, rounded as the header rounds it.
+RESETS: dict[str, Callable[[float], tuple[dict[str, str], float]]] = {
+    # seconds until the reset (docs.datadoghq.com/api/latest/rate-limits)
+    "datadog": lambda seconds: ({"X-RateLimit-Reset": f"{seconds:g}"}, time.time() + seconds),
+    # UTC epoch seconds of the next window (docs.sentry.io/api/ratelimits)
+    "sentry": lambda seconds: (
+        {"X-Sentry-Rate-Limit-Reset": str(math.ceil(time.time() + seconds))},
+        math.ceil(time.time() + seconds),
+    ),
+    # a UNIX time in microseconds (Dynatrace Managed Cluster API, "Access limit")
+    "dynatrace": lambda seconds: (
+        {"X-RateLimit-Reset": str(int((time.time() + seconds) * 1e6))},
+        time.time() + seconds,
+    ),
+}
+
+
+@pytest.fixture(params=sorted(RESETS))
+def throttled(request, monkeypatch) -> tuple[Service, Callable[[float], tuple[dict, float]]]:
+    chosen = SERVICES[request.param]
+    for variable in chosen.variables:
+        monkeypatch.setenv(variable, f"{SECRET}-{variable}")
+    return chosen, RESETS[request.param]
+
+
+def test_a_services_own_reset_header_is_waited_out(tmp_path, throttled, api_server: HTTPServer):
+    service, reset = throttled
+    asked: list[float] = []
+    resets: list[float] = []
+
+    def throttle_once(request: Request) -> Response:
+        asked.append(time.time())
+        if resets:  # then an outage, so the criterion still ends in error
+            return Response("upstream unavailable", status=503)
+        headers, when = reset(1)
+        resets.append(when)
+        return Response('{"error": "rate limited"}', status=429, headers=headers)
+
+    api_server.expect_request(EVERYTHING).respond_with_handler(throttle_once)
+    criterion = run(tmp_path, service, api_server)
+    assert "503" in criterion.message and "after 4 attempts" in criterion.message, criterion.message
+    assert asked[1] >= resets[0] - 0.01, (asked, resets)  # the reset, not the 10 ms backoff
+
+
+def test_a_reset_past_the_deadline_is_an_error_now(tmp_path, throttled, api_server: HTTPServer):
+    service, reset = throttled
+
+    def throttle(request: Request) -> Response:
+        return Response('{"error": "rate limited"}', status=429, headers=reset(600)[0])
+
+    api_server.expect_request(EVERYTHING).respond_with_handler(throttle)
+    started = time.monotonic()
+    criterion = run(tmp_path, service, api_server, gate="deadline: 20s")
+    assert time.monotonic() - started < 5  # neither 600 s nor the whole 20 s deadline
+    assert len(api_server.log) == 1
+    assert re.search(
+        r"429 .*; the rate limit resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (599|600|601) s, "
+        r"per X-(Sentry-Rate-Limit|RateLimit)-Reset\), 5\d\d s after the evaluation's deadline "
+        r"\(gate\.deadline\): not waited",
+        criterion.message,
+    ), criterion.message

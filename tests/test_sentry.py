@@ -5,6 +5,8 @@ Discover, "no data" and partial answers, and failures that end as an error verdi
 from __future__ import annotations
 
 import json
+import math
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -340,6 +342,103 @@ def test_a_refused_token_names_the_variable_and_never_the_token(api_server):
     assert "401" in message and "check SENTRY_AUTH_TOKEN" in message and "org:read" in message
     assert TOKEN not in message and TOKEN not in (caught.value.query or "")
     assert len(api_server.log) == 1
+
+
+# --- pages and rate limits -----------------------------------------------------------------------
+
+
+def link(request: Request, cursor: str, more: bool) -> str:
+    """Sentry's Link header: always a previous and a next link, `results` saying if one holds any."""
+    url = request.base_url + "?" + request.query_string.decode()
+    return (
+        f'<{url}&cursor=0:0:1>; rel="previous"; results="false"; cursor="0:0:1", '
+        f'<{url}&cursor={cursor}>; rel="next"; results="{str(more).lower()}"; cursor="{cursor}"'
+    )
+
+
+def paged(pages: dict[str, list[list[dict]]], seen: list[Request]):
+    """The sessions endpoint with each window's groups split into pages, a cursor `0:<n>:0` each."""
+
+    def handle(request: Request) -> Response:
+        seen.append(request)
+        split = pages[window_of(request)]
+        page = int(request.args.get("cursor", "0:0:0").split(":")[1])
+        body = {"start": request.args["start"], "end": request.args["end"], "intervals": []}
+        body |= {"groups": split[page], "query": request.args.get("query", "")}
+        more = page + 1 < len(split)
+        headers = {"Link": link(request, f"0:{page + 1}:0", more)}
+        return Response(json_text(body), headers=headers, content_type="application/json")
+
+    return handle
+
+
+def test_every_page_of_session_groups_is_read(api_server):
+    seen: list[Request] = []
+    releases = ["app@2.0", "app@2.1", "app@2.2"]
+    api_server.expect_request(SESSIONS).respond_with_handler(
+        paged(
+            {
+                "release": [[totals(1000, 0.99, release=RELEASE_NAME)]],
+                "baseline": [[totals(3000, 0.99, release=r)] for r in releases],
+            },
+            seen,
+        )
+    )
+    sentry = provider(api_server, baseline_release=releases)
+    result = sentry.measure(for_release(CRASHES), WINDOWS)
+    assert (result["baseline"].samples, result["baseline"].successes) == (9000, 90)
+    assert (result["release"].samples, result["release"].successes) == (1000, 10)
+    baseline = [r.args for r in seen if window_of(r) == "baseline"]
+    assert [a.get("cursor") for a in baseline] == [None, "0:1:0", "0:2:0"]
+    assert all(a["query"] == "release:[app@2.0,app@2.1,app@2.2]" for a in baseline)
+    assert len(seen) == 4  # the release's single page announces no more (results="false")
+
+
+def test_pages_past_the_cap_are_an_error_not_a_truncated_answer(api_server):
+    endless = [[totals(10, 1.0)]] * 1000
+    api_server.expect_request(SESSIONS).respond_with_handler(
+        paged({"release": endless, "baseline": endless}, [])
+    )
+    with pytest.raises(ProviderError, match=r"more than 20 pages of session groups; narrow"):
+        provider(api_server).measure(for_release(CRASHES), WINDOWS)
+    assert len(api_server.log) == 20
+
+
+def test_a_cursor_sent_twice_is_an_error(api_server):
+    def same_cursor(request: Request) -> Response:
+        body = {"start": "", "end": "", "intervals": [], "groups": [totals(10, 1.0)], "query": ""}
+        headers = {"Link": link(request, "0:1:0", True)}
+        return Response(json_text(body), headers=headers, content_type="application/json")
+
+    api_server.expect_request(SESSIONS).respond_with_handler(same_cursor)
+    with pytest.raises(ProviderError, match=r"Sentry sent the next-page cursor '0:1:0' twice"):
+        provider(api_server).measure(for_release(CRASHES), WINDOWS)
+    assert len(api_server.log) == 2
+
+
+def test_429_waits_until_the_rate_limit_window_resets(api_server):
+    # Sentry's 429 says when the next window begins: X-Sentry-Rate-Limit-Reset, UTC epoch seconds.
+    answer = sessions({"release": [totals(10, 1.0)], "baseline": [totals(10, 1.0)]})
+    resets: list[int] = []
+    asked: list[float] = []
+
+    def throttled_once(request: Request) -> Response:
+        asked.append(time.time())
+        if resets:
+            return answer(request)
+        resets.append(math.ceil(time.time() + 0.5))
+        headers = {
+            "X-Sentry-Rate-Limit-Limit": "40",
+            "X-Sentry-Rate-Limit-Remaining": "0",
+            "X-Sentry-Rate-Limit-Reset": str(resets[0]),
+        }
+        detail = {"detail": "You are attempting to use this endpoint too frequently."}
+        return Response(json_text(detail), 429, headers, content_type="application/json")
+
+    api_server.expect_request(SESSIONS).respond_with_handler(throttled_once)
+    result = provider(api_server).measure(for_release(CRASHES), WINDOWS)
+    assert result["release"].samples == 10
+    assert asked[1] >= resets[0] - 0.01  # waited for the new window, not the 10 ms backoff
 
 
 def test_region_and_self_hosted_hosts():

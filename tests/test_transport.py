@@ -3,6 +3,7 @@ timeouts, the deadline, malformed and cut-short bodies, and credentials kept out
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -16,12 +17,20 @@ from werkzeug import Request, Response
 from cxe_gate.config import SecretRef
 from cxe_gate.errors import ProviderError
 from cxe_gate.providers.base import ProviderContext
-from cxe_gate.providers.transport import ApiClient, HttpSettings
+from cxe_gate.providers.transport import (
+    ApiClient,
+    HttpSettings,
+    Reply,
+    seconds_from_now,
+    unix_time,
+)
 
 TOKEN = "s3cr3t-token-value-123"
 
 
-def client(url: str, *, deadline: float | None = None, **settings) -> ApiClient:
+def client(
+    url: str, *, deadline: float | None = None, reset_headers=None, retryable=None, **settings
+) -> ApiClient:
     context = ProviderContext(
         name="svc", base_dir=Path("."), environ={"SVC_TOKEN": TOKEN}, deadline=deadline
     )
@@ -32,6 +41,8 @@ def client(url: str, *, deadline: float | None = None, **settings) -> ApiClient:
         HttpSettings.model_validate(options),
         base_url=url,
         headers={"Authorization": f"Bearer {token}"},
+        reset_headers=reset_headers,
+        retryable=retryable,
     )
 
 
@@ -123,6 +134,137 @@ def test_the_deadline_cuts_retries_short(api_server: HTTPServer):
     with pytest.raises(ProviderError, match="deadline"):
         client(api_server.url_for("/"), deadline=time.monotonic() + 2).get("/q")
     assert time.monotonic() - started < 1.5  # did not sleep 30 s hoping to beat a 2 s deadline
+
+
+# --- a service's own rate-limit headers ----------------------------------------------------------
+
+RESET = {"X-RateLimit-Reset": seconds_from_now}
+
+
+def test_a_services_reset_header_is_waited_out_when_there_is_no_retry_after(
+    api_server: HTTPServer,
+):
+    api_server.expect_ordered_request("/q").respond_with_json(
+        {"errors": ["Too many requests"]}, status=429, headers={"X-RateLimit-Reset": "1"}
+    )
+    api_server.expect_ordered_request("/q").respond_with_json({"ok": True})
+    started = time.monotonic()
+    reply = client(api_server.url_for("/"), reset_headers=RESET).get("/q")
+    assert reply.body == {"ok": True}
+    assert 1.0 <= time.monotonic() - started < 1.8  # the reset, not the 10 ms backoff
+
+
+def test_retry_after_wins_over_the_services_reset_header(api_server: HTTPServer):
+    api_server.expect_ordered_request("/q").respond_with_json(
+        {}, status=429, headers={"Retry-After": "0.2", "X-RateLimit-Reset": "30"}
+    )
+    api_server.expect_ordered_request("/q").respond_with_json({"ok": True})
+    started = time.monotonic()
+    assert client(api_server.url_for("/"), reset_headers=RESET).get("/q").body == {"ok": True}
+    assert 0.2 <= time.monotonic() - started < 1.0
+
+
+def test_a_reset_header_is_read_only_on_a_429(api_server: HTTPServer):
+    # Datadog sends X-RateLimit-Reset on every answer of a limited endpoint, 5xx included.
+    api_server.expect_ordered_request("/q").respond_with_json(
+        {}, status=503, headers={"X-RateLimit-Reset": "30"}
+    )
+    api_server.expect_ordered_request("/q").respond_with_json({"ok": True})
+    started = time.monotonic()
+    assert client(api_server.url_for("/"), reset_headers=RESET).get("/q").body == {"ok": True}
+    assert time.monotonic() - started < 1.0  # the backoff, not 30 s
+
+
+def test_a_reset_past_the_deadline_is_not_waited_and_the_error_says_when(api_server: HTTPServer):
+    api_server.expect_request("/q").respond_with_json(
+        {}, status=429, headers={"X-RateLimit-Reset": "60"}
+    )
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        client(api_server.url_for("/"), deadline=started + 2, reset_headers=RESET).get("/q")
+    assert time.monotonic() - started < 1.0  # errors now rather than sleep into the deadline
+    assert len(api_server.log) == 1
+    assert re.search(
+        r"429 TOO MANY REQUESTS: \{\}; the rate limit resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC "
+        r"\(in 60 s, per X-RateLimit-Reset\), 5\d s after the evaluation's deadline "
+        r"\(gate\.deadline\): not waited",
+        str(caught.value),
+    ), str(caught.value)
+
+
+def test_a_reset_already_past_falls_back_to_the_backoff(api_server: HTTPServer):
+    past = str(int(time.time()) - 5)
+    api_server.expect_ordered_request("/q").respond_with_json(
+        {}, status=429, headers={"X-Sentry-Rate-Limit-Reset": past}
+    )
+    api_server.expect_ordered_request("/q").respond_with_json({"ok": True})
+    svc = client(api_server.url_for("/"), reset_headers={"X-Sentry-Rate-Limit-Reset": unix_time})
+    assert svc.get("/q").body == {"ok": True}
+
+
+@pytest.mark.parametrize("scale", [1, 1_000, 1_000_000], ids=["seconds", "ms", "microseconds"])
+def test_a_unix_reset_reads_the_same_in_any_unit(scale: int):
+    in_ten_seconds = int((time.time() + 10) * scale)  # seconds: 9 to 10 s away
+    assert unix_time(str(in_ten_seconds)) == pytest.approx(
+        in_ten_seconds / scale - time.time(), abs=0.05
+    )
+    assert 9 <= unix_time(str(in_ten_seconds)) <= 10
+
+
+@pytest.mark.parametrize("value", ["", "soon", "-3", "1e3", "Wed, 21 Oct 2026 07:28:00 GMT"])
+def test_an_unreadable_reset_is_ignored(value: str):
+    assert seconds_from_now(value) is None and unix_time(value) is None
+
+
+# --- answers no retry can help ------------------------------------------------------------------
+
+SPENT = {
+    "error": {
+        "code": 429,
+        "message": "Exhausted property tokens per day",
+        "status": "RESOURCE_EXHAUSTED",
+    }
+}
+
+
+def not_spent(reply: Reply) -> bool:
+    """GA4's way: a 429 RESOURCE_EXHAUSTED is an hourly or daily quota, not seconds of waiting."""
+    error = reply.body.get("error") if isinstance(reply.body, dict) else None
+    return not (isinstance(error, dict) and error.get("status") == "RESOURCE_EXHAUSTED")
+
+
+def test_an_answer_the_provider_reads_as_final_is_not_retried(api_server: HTTPServer):
+    api_server.expect_request("/q").respond_with_json(
+        SPENT, status=429, headers={"Retry-After": "1"}
+    )
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        client(api_server.url_for("/"), retryable=not_spent).get("/q")
+    assert time.monotonic() - started < 0.5 and len(api_server.log) == 1
+    message = str(caught.value)
+    assert "429 TOO MANY REQUESTS" in message and "RESOURCE_EXHAUSTED" in message
+    assert message.endswith("not retried: waiting would not help")
+
+
+def test_other_answers_are_still_retried_under_the_providers_rule(api_server: HTTPServer):
+    api_server.expect_ordered_request("/q").respond_with_json(
+        {"error": {"code": 429, "status": "TOO_MANY_CONCURRENT"}}, status=429
+    )
+    api_server.expect_ordered_request("/q").respond_with_data("busy", status=503)
+    api_server.expect_ordered_request("/q").respond_with_json({"ok": True})
+    assert client(api_server.url_for("/"), retryable=not_spent).get("/q").body == {"ok": True}
+
+
+def test_a_rule_may_end_the_request_with_its_own_error(api_server: HTTPServer):
+    def spent(reply: Reply) -> bool:
+        raise ProviderError(
+            "the property's daily token quota is spent; it resets at midnight", provider="svc"
+        )
+
+    api_server.expect_request("/q").respond_with_json(SPENT, status=429)
+    with pytest.raises(ProviderError, match="daily token quota is spent"):
+        client(api_server.url_for("/")).get("/q", retryable=spent)  # for this request only
+    assert len(api_server.log) == 1
 
 
 def test_nothing_is_sent_after_the_deadline(api_server: HTTPServer):

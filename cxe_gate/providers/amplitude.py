@@ -119,7 +119,7 @@ class AmplitudeSettings(HttpSettings):
 
 @dataclass(frozen=True)
 class _Asked:
-    """One request and its answer (None: Amplitude's 404, its answer for "no data in range")."""
+    """One request and its answer."""
 
     text: str
     body: Any
@@ -165,7 +165,7 @@ class AmplitudeProvider(Provider):
             text = request_text(path, params)
             reply = self.client.get(path, params=params, query=text, accept={404})
             if reply.status == 404:
-                return _Asked(text, None)
+                raise provider_error(self.context, self._not_found(path), text)
             if reply.body is None:
                 raise provider_error(
                     self.context, f"GET {path}: {reply.status} with an empty body", text
@@ -173,6 +173,21 @@ class AmplitudeProvider(Provider):
             return _Asked(text, reply.body)
 
         return self._answers.get((path, tuple(params)), ask)
+
+    def _not_found(self, path: str) -> str:
+        """A 404 is a wrong host or path. Reading it as "no data" is seen only in third-party
+        code, and it would turn a wrong region into a window without data rather than an error."""
+        url = f"{self.client.base_url}{path}"
+        if self.settings.url:
+            hint = "check url: the proxy must pass /api/2/… on to Amplitude's REST host"
+        elif self.settings.region == "us":
+            hint = (
+                "check the region: a project whose data resides in the EU is served by "
+                f"{REGIONS['eu']} (region: eu)"
+            )
+        else:
+            hint = f"check the region: a US project is served by {REGIONS['us']} (region: us)"
+        return f"GET {url}: 404 Not Found: Amplitude has no such endpoint there; {hint}"
 
     @staticmethod
     def _dates(span: DaySpan) -> list[tuple[str, str]]:
@@ -232,8 +247,6 @@ class AmplitudeProvider(Provider):
 
     def _funnel_counts(self, body: Any, steps: int, query: str) -> list[int] | None:
         """Users at each step (`data[0].cumulativeRaw`), or None when Amplitude has no data."""
-        if body is None:
-            return None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
             raise provider_error(
@@ -282,8 +295,6 @@ class AmplitudeProvider(Provider):
     def _window_total(self, body: Any, *, additive: bool, query: str) -> int | None:
         """The whole window's figure: `seriesCollapsed` (users are not summed over days, since one
         user active on two days is one user), else the daily series when that is exact."""
-        if body is None:
-            return None
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
             raise provider_error(

@@ -33,7 +33,12 @@ from .criterion_checks import (
     query_problems,
     unserved_problems,
 )
-from .transport import ApiClient, HttpSettings
+from .transport import ApiClient, HttpSettings, seconds_from_now
+
+# When a rate limit lifts. Datadog sends no Retry-After: X-RateLimit-Reset holds the seconds left
+# until the limit resets, next to X-RateLimit-Limit, -Period, -Remaining and -Name
+# (docs.datadoghq.com/api/latest/rate-limits, "Rate Limit Headers").
+RESET_HEADERS = {"X-RateLimit-Reset": seconds_from_now}
 
 # Datadog sites by their short name → the domain the API lives under (https://api.<domain>).
 SITES = {
@@ -261,6 +266,7 @@ class DatadogProvider(Provider):
                 "Accept": "application/json",
             },
             auth_hint=f"and that site ({settings.site}) is the account's Datadog site",
+            reset_headers=RESET_HEADERS,
         )
 
     def close(self) -> None:

@@ -34,7 +34,16 @@ from .criterion_checks import (
     query_problems,
     unserved_problems,
 )
-from .transport import ApiClient, HttpSettings
+from .transport import ApiClient, HttpSettings, unix_time
+
+# When a rate limit lifts. Dynatrace's Managed Cluster API documents X-RateLimit-Reset as a UNIX
+# time in microseconds (dynatrace.com/support/help/managed-cluster/cluster-api/basics/
+# cluster-access-limit); API changelog 1.210 (docs.dynatrace.com/managed/whats-new/dynatrace-api/
+# sprint-210) deprecated the X-RateLimit-* headers, and the environment API's access-limit page
+# (docs.dynatrace.com/docs/dynatrace-api/basics/access-limit) documents a bare 429. So a
+# Retry-After wins when sent (the transport reads it first), and a reset is read as a UNIX time in
+# whichever unit it comes (microseconds as documented, or seconds or milliseconds).
+RESET_HEADERS = {"X-RateLimit-Reset": unix_time}
 
 ERRORS = "builtin:service.errors.total.count:splitBy():sum"
 REQUESTS = "builtin:service.requestCount.total:splitBy():sum"
@@ -181,6 +190,7 @@ class DynatraceProvider(Provider):
             base_url=settings.base_url,
             headers={"Authorization": f"Api-Token {token}", "Accept": "application/json"},
             auth_hint="and that the token has the metrics.read scope",
+            reset_headers=RESET_HEADERS,
         )
 
     def close(self) -> None:

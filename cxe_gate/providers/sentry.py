@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from pydantic import Field, field_validator, model_validator
+from requests.utils import parse_header_links
 
 from .. import metrics
 from ..config import CriterionBase, CustomCriterion, ErrorRateCriterion, Location, Secret
@@ -26,7 +27,7 @@ from ..errors import ConfigError, ProviderError
 from ..measurement import Measurement, TimeWindow
 from .answers import data_point, expected_shape, provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
-from .transport import ApiClient, HttpSettings
+from .transport import ApiClient, HttpSettings, Reply, unix_time
 
 DEFAULT_URL = "https://sentry.io"
 _SERVED = ("error_rate", "custom")
@@ -35,6 +36,14 @@ _NEEDS_QUOTES = re.compile(r'[\s",()\[\]]')
 _ERROR_RATE_KEYS = {"unit"}
 _CUSTOM_KEYS = {"endpoint", "field", "query", "dataset"}
 _HOUR = timedelta(hours=1)
+# Session groups come in pages (Link cursors); more than this many pages is a query to narrow.
+_MAX_PAGES = 20
+
+# When a rate limit lifts: every answer of Sentry's web API carries X-Sentry-Rate-Limit-Reset, the
+# UTC epoch second at which the next rate-limit window begins (docs.sentry.io/api/ratelimits).
+# Sentry's own rate-limit middleware sets no Retry-After on its 429 (getsentry/sentry,
+# src/sentry/middleware/ratelimit.py); one sent by a proxy is still read first.
+RESET_HEADERS = {"X-Sentry-Rate-Limit-Reset": unix_time}
 
 
 class SentrySettings(HttpSettings):
@@ -160,6 +169,7 @@ class SentryProvider(Provider):
             base_url=settings.base_url,
             headers={"Authorization": f"Bearer {token}"},
             auth_hint="(a token with org:read) and that url/region is the organization's",
+            reset_headers=RESET_HEADERS,
         )
 
     def _name(self, value: str, key: str) -> str:
@@ -226,11 +236,35 @@ class SentryProvider(Provider):
         end = window.end.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
         return (window.start, end) if end > window.start else (window.start, window.end)
 
-    def _get(self, path: str, params: list[tuple[str, str]]) -> tuple[Any, str]:
+    def _get(self, path: str, params: list[tuple[str, str]]) -> tuple[Reply, str]:
         org = self.settings.organization
         full = f"/api/0/organizations/{org}/{path}/"
         shown = f"GET {full}?{urlencode(params)}"
-        return self.client.get(full, params=params, query=shown).body, shown
+        return self.client.get(full, params=params, query=shown), shown
+
+    def _sessions(self, params: list[tuple[str, str]]) -> tuple[dict[str, Any], str]:
+        """The sessions answer with the groups of every page: Sentry pages the groups, and a
+        `Link` header's `rel="next"` with `results="true"` carries the next page's cursor
+        (docs.sentry.io/api/pagination)."""
+        reply, shown = self._get("sessions", params)
+        body = reply.body
+        groups = list(self._groups(body, shown))
+        cursors: set[str] = set()
+        while (cursor := _next_cursor(reply.headers.get("Link"))) is not None:
+            if not cursor:
+                raise self._error("Sentry announced a next page of groups but no cursor", shown)
+            if cursor in cursors:
+                raise self._error(f"Sentry sent the next-page cursor {cursor!r} twice", shown)
+            if len(cursors) + 1 >= _MAX_PAGES:
+                raise self._error(
+                    f"more than {_MAX_PAGES} pages of session groups; narrow the query (fewer "
+                    "projects, environments or baseline releases) rather than read part of it",
+                    shown,
+                )
+            cursors.add(cursor)
+            reply, _ = self._get("sessions", [*params, ("cursor", cursor)])
+            groups += self._groups(reply.body, shown)
+        return {**body, "groups": groups}, shown
 
     def _crash_rate(
         self, criterion: CriterionBase, unit: str, window: TimeWindow, releases: list[str]
@@ -252,8 +286,8 @@ class SentryProvider(Provider):
         search = self._search(criterion, releases)
         if search:
             params.append(("query", search))
-        body, shown = self._get("sessions", params)
-        groups = self._groups(body, shown)
+        body, shown = self._sessions(params)
+        groups = body["groups"]
         total = crashed = 0
         converted = False
         for group in groups:
@@ -334,8 +368,8 @@ class SentryProvider(Provider):
             params.append(("query", search))
         if endpoint == "sessions":
             params += [("interval", "1h"), ("includeSeries", "0")]
-            body, shown = self._get("sessions", params)
-            groups = self._groups(body, shown)
+            body, shown = self._sessions(params)
+            groups = body["groups"]
             if len(groups) > 1:
                 raise self._error(f"expected one group of totals, got {len(groups)}", shown)
             totals = groups[0].get("totals") if groups else {}
@@ -344,7 +378,8 @@ class SentryProvider(Provider):
             raw = totals.get(field)
         else:
             params += [("dataset", str(options.get("dataset", "errors"))), ("per_page", "1")]
-            body, shown = self._get("events", params)
+            reply, shown = self._get("events", params)
+            body = reply.body
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
                 raise self._error(expected_shape("an object with data rows", body), shown)
             rows = body["data"]
@@ -373,6 +408,17 @@ class SentryProvider(Provider):
 
     def _error(self, message: str, query: str) -> ProviderError:
         return provider_error(self.context, message, query)
+
+
+def _next_cursor(link: str | None) -> str | None:
+    """The cursor of the next page, or None on the last: Sentry always sends a `next` link, with
+    `results="false"` when there is nothing more. Cursors are opaque text, named in the link's
+    `cursor` (or, failing that, in its URL)."""
+    for item in parse_header_links(link or ""):
+        if item.get("rel") == "next" and item.get("results") == "true":
+            in_url = parse_qs(urlsplit(item.get("url", "")).query).get("cursor", [""])
+            return item.get("cursor") or in_url[0]  # "": a next page without a cursor
+    return None
 
 
 def _error_rate_query_problems(query: Any) -> list[tuple[Location, str]]:

@@ -1,6 +1,6 @@
 """HTTP for providers: JSON over `requests` with per-request timeouts, retries with backoff that
-honour `Retry-After`, the evaluation's deadline, and errors that say what to check, never showing a
-credential."""
+honour `Retry-After` and each service's own rate-limit reset header, the evaluation's deadline, and
+errors that say what to check, never showing a credential."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import random
 import re
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -56,13 +56,50 @@ class Reply:
     headers: Mapping[str, str]
 
 
-class _Retry(Exception):
-    """A failure worth another attempt; `message` is what the user sees if none succeeds."""
+# Decides whether an answer with a retryable status (429, 5xx) is worth another attempt: False ends
+# the request at once with the transport's error; raising ProviderError ends it with the provider's.
+Retryable = Callable[[Reply], bool]
 
-    def __init__(self, message: str, retry_after: float | None = None):
+# Reads a rate-limit header's value as seconds to wait from now (None: absent or unreadable).
+ResetReader = Callable[[str], float | None]
+
+
+def seconds_from_now(value: str) -> float | None:
+    """A reset header holding the seconds until the limit lifts (Datadog's `X-RateLimit-Reset`)."""
+    number = _number(value)
+    return number if number is not None and number >= 0 else None
+
+
+def unix_time(value: str) -> float | None:
+    """A reset header holding the UNIX time the limit lifts, as seconds from now. Seconds,
+    milliseconds and microseconds are told apart by size (until the year 5138 a time in seconds is
+    below 1e11, one in ms below 1e14): a service that documents one unit and sends another is
+    still read right."""
+    number = _number(value)
+    if number is None or number <= 0:
+        return None
+    seconds = number / 1e6 if number >= 1e14 else number / 1e3 if number >= 1e11 else number
+    return seconds - time.time()
+
+
+class _Retry(Exception):
+    """A failure worth another attempt; `message` is what the user sees if none succeeds.
+    `retry_after` is the wait the service asked for, `source` the header that said so."""
+
+    def __init__(
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        source: str = "",
+        status: int | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.source = source
+        self.status = status
+        self.until = datetime.now(UTC) + timedelta(seconds=retry_after or 0.0)
 
 
 class ApiClient:
@@ -76,11 +113,19 @@ class ApiClient:
         base_url: str,
         headers: Mapping[str, str] | None = None,
         auth_hint: str = "",
+        reset_headers: Mapping[str, ResetReader] | None = None,
+        retryable: Retryable | None = None,
     ):
+        """`reset_headers`: the service's own headers telling when a rate limit lifts, read on a
+        429 that has no `Retry-After` (which always wins), in order, e.g.
+        `{"X-RateLimit-Reset": seconds_from_now}`. `retryable`: see `Retryable`; every 429 and
+        5xx is retried when not given."""
         self.context = context
         self.settings = settings
         self.base_url = base_url.rstrip("/")
         self.auth_hint = auth_hint  # e.g. "and that the site is the account's region"
+        self.reset_headers = dict(reset_headers or {})
+        self.retryable = retryable
         self._session = requests.Session()
         # Room for every criterion in flight at once (the default pool keeps 10 and drops the rest).
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
@@ -105,10 +150,12 @@ class ApiClient:
         headers: Mapping[str, str] | None = None,
         query: str | None = None,
         accept: Collection[int] = (),
+        retryable: Retryable | None = None,
     ) -> Reply:
         """Send a request and parse its JSON answer. Statuses in `accept` come back as a Reply for the
         caller to interpret (404 meaning "no data", 400 carrying the service's error text); other
-        failures raise ProviderError naming the provider, the query and what came back."""
+        failures raise ProviderError naming the provider, the query and what came back.
+        `retryable` replaces the client's for this request."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         what = query or f"{method} {_path_of(url)}"
 
@@ -131,7 +178,9 @@ class ApiClient:
                 raise _Retry(f"cannot read from {_origin(url)}: {_reason(exc)}") from exc
             except requests.RequestException as exc:
                 raise self._error(f"{method} {_path_of(url)}: {_reason(exc)}", what) from exc
-            return self._reply(response, text, method, url, what, accept)
+            return self._reply(
+                response, text, method, url, what, accept, retryable or self.retryable
+            )
 
         retrying = Retrying(
             retry=retry_if_exception_type(_Retry),
@@ -152,7 +201,9 @@ class ApiClient:
             attempts = retrying.statistics.get("attempt_number", 1)
             tried = f" after {attempts} attempts" if attempts > 1 else ""
             message = f"{method} {_path_of(url)}: {exc.message}{tried}"
-            if self._past_deadline(exc.retry_after or 0.0):
+            if exc.retry_after is not None and self._past_deadline(exc.retry_after):
+                message += self._not_waited(exc)
+            elif self._past_deadline(0.0):
                 message += "; the evaluation's deadline (gate.deadline) left no time to retry"
             raise self._error(message, what) from None
 
@@ -172,14 +223,18 @@ class ApiClient:
         url: str,
         what: str,
         accept: Collection[int],
+        retryable: Retryable | None = None,
     ) -> Reply:
         status = response.status_code
         where = f"{method} {_path_of(url)}"
         if status in RETRY_STATUSES and status not in accept:
-            raise _Retry(
-                f"{status} {response.reason}{self._snippet(response, text)}",
-                retry_after=_retry_after(response.headers.get("Retry-After")),
-            )
+            said = f"{status} {response.reason}{self._snippet(response, text)}"
+            if retryable is not None and not retryable(
+                Reply(status, _json_or_none(text), response.headers)
+            ):
+                raise self._error(f"{where}: {said}; not retried: waiting would not help", what)
+            wait, source = self._asked_wait(response.headers, status)
+            raise _Retry(said, retry_after=wait, source=source, status=status)
         if status in (401, 403) and status not in accept:
             variables = ", ".join(self.context.secret_variables) or "the provider's credentials"
             hint = f" {self.auth_hint}" if self.auth_hint else ""
@@ -235,6 +290,32 @@ class ApiClient:
             )
         return min(timeout, remaining)
 
+    def _asked_wait(self, headers: Mapping[str, str], status: int) -> tuple[float | None, str]:
+        """The wait the service asked for, and the header it came from: `Retry-After` on any
+        retryable status, else on a 429 the service's own reset header. A reset already past
+        asks for nothing (the backoff applies)."""
+        wait = _retry_after(headers.get("Retry-After"))
+        if wait is not None:
+            return wait, "Retry-After"
+        if status == 429:
+            for name, read in self.reset_headers.items():
+                value = headers.get(name)
+                wait = read(value) if value else None
+                if wait is not None and wait > 0:
+                    return wait, name
+        return None, ""
+
+    def _not_waited(self, exc: _Retry) -> str:
+        """Why a wait the service asked for was not waited: it ends past the deadline."""
+        remaining = self.context.remaining() or 0.0
+        wait = exc.retry_after or 0.0
+        what = "the rate limit resets" if exc.status == 429 else "the service asks to retry"
+        return (
+            f"; {what} at {exc.until:%Y-%m-%d %H:%M:%S} UTC (in {_seconds(wait)} s, per "
+            f"{exc.source}), {_seconds(wait - remaining)} s after the evaluation's deadline "
+            "(gate.deadline): not waited"
+        )
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, _Retry) and exc.retry_after is not None:
@@ -250,6 +331,22 @@ class ApiClient:
     def _past_deadline(self, sleep: float) -> bool:
         remaining = self.context.remaining()
         return remaining is not None and sleep >= remaining
+
+
+def _number(value: str) -> float | None:
+    text = value.strip()
+    return float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else None
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError:
+        return None
 
 
 def _retry_after(value: str | None) -> float | None:
