@@ -482,6 +482,11 @@ class ConversionCriterion(CriterionBase):
     metric: Literal["conversion"]
     journey: str = Field(description="a name under `journeys`")
     unit: Unit | None = Field(None, description="overrides the journey's unit")
+    order: Literal["strict", "any"] = Field(
+        "strict",
+        description="strict: only steps taken in the journey's order count; any: a count that "
+        "ignores their order is accepted (NRQL funnel() counts no other way)",
+    )
 
     @classmethod
     def scale_of(cls, fields: dict[str, Any]) -> Scale | None:

@@ -1,5 +1,6 @@
 """The `ga4` provider against a loopback GA4: a token endpoint that verifies the service account's
-signed assertion, and Data API report endpoints answering in the documented shape (values as text)."""
+signed assertion, and Data API report endpoints answering in the documented shape (values as text;
+funnel answers with sampling metadata and no time zone, as runFunnelReport's are)."""
 
 from __future__ import annotations
 
@@ -59,17 +60,21 @@ def keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
 @dataclass
 class Ga4:
     """A loopback GA4. `data[filter][window]` holds each window's metrics (as GA4's text values);
-    `funnels[window]` the users per step. `answer` overrides the report endpoints' reply."""
+    `funnels[window]` the users per step; `sampled[window]` (events read, events there) where GA4
+    sampled. `zone` is the property's time zone, None to leave it out of runReport's metadata.
+    `answer` overrides the report endpoints' reply."""
 
     server: HTTPServer
     public_pem: bytes
     private_pem: str
-    zone: str = "UTC"
+    zone: str | None = "UTC"
+    sampled: dict[str, tuple[str, str]] = field(default_factory=dict)
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     funnels: dict[str, list[Any] | None] = field(default_factory=dict)
     tokens: list[str] = field(default_factory=list)
     revoked: set[str] = field(default_factory=set)
     bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    probes: list[dict[str, Any]] = field(default_factory=list)  # reports asked for the time zone
     answer: Callable[[Request, dict[str, Any]], Response | None] | None = None
 
     @property
@@ -127,7 +132,8 @@ class Ga4:
 
     def _report(self, request: Request) -> Response:
         body = json.loads(request.data)
-        self.bodies.append((REPORT, body))
+        probe = "name" not in body["dateRanges"][0]
+        self.probes.append(body) if probe else self.bodies.append((REPORT, body))
         refused = self._authorized(request)
         if refused is not None:
             return refused
@@ -135,7 +141,7 @@ class Ga4:
             return reply
         text = json.dumps(body.get("dimensionFilter", {}))
         key = next((k for k in self.data if k != "all" and f'"{k}"' in text), "all")
-        names = [r["name"] for r in body["dateRanges"]]
+        names = [r.get("name", f"date_range_{i}") for i, r in enumerate(body["dateRanges"])]
         metrics = [m["name"] for m in body["metrics"]]
         rows = [
             {
@@ -151,7 +157,9 @@ class Ga4:
                 "metricHeaders": [{"name": m, "type": "TYPE_INTEGER"} for m in metrics],
                 "rows": rows,
                 "rowCount": len(rows),
-                "metadata": {"currencyCode": "EUR", "timeZone": self.zone},
+                "metadata": {"currencyCode": "EUR"}
+                | ({"timeZone": self.zone} if self.zone else {})
+                | self._sampling(names),
                 "propertyQuota": {
                     "tokensPerDay": {"consumed": 12, "remaining": 199850},
                     "tokensPerHour": {"consumed": 12, "remaining": 39950},
@@ -169,7 +177,8 @@ class Ga4:
         if self.answer is not None and (reply := self.answer(request, body)) is not None:
             return reply
         steps = [s["name"] for s in body["funnel"]["steps"]]
-        users = self.funnels.get(body["dateRanges"][0]["name"]) or []
+        window = body["dateRanges"][0]["name"]
+        users = self.funnels.get(window) or []
         rows = [
             {
                 "dimensionValues": [{"value": f"{i + 1}. {step}"}],
@@ -184,7 +193,8 @@ class Ga4:
                 {"name": "funnelStepCompletionRate", "type": "TYPE_FLOAT"},
             ],
             "rows": rows,
-            "metadata": {"timeZone": self.zone},
+            # FunnelResponseMetadata holds sampling only: no time zone, unlike runReport's
+            "metadata": self._sampling([window]),
         }
         return _json(
             {
@@ -194,6 +204,18 @@ class Ga4:
                 "kind": "analyticsData#runFunnelReport",
             }
         )
+
+    def _sampling(self, windows: list[str]) -> dict[str, Any]:
+        if not any(w in self.sampled for w in windows):
+            return {}  # GA4 leaves samplingMetadatas out of an answer it did not sample
+        return {
+            "samplingMetadatas": [
+                dict(zip(("samplesReadCount", "samplingSpaceSize"), self.sampled[w], strict=True))
+                if w in self.sampled
+                else {}
+                for w in windows
+            ]
+        }
 
 
 def _json(body: Any, status: int = 200, **headers: str) -> Response:
@@ -501,10 +523,66 @@ def test_a_release_window_not_yet_begun_is_no_data_and_asks_nothing(ga4: Ga4, tm
 def test_a_property_in_another_time_zone_is_an_error_not_a_shifted_answer(ga4: Ga4, tmp_path):
     ga4.zone = "America/New_York"
     ga4.data = {"all": {"release": {"activeUsers": "10"}}}
-    with pytest.raises(
-        ProviderError, match=r"reports days in America/New_York, but providers\.ga\.timezone is UTC"
-    ):
-        provider(ga4, tmp_path).measure(engagement("active_users"), WEEKS)
+    ga4.funnels = {"baseline": ["900", "400", "135"], "release": ["1000", "380", "120"]}
+    gate = provider(ga4, tmp_path)
+    wrong_zone = r"reports days in America/New_York, but providers\.ga\.timezone is UTC"
+    with pytest.raises(ProviderError, match=wrong_zone):
+        gate.measure(engagement("active_users"), WEEKS)
+    # Funnel answers carry no time zone: the property's is read from a core report first, and
+    # no funnel is asked for on the wrong midnights.
+    ga4.bodies.clear()
+    with pytest.raises(ProviderError, match=wrong_zone) as caught:
+        gate.measure(conversion(), WEEKS)
+    assert ga4.bodies == [] and len(ga4.probes) == 1
+    assert caught.value.query is not None and '"startDate":"yesterday"' in caught.value.query
+
+
+def test_a_funnels_time_zone_is_checked_once_and_said_when_ga4_gives_none(ga4: Ga4, tmp_path):
+    ga4.funnels = {"baseline": ["900", "400", "135"], "release": ["1000", "380", "120"]}
+    gate = provider(ga4, tmp_path)
+    for _ in range(2):  # two criteria, one question about the time zone
+        measured = gate.measure(conversion(), WEEKS)
+    assert len(ga4.probes) == 1 and ga4.probes[0]["metrics"] == [{"name": "activeUsers"}]
+    assert measured["release"].notes == ()
+    assert "# the property's time zone, read with: POST" in (measured["release"].query or "")
+
+    ga4.zone = None  # a runReport answer without metadata.timeZone
+    measured = provider(ga4, tmp_path).measure(conversion(), WEEKS)
+    assert measured["release"].value == 0.12
+    assert measured["release"].notes == (
+        "GA4 did not say the property's time zone (a runReport answer without metadata.timeZone): "
+        "the windows are cut at midnight in UTC (providers.ga.timezone), unchecked",
+    )
+
+
+def test_a_sampled_funnel_is_said_and_judged_on_the_users_ga4_read(ga4: Ga4, tmp_path):
+    ga4.funnels = {"baseline": ["900", "400", "135"], "release": ["1000", "380", "120"]}
+    ga4.sampled = {"release": ("250000", "1000000")}  # int64 as text, as GA4 sends them
+    measured = provider(ga4, tmp_path).measure(conversion(), WEEKS)
+    release, baseline = measured["release"], measured["baseline"]
+
+    # a quarter of the events read: 1000 users reported are about 250 seen; 0.12 of 250 is 30
+    assert (release.value, release.samples, release.successes) == (0.12, 250, 30)
+    assert release.details["step 1: view_item (users)"] == 1000
+    assert release.details["effective samples"] == 250
+    assert release.notes == (
+        "sampled: GA4 read 25.0% of the events (250,000 of 1,000,000) and scaled its counts up; "
+        "the conversion is judged as a proportion of the 250 users that share holds, not of the "
+        "1,000 reported",
+    )
+    assert (baseline.samples, baseline.notes) == (900, ())  # not sampled: as it was
+
+
+def test_a_sampled_core_report_is_said_and_not_silently_widened(ga4: Ga4, tmp_path):
+    ga4.data = {"all": {"baseline": {"activeUsers": "1795"}, "release": {"activeUsers": "1830"}}}
+    ga4.sampled = {"release": ("5000", "20000")}
+    measured = provider(ga4, tmp_path).measure(engagement("active_users"), WEEKS)
+    assert (measured["release"].value, measured["release"].samples) == (1830, 1830)
+    assert measured["release"].notes == (
+        "sampled: GA4 read 25.0% of the events (5,000 of 20,000) and scaled its counts up; the "
+        "values are estimates, and the tests here are not widened for the sampling",
+    )
+    assert measured["baseline"].notes == ()
 
 
 # --- no data ------------------------------------------------------------------------------------
@@ -619,23 +697,20 @@ def test_a_bad_key_is_a_config_error_that_never_quotes_it(ga4: Ga4, tmp_path, ke
 # --- the service misbehaving --------------------------------------------------------------------
 
 
-def test_429_with_retry_after_is_retried_then_read(ga4: Ga4, tmp_path):
+def exhausted(message: str, **headers: str) -> Response:
+    """GA4's answer when a property quota is used up."""
+    body = {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED"}}
+    return _json(body, 429, **headers)
+
+
+def test_a_busy_property_is_retried_as_asked_then_read(ga4: Ga4, tmp_path):
+    """Too many requests at once: a quota that frees up within seconds."""
     throttled: list[float] = []
 
     def once_throttled(request: Request, body: dict[str, Any]) -> Response | None:
         if not throttled:
             throttled.append(time.monotonic())
-            return _json(
-                {
-                    "error": {
-                        "code": 429,
-                        "message": "Exhausted property tokens per hour.",
-                        "status": "RESOURCE_EXHAUSTED",
-                    }
-                },
-                429,
-                **{"Retry-After": "0.3"},
-            )
+            return exhausted("Exhausted concurrent requests quota.", **{"Retry-After": "0.3"})
         throttled.append(time.monotonic())
         return None
 
@@ -645,6 +720,48 @@ def test_429_with_retry_after_is_retried_then_read(ga4: Ga4, tmp_path):
 
     assert measured["release"].value == 1830
     assert throttled[1] - throttled[0] >= 0.3  # waited as asked, not the 10 ms backoff
+
+
+@pytest.mark.parametrize(
+    ("message", "quota", "refills"),
+    [
+        ("Exhausted property tokens per hour.", "tokensPerHour", "within the hour"),
+        ("Exhausted property tokens per day.", "tokensPerDay", "within a day"),
+        (
+            "Exhausted property tokens for a project per hour.",
+            "tokensPerProjectPerHour",
+            "within the hour",
+        ),
+        (
+            "Exhausted potentially thresholded requests quota.",
+            "potentiallyThresholdedRequestsPerHour",
+            "within the hour",
+        ),
+    ],
+)
+def test_a_used_up_hourly_or_daily_quota_is_named_and_not_retried(
+    ga4: Ga4, tmp_path, message, quota, refills
+):
+    ga4.answer = lambda request, body: exhausted(message, **{"Retry-After": "0.01"})
+    gate = provider(ga4, tmp_path, retries=3)
+    for request in (engagement("active_users"), conversion()):
+        with pytest.raises(ProviderError) as caught:
+            gate.measure(request, WEEKS)
+        assert str(caught.value).startswith(
+            f"429 RESOURCE_EXHAUSTED: GA4 property {PROPERTY} has used up its {quota} quota, "
+            f"which refills {refills} ({message}); not retried"
+        )
+        assert caught.value.query is not None and ":runReport" in caught.value.query
+    # one request each, however many retries are allowed: waiting seconds cannot help
+    assert len(ga4.bodies) + len(ga4.probes) == 2
+
+
+def test_a_429_that_is_no_used_up_quota_is_retried(ga4: Ga4, tmp_path):
+    answers = iter([_json({"error": "slow down"}, 429), None])  # a proxy's, say
+    ga4.answer = lambda request, body: next(answers)
+    ga4.data = {"all": {"release": {"activeUsers": "12"}}}
+    assert provider(ga4, tmp_path).measure(engagement("active_users"), WEEKS)["release"].value == 12
+    assert len(ga4.bodies) == 2
 
 
 def test_500_is_retried_then_reported(ga4: Ga4, tmp_path):

@@ -1,6 +1,7 @@
 """The mixpanel provider against a loopback server answering like Mixpanel's Query API: saved funnels
-and segmentation over whole days in the project's time zone, as few queries as the 60-an-hour limit
-calls for, no data in its disguises, and failures that become `error` without showing a secret."""
+(each window its own query, one bucket) and segmentation over whole days in the project's time zone,
+as few queries as the 60-an-hour limit calls for, no data in its disguises, and failures that become
+`error` without showing a secret."""
 
 from __future__ import annotations
 
@@ -57,6 +58,15 @@ def funnel_day(*counts: Any, events: tuple[str, ...] = ("view_item", "purchase")
 
 def funnel(days: dict[str, dict]) -> dict:
     return {"meta": {"dates": list(days)}, "data": days}
+
+
+# The default windows' days in UTC: the baseline gives the deploy day to the release window.
+BASELINE_DAY, RELEASE_DAY = ("2026-11-22", "2026-11-22"), ("2026-11-23", "2026-11-23")
+
+
+def one_bucket(day: str, *counts: Any) -> dict:
+    """A window's funnel as one bucket, dated by its first day."""
+    return funnel({day: funnel_day(*counts)})
 
 
 def segmentation(event: str, counts: dict[str, Any]) -> dict:
@@ -135,62 +145,96 @@ def engagement(measure: str, **fields: Any) -> MetricRequest:
 # --- conversion ---------------------------------------------------------------------------------
 
 
-def test_one_funnel_query_covers_both_windows_summed_by_day(
+def test_each_window_is_its_own_funnel_query_of_one_bucket(
     api_server: HTTPServer, mixpanel: FakeMixpanel
 ):
     windows = [TimeWindow("baseline", DEPLOY - timedelta(hours=72), DEPLOY), WINDOWS[1]]
-    mixpanel.funnels[("2026-11-20", "2026-11-23")] = funnel(
-        {
-            "2026-11-20": funnel_day(900, 117),
-            "2026-11-21": funnel_day(1000, 130),
-            "2026-11-22": funnel_day(1100, 140),
-            "2026-11-23": funnel_day(500, 60),
-        }
-    )
+    # 2,600 distinct users entered over the baseline's three days: summing days would count
+    # those who came back on a second day twice (900 + 1000 + 1100 = 3,000).
+    mixpanel.funnels[("2026-11-20", "2026-11-22")] = one_bucket("2026-11-20", 2600, 338)
+    mixpanel.funnels[RELEASE_DAY] = one_bucket("2026-11-23", 500, 60)
     measured = provider(api_server.url_for("")).measure(conversion(), windows)
 
-    assert len(api_server.log) == 1  # one of the hour's 60 queries, not two
     baseline, release = measured["baseline"], measured["release"]
-    assert (baseline.value, baseline.samples, baseline.successes) == (387 / 3000, 3000, 387)
+    assert (baseline.value, baseline.samples, baseline.successes) == (0.13, 2600, 338)
     assert (release.value, release.samples, release.successes) == (0.12, 500, 60)
-    assert baseline.details["days"] == 3  # the deploy day counts in the release window only
     assert release.details["step 2: purchase"] == 60
     assert release.details["hours added"] == 22
+    assert release.details["conversion window hours"] == 24
     assert "# whole days in UTC: 2026-11-20 to 2026-11-22" in baseline.query
-    assert baseline.notes[0].startswith("counted as whole days in UTC (2026-11-20 to 2026-11-22)")
-    assert mixpanel.asked[0] == {
-        "project_id": "31337",
-        "funnel_id": "7501",
-        "from_date": "2026-11-20",
-        "to_date": "2026-11-23",
-        "unit": "day",
-        "length": "1",  # the release window's days: no baseline cohort converts a week later
-        "length_unit": "day",
-    }
+    assert baseline.notes[1].startswith("counted as whole days in UTC (2026-11-20 to 2026-11-22)")
+    common = {"project_id": "31337", "funnel_id": "7501", "length_unit": "day"}
+    # The release window's days are the conversion window of both: no baseline cohort converts
+    # a week later than the release's.
+    assert mixpanel.asked == [
+        {
+            **common,
+            "from_date": "2026-11-20",
+            "to_date": "2026-11-22",
+            "interval": "3",
+            "length": "1",
+        },
+        {
+            **common,
+            "from_date": "2026-11-23",
+            "to_date": "2026-11-23",
+            "interval": "1",
+            "length": "1",
+        },
+    ]
     assert release.query.startswith("GET /api/query/funnels?project_id=31337&funnel_id=7501&")
+    # what the API cannot confine, the report says
+    assert (
+        "Mixpanel counts a completion up to 1d after each user's first step, also after the "
+        "baseline window's last day: completions until 2026-11-24 00:00 (UTC) count; the Funnels "
+        "API cannot stop at to_date, so users who entered near its end may convert on events of "
+        "the release window"
+    ) in baseline.notes
+    assert release.notes[0].endswith(
+        "until 2026-11-25 00:00 (UTC) count; the Funnels API cannot stop at to_date"
+    )
+
+
+def test_a_window_answered_in_several_buckets_is_an_error_not_a_sum(
+    api_server: HTTPServer, mixpanel: FakeMixpanel
+):
+    windows = [TimeWindow("baseline", DEPLOY - timedelta(hours=72), DEPLOY), WINDOWS[1]]
+    mixpanel.funnels[("2026-11-20", "2026-11-22")] = funnel(
+        {"2026-11-20": funnel_day(900, 117), "2026-11-21": funnel_day(1000, 130)}
+    )
+    with pytest.raises(
+        ProviderError,
+        match=r"expected the baseline window's 3 day\(s\) as one bucket, got 2; users of several",
+    ):
+        provider(api_server.url_for("")).measure(conversion(), windows)
 
 
 def test_journey_within_and_a_raw_query_shape_the_funnel(
     api_server: HTTPServer, mixpanel: FakeMixpanel
 ):
-    mixpanel.funnels[("2026-11-22", "2026-11-23")] = funnel(
-        {"2026-11-22": funnel_day(1000, 100), "2026-11-23": funnel_day(400, 30)}
-    )
+    mixpanel.funnels[BASELINE_DAY] = one_bucket("2026-11-22", 1000, 100)
+    mixpanel.funnels[RELEASE_DAY] = one_bucket("2026-11-23", 400, 30)
     journey = Journey(steps=["view_item", "purchase"], unit="user", within="90m")
     query = {"funnel_id": 42, "where": 'properties["$os"] == "iOS"'}
     measured = provider(api_server.url_for(""), workspace_id=9).measure(
         conversion(journey, query=query), WINDOWS
     )
     assert measured["release"].value == 0.075
-    asked = mixpanel.asked[0]
-    assert (asked["funnel_id"], asked["length"], asked["length_unit"]) == ("42", "90", "minute")
-    assert (asked["where"], asked["workspace_id"]) == ('properties["$os"] == "iOS"', "9")
+    for asked in mixpanel.asked:  # both windows, the same conversion window
+        assert (asked["funnel_id"], asked["length"], asked["length_unit"]) == ("42", "90", "minute")
+        assert (asked["where"], asked["workspace_id"]) == ('properties["$os"] == "iOS"', "9")
+    # 90 minutes past the baseline's last day reaches into the release window's day
+    assert any(
+        n.endswith("may convert on events of the release window")
+        for n in measured["baseline"].notes
+    )
+    assert measured["release"].details["conversion window hours"] == 1.5
 
 
 def test_a_funnel_whose_steps_are_not_the_journey_is_an_error(
     api_server: HTTPServer, mixpanel: FakeMixpanel
 ):
-    mixpanel.funnels[("2026-11-22", "2026-11-23")] = funnel(
+    mixpanel.funnels[BASELINE_DAY] = funnel(
         {"2026-11-22": funnel_day(1000, 100, events=("App Open", "Signed up"))}
     )
     with pytest.raises(ProviderError, match=r"funnel 7501 has the steps \['App Open', 'Signed"):
@@ -295,13 +339,13 @@ NO_FUNNEL = {
     "null counts": funnel({"2026-11-23": funnel_day(None, None)}),
     "NaN": '{"data": {"2026-11-23": {"steps": [{"count": NaN, "event": "view_item"}, '
     '{"count": NaN, "event": "purchase"}]}}}',
-    "only baseline days": funnel({"2026-11-22": funnel_day(900, 117)}),
 }
 
 
 def test_no_funnel_data_is_no_data_never_zero(api_server: HTTPServer, mixpanel: FakeMixpanel):
+    mixpanel.funnels[BASELINE_DAY] = one_bucket("2026-11-22", 900, 117)
     for case, answer in NO_FUNNEL.items():
-        mixpanel.funnels[("2026-11-22", "2026-11-23")] = answer
+        mixpanel.funnels[RELEASE_DAY] = answer
         release = provider(api_server.url_for("")).measure(conversion(), WINDOWS)["release"]
         assert (release.value, release.samples, release.has_data) == (None, 0, False), case
 
@@ -333,14 +377,19 @@ MALFORMED = {
     "fraction": (funnel({"2026-11-23": funnel_day(10, 2.5)}), r"expected a whole count, got 2.5"),
     "rising": (funnel({"2026-11-23": funnel_day(10, 20)}), r"20 users completed it but only 10"),
     "truncated": ('{"data": {"2026-11-23": {"steps": [{"count": 9', r"not valid JSON \(cut short"),
+    "another day": (
+        one_bucket("2026-11-22", 900, 117),
+        r"a bucket dated 2026-11-22 lies outside the days asked for \(2026-11-23\)",
+    ),
 }
 
 
 def test_a_malformed_answer_is_an_error_naming_what_was_expected(
     api_server: HTTPServer, mixpanel: FakeMixpanel
 ):
+    mixpanel.funnels[BASELINE_DAY] = one_bucket("2026-11-22", 900, 117)
     for case, (answer, expected) in MALFORMED.items():
-        mixpanel.funnels[("2026-11-22", "2026-11-23")] = answer
+        mixpanel.funnels[RELEASE_DAY] = answer
         with pytest.raises(ProviderError, match=expected) as caught:
             provider(api_server.url_for("")).measure(conversion(), WINDOWS)
         assert "GET /api/query/funnels?project_id=31337" in (caught.value.query or ""), case
@@ -368,7 +417,10 @@ def test_the_hourly_limit_waits_as_asked_then_succeeds(api_server: HTTPServer):
         headers={"Retry-After": "0.3"},
     )
     api_server.expect_ordered_request("/api/query/funnels").respond_with_json(
-        funnel({"2026-11-22": funnel_day(900, 117), "2026-11-23": funnel_day(500, 60)})
+        one_bucket("2026-11-22", 900, 117)
+    )
+    api_server.expect_ordered_request("/api/query/funnels").respond_with_json(
+        one_bucket("2026-11-23", 500, 60)
     )
     started = time.monotonic()
     measured = provider(api_server.url_for("")).measure(conversion(), WINDOWS)
@@ -412,9 +464,8 @@ def test_residency_picks_the_host():
 
 def test_days_are_the_projects_days(api_server: HTTPServer, mixpanel: FakeMixpanel):
     # 14:00 UTC is 04:00 the next day at UTC+14: the windows fall on 23 and 24 November there.
-    mixpanel.funnels[("2026-11-23", "2026-11-24")] = funnel(
-        {"2026-11-23": funnel_day(900, 117), "2026-11-24": funnel_day(500, 60)}
-    )
+    mixpanel.funnels[("2026-11-23", "2026-11-23")] = one_bucket("2026-11-23", 900, 117)
+    mixpanel.funnels[("2026-11-24", "2026-11-24")] = one_bucket("2026-11-24", 500, 60)
     measured = provider(api_server.url_for(""), timezone="Pacific/Kiritimati").measure(
         conversion(), WINDOWS
     )
@@ -464,12 +515,11 @@ def credentials(monkeypatch):
 
 
 @pytest.mark.usefixtures("credentials")
-def test_good_data_passes_the_gate_in_two_queries(
+def test_good_data_passes_the_gate_in_three_queries(
     tmp_path, api_server: HTTPServer, mixpanel: FakeMixpanel
 ):
-    mixpanel.funnels[("2026-11-22", "2026-11-23")] = funnel(
-        {"2026-11-22": funnel_day(4200, 609), "2026-11-23": funnel_day(1000, 150)}
-    )
+    mixpanel.funnels[BASELINE_DAY] = one_bucket("2026-11-22", 4200, 609)
+    mixpanel.funnels[RELEASE_DAY] = one_bucket("2026-11-23", 1000, 150)
     mixpanel.segments[("App Open", "unique", "2026-11-22", "2026-11-23")] = segmentation(
         "App Open", {"2026-11-22": 4400, "2026-11-23": 1050}
     )
@@ -479,7 +529,8 @@ def test_good_data_passes_the_gate_in_two_queries(
     conversion_result, users = report.criteria
     assert (conversion_result.value, conversion_result.baseline) == (0.15, 609 / 4200)
     assert (users.value, users.baseline) == (1050.0, 4400.0)
-    assert len(api_server.log) == 2
+    assert len(api_server.log) == 3  # a funnel per window, both windows' users in one
+    assert any("may convert on events of the release window" in n for n in conversion_result.notes)
 
 
 @pytest.mark.usefixtures("credentials")

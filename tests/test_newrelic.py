@@ -1,7 +1,7 @@
 """The newrelic provider against a loopback NerdGraph: NRQL per metric kind, both windows in one
 GraphQL request, counts that land exactly, seconds turned into milliseconds, "no data" in its
-disguises, GraphQL errors that arrive with HTTP 200, and journeys funnel() cannot measure refused
-when the file loads."""
+disguises, GraphQL errors that arrive with HTTP 200, journeys funnel() cannot measure (ordered ones
+among them) refused when the file loads, and funnel counts NRQL estimates judged as estimates."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from cxe_gate import metrics
+from cxe_gate import metrics, stats
 from cxe_gate.config import (
     ApdexCriterion,
     ConversionCriterion,
@@ -132,7 +132,8 @@ def test_error_rate_counts_land_exactly_and_both_windows_go_in_one_request(api_s
     (body,) = seen
     assert body["variables"]["account"] == 1234567
     assert "account(id: $account)" in body["query"]
-    assert "w0: nrql(query: $w0, timeout: 1)" in body["query"]  # 500 ms rounds up to 1 s
+    # NerdGraph takes 5 to 120 s: the 500 ms request timeout asks the least it may
+    assert "w0: nrql(query: $w0, timeout: 5)" in body["query"]
 
 
 def test_apdex_counts_failed_requests_as_frustrated_at_the_criterions_t(api_server):
@@ -214,6 +215,8 @@ def test_data_end_is_asked_with_apdex_and_not_of_raw_queries_or_funnels(api_serv
     def answer(window: str, nrql: str) -> list[dict]:
         if "funnel(" in nrql:
             return [{"funnel": {"steps": [100, 40]}}]
+        if "uniqueCount(" in nrql:
+            return [{"values": 120}]
         if "AS 'value'" in nrql:
             return [{"value": 2.0}]
         row = apdex_rows(within_t=800, within_4t=950, failed_t=20, failed_4t=30, requests=1000)
@@ -227,7 +230,7 @@ def test_data_end_is_asked_with_apdex_and_not_of_raw_queries_or_funnels(api_serv
 
     raw = CustomCriterion(name="c", metric="custom", min=1, query="SELECT 2 AS 'value' FROM X")
     journey = Journey(steps=["view", "buy"])
-    funnel = ConversionCriterion(name="f", metric="conversion", journey="buy", min=0.1)
+    funnel = ConversionCriterion(name="f", metric="conversion", journey="buy", min=0.1, order="any")
     for request in (MetricRequest(raw), MetricRequest(funnel, journey=journey)):
         assert nr.measure(request, WINDOWS)["release"].data_end is None
         assert "max(timestamp)" not in seen[-1]["variables"]["w1"]
@@ -260,52 +263,155 @@ def test_an_aliased_percentile_in_a_raw_query_is_read_too(api_server):
 
 
 CHECKOUT = Journey(steps=["view product", "add to cart", "O'Brien checkout"])
+STEPS_ONLY = "actionName IN ('view product', 'add to cart', 'O\\'Brien checkout')"
+
+
+def funnel_of(criterion_name: str = "checkout", **fields: Any) -> ConversionCriterion:
+    """A conversion criterion New Relic can serve: one that accepts a count ignoring step order."""
+    fields = {"journey": "checkout", "max_drop": "5%", "order": "any", **fields}
+    return ConversionCriterion(name=criterion_name, metric="conversion", **fields)
+
+
+def funnels(
+    steps: dict[str, list[int]], values: dict[str, int]
+) -> Callable[[str, str], list[dict]]:
+    """NerdGraph's answers to the funnel and to the count of its attribute's values, per window."""
+
+    def answer(window: str, nrql: str) -> list[dict]:
+        if "uniqueCount(" in nrql:
+            return [{"values": values[window]}]
+        return [{"steps": steps[window]}]
+
+    return answer
 
 
 def test_conversion_from_a_funnel_of_the_journeys_steps(api_server):
+    seen: list[dict] = []
+
     def answer(window: str, nrql: str) -> list[dict]:
+        if "uniqueCount(" in nrql:
+            assert nrql.startswith(
+                f"SELECT uniqueCount(session) AS 'values' FROM PageAction WHERE {STEPS_ONLY} SINCE"
+            )
+            return [{"values": 230 if window == "baseline" else 110}]
         assert nrql.startswith(
             "SELECT funnel(session, WHERE actionName = 'view product' AS 'view product', "
             "WHERE actionName = 'add to cart' AS 'add to cart', "
-            "WHERE actionName = 'O\\'Brien checkout' AS 'O\\'Brien checkout') FROM PageAction "
+            "WHERE actionName = 'O\\'Brien checkout' AS 'O\\'Brien checkout') "
+            f"FROM PageAction WHERE {STEPS_ONLY} SINCE"
         )
         # Both shapes seen: the steps at the row's top (New Relic's own funnel component reads
         # them there) and one level down under the function's name.
         if window == "release":
-            return [{"steps": [1000, 400, 120]}]
-        return [{"funnel": {"steps": [5000, 2100, 650]}}]
+            return [{"steps": [100, 40, 12]}]
+        return [{"funnel": {"steps": [200, 84, 26]}}]
 
-    api_server.expect_request("/graphql").respond_with_handler(nerdgraph(answer))
-    criterion = ConversionCriterion(
-        name="checkout", metric="conversion", journey="checkout", max_drop="5%"
+    api_server.expect_request("/graphql").respond_with_handler(nerdgraph(answer, seen))
+    result = provider(api_server).measure(MetricRequest(funnel_of(), CHECKOUT), WINDOWS)
+    release, baseline = result["release"], result["baseline"]
+    assert (release.value, release.samples, release.successes) == (0.12, 100, 12)
+    assert release.details["step 2"] == 40
+    assert release.details["funnel attribute values"] == 110
+    assert (baseline.successes, baseline.samples) == (26, 200)
+    # under 256 values funnel() counts exactly: nothing to say, nothing widened
+    assert release.notes == () and baseline.notes == ()
+    # both windows' funnels and counts in one GraphQL request
+    assert len(api_server.log) == 1 and len(seen[0]["variables"]) == 5
+    assert release.query.count("SINCE") == 2 and "uniqueCount(session)" in release.query
+
+
+def test_estimated_funnel_counts_are_judged_as_estimates(api_server):
+    """From 256 values of its attribute on, funnel() estimates with MinHash: the conversion stays as
+    read, but is judged as a proportion of n*256/(n+256) sessions, not n, and the report says so."""
+    api_server.expect_request("/graphql").respond_with_handler(
+        nerdgraph(
+            funnels(
+                {"baseline": [5000, 2100, 1000], "release": [100, 40, 12]},
+                {"baseline": 6100, "release": 300},
+            )
+        )
     )
-    result = provider(api_server).measure(MetricRequest(criterion, CHECKOUT), WINDOWS)
-    assert (result["release"].value, result["release"].samples) == (0.12, 1000)
-    assert result["release"].successes == 120
-    assert result["release"].details["step 2"] == 400
-    assert (result["baseline"].successes, result["baseline"].samples) == (650, 5000)
+    result = provider(api_server).measure(MetricRequest(funnel_of(), CHECKOUT), WINDOWS)
+    baseline, release = result["baseline"], result["release"]
+
+    # 5000 * 256 / 5256 = 243.5 -> 243 sessions; 0.2 of them are 48.6 -> 49
+    assert (baseline.value, baseline.samples, baseline.successes) == (0.2, 243, 49)
+    assert baseline.details["step 1"] == 5000  # the counts as New Relic gave them
+    assert baseline.details["effective samples"] == 243
+    (note,) = baseline.notes
+    assert note.startswith("estimated: NRQL funnel() dealt with 6,100 values of its attribute")
+    assert "judged as a proportion of 243" in note and "of the 5,000 counted" in note
+    # 100 sessions started, but the funnel dealt with 300 values: estimated too.
+    # 100 * 256 / 356 = 71.9 -> 71; 0.12 of them are 8.52 -> 9
+    assert (release.value, release.samples, release.successes) == (0.12, 71, 9)
+    assert release.notes[0].startswith("estimated: NRQL funnel() dealt with 300 values")
+
+
+def test_an_estimated_funnel_is_a_note_in_the_report_and_widens_the_test(
+    api_server, tmp_path, monkeypatch
+):
+    """The same drop from 20% to 15%: significant on 5000 and 2000 exact sessions, not on the
+    243 and 226 sessions a 256-value sketch is worth."""
+    monkeypatch.setenv("NEW_RELIC_API_KEY", KEY)
+    steps = {"baseline": [5000, 2000, 1000], "release": [2000, 800, 300]}
+    criteria = (
+        "  - {name: checkout, metric: conversion, journey: checkout, max_drop: 10%, order: any}\n"
+    )
+    path = write(tmp_path, api_server.url_for("/graphql"), criteria)
+    api_server.expect_request("/graphql").respond_with_handler(
+        nerdgraph(funnels(steps, {"baseline": 6000, "release": 2400}))
+    )
+    (result,) = evaluate(load(path), now=NOW).criteria
+    assert result.value == 0.15 and result.samples == 226  # 2000 * 256 / 2256 = 226.9, rounded down
+    assert result.verdict == Verdict.INCONCLUSIVE, result.message
+    assert result.notes[0].startswith("baseline: estimated: NRQL funnel() dealt with 6,000 values")
+    assert result.notes[1].startswith("release: estimated: NRQL funnel() dealt with 2,400 values")
+    assert result.p_value is not None and result.p_value > 0.05
+    # had the counts been exact, the drop would have been beyond doubt
+    assert stats.two_proportion(300, 2000, 1000, 5000, "less") < 0.001
+
+
+def test_a_raw_funnel_query_says_its_exactness_is_not_known(api_server):
+    api_server.expect_request("/graphql").respond_with_handler(
+        nerdgraph(lambda window, nrql: [{"steps": [100, 25]}])
+    )
+    criterion = funnel_of(query="SELECT funnel(session, WHERE a AS 'a', WHERE b AS 'b') FROM X")
+    release = provider(api_server).measure(MetricRequest(criterion, CHECKOUT), WINDOWS)["release"]
+    assert (release.value, release.samples) == (0.25, 100)
+    assert release.notes == (
+        "whether NRQL funnel() estimated these counts (it does from 256 values of its attribute "
+        "on) is not known: the gate cannot count the values of a raw query's funnel attribute",
+    )
 
 
 def test_conversion_by_user_uses_the_user_attribute(api_server):
     def answer(window: str, nrql: str) -> list[dict]:
+        if "uniqueCount(" in nrql:
+            assert nrql.startswith("SELECT uniqueCount(`enduser.id`) AS 'values' FROM `My Events`")
+            return [{"values": 12}]
         assert nrql.startswith("SELECT funnel(`enduser.id`, WHERE `custom.step` = 'a'")
-        assert "FROM `My Events`" in nrql
+        assert "FROM `My Events` WHERE `custom.step` IN ('a', 'b')" in nrql
         return [{"steps": [10, 4]}]
 
     api_server.expect_request("/graphql").respond_with_handler(nerdgraph(answer))
     nr = provider(api_server, step_attribute="custom.step", journey_event_type="My Events")
-    criterion = ConversionCriterion(
-        name="ab", metric="conversion", journey="ab", unit="user", min=0.1
-    )
+    criterion = funnel_of("ab", journey="ab", unit="user", min=0.1)
     result = nr.measure(MetricRequest(criterion, Journey(steps=["a", "b"])), WINDOWS)
     assert result["release"].value == 0.4
 
 
 def test_a_time_bound_journey_asked_in_code_is_refused_before_any_query(api_server):
-    criterion = ConversionCriterion(name="c", metric="conversion", journey="j", min=0.1)
     journey = Journey(steps=["a", "b"], within="30m")
     with pytest.raises(ProviderError, match="funnel\\(\\) cannot bound the time"):
-        provider(api_server).measure(MetricRequest(criterion, journey), WINDOWS)
+        provider(api_server).measure(MetricRequest(funnel_of(), journey), WINDOWS)
+    assert api_server.log == []
+
+
+def test_an_ordered_conversion_asked_in_code_is_refused_before_any_query(api_server):
+    criterion = ConversionCriterion(name="c", metric="conversion", journey="checkout", min=0.1)
+    assert criterion.order == "strict"  # the default
+    with pytest.raises(ProviderError, match="funnel\\(\\) does not enforce the order of steps"):
+        provider(api_server).measure(MetricRequest(criterion, CHECKOUT), WINDOWS)
     assert api_server.log == []
 
 
@@ -452,13 +558,61 @@ def test_partial_or_odd_rows_are_errors_not_values(api_server, results, message)
         provider(api_server).measure(MetricRequest(ERRORS), WINDOWS)
 
 
-def test_the_region_picks_the_endpoint():
+@pytest.mark.parametrize(
+    ("region", "endpoint"),
+    [
+        ("us", "https://api.newrelic.com/graphql"),
+        ("eu", "https://api.eu.newrelic.com/graphql"),
+        ("jp", "https://api.jp.newrelic.com/graphql"),
+        ("gov", "https://gov-api.newrelic.com/graphql"),  # FedRAMP
+    ],
+)
+def test_the_region_picks_the_endpoint(region, endpoint):
     context = ProviderContext(name="nr", base_dir=Path("."), environ={"NEW_RELIC_API_KEY": KEY})
-    eu = NewRelicSettings.model_validate(
-        {"api_key": "${NEW_RELIC_API_KEY}", "account_id": 1, "region": "eu"}
+    settings = NewRelicSettings.model_validate(
+        {"api_key": "${NEW_RELIC_API_KEY}", "account_id": 1, "region": region}
     )
-    assert NewRelicProvider(eu, context).client.base_url == ENDPOINTS["eu"]
-    assert ENDPOINTS["eu"] == "https://api.eu.newrelic.com/graphql"
+    assert NewRelicProvider(settings, context).client.base_url == ENDPOINTS[region] == endpoint
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "sent"),
+    [
+        ({}, 30),  # the request timeout's default
+        ({"timeout": "300s"}, 120),  # held to the most NerdGraph takes
+        ({"timeout": "2s"}, 5),  # and to the least
+        ({"timeout": "90s", "nrql_timeout": "60s"}, 60),
+    ],
+)
+def test_the_nrql_timeout_sent_is_one_nerdgraph_takes(api_server, timeouts, sent):
+    seen: list[dict] = []
+    api_server.expect_request("/graphql").respond_with_handler(
+        nerdgraph(lambda window, nrql: [{"errors": 0, "requests": 1}], seen)
+    )
+    provider(api_server, **{"timeout": "30s", **timeouts}).measure(MetricRequest(ERRORS), WINDOWS)
+    assert f"w0: nrql(query: $w0, timeout: {sent})" in seen[0]["query"]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"nrql_timeout": "4s"}, "expected 5 to 120 whole seconds"),
+        ({"nrql_timeout": "121s", "timeout": "200s"}, "expected 5 to 120 whole seconds"),
+        ({"nrql_timeout": "7500ms"}, "expected 5 to 120 whole seconds"),
+        ({"nrql_timeout": "60s"}, "nrql_timeout (60 s) is longer than timeout (30 s)"),
+        ({"region": "ap"}, "'us', 'eu', 'jp' or 'gov'"),
+    ],
+)
+def test_settings_nerdgraph_would_refuse_are_refused_when_the_file_loads(
+    tmp_path, options, message
+):
+    path = write(tmp_path, "http://127.0.0.1:9/graphql", GOOD)
+    text = path.read_text().replace("    timeout: 500ms\n", "")
+    extra = "".join(f"    {key}: {value}\n" for key, value in options.items())
+    path.write_text(text.replace("    retries: 1\n", f"    retries: 1\n{extra}"))
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert message in str(caught.value)
 
 
 # --- through the loader and the gate ---------------------------------------------------------
@@ -495,14 +649,16 @@ GOOD = """\
   - {name: errors, metric: error_rate, max_rise: 20%}
   - {name: apdex, metric: apdex, t: 500ms, min: 0.8}
   - {name: p95, metric: latency, max: 800ms}
-  - {name: checkout, metric: conversion, journey: checkout, max_drop: 10%}
+  - {name: checkout, metric: conversion, journey: checkout, max_drop: 10%, order: any}
 """
 
 
 def healthy(window: str, nrql: str) -> list[dict]:
     big = window == "baseline"
+    if "uniqueCount(" in nrql:
+        return [{"values": 240 if big else 200}]
     if "funnel(" in nrql:
-        return [{"steps": [5000, 2000, 1000] if big else [1000, 400, 201]}]
+        return [{"steps": [240, 96, 48] if big else [200, 80, 41]}]
     if "within_t" in nrql:
         n = 10000 if big else 2000
         return apdex_rows(
@@ -522,7 +678,7 @@ def test_good_data_passes_through_the_gate(api_server, tmp_path, monkeypatch):
     assert by_name["p95"].value == pytest.approx(287.0) and by_name["p95"].unit == "ms"
     assert by_name["errors"].value == 0.005 and by_name["errors"].samples == 2000
     assert by_name["apdex"].value == pytest.approx(0.94)
-    assert by_name["checkout"].value == 0.201
+    assert by_name["checkout"].value == 0.205
     assert "appName = 'shop'" in by_name["errors"].queries["release"]
     assert len(api_server.log) == 4  # one request per criterion, both windows in it
 
@@ -579,6 +735,21 @@ def test_what_newrelic_cannot_serve_is_refused_when_the_file_loads(tmp_path, cri
     assert message in str(caught.value)
 
 
+def test_an_ordered_conversion_is_refused_when_the_file_loads_unless_it_says_order_any(tmp_path):
+    ordered = "  - {name: checkout, metric: conversion, journey: checkout, max_drop: 5%}\n"
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, "http://127.0.0.1:9/graphql", ordered))
+    assert "cxe.yml:16: criteria[0].order: NRQL funnel() does not enforce the order of steps" in (
+        str(caught.value)
+    )
+    assert "set order: any on this criterion" in str(caught.value)
+    # a raw funnel query counts no other way
+    raw = ordered.replace("5%}", "5%, query: 'SELECT funnel(session, WHERE a, WHERE b) FROM X'}")
+    with pytest.raises(ConfigError, match=r"criteria\[0\]\.order"):
+        load(write(tmp_path, "http://127.0.0.1:9/graphql", raw))
+    load(write(tmp_path, "http://127.0.0.1:9/graphql", ordered.replace("5%}", "5%, order: any}")))
+
+
 STEPS = [f"step {n}" for n in range(1, 12)]
 
 
@@ -600,7 +771,9 @@ STEPS = [f"step {n}" for n in range(1, 12)]
 def test_a_journey_funnel_cannot_measure_is_refused_when_the_file_loads(
     tmp_path, checkout, message
 ):
-    criteria = "  - {name: checkout, metric: conversion, journey: checkout, max_drop: 5%}\n"
+    criteria = (
+        "  - {name: checkout, metric: conversion, journey: checkout, max_drop: 5%, order: any}\n"
+    )
     with pytest.raises(ConfigError) as caught:
         load(write(tmp_path, "http://127.0.0.1:9/graphql", criteria, checkout=checkout))
     assert message in str(caught.value)

@@ -4,6 +4,7 @@ measure about a journey, and the users at each step made into a conversion measu
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import timedelta
 
 from .. import metrics
@@ -53,4 +54,20 @@ def funnel_measurement(
     }
     return metrics.proportion(
         users[-1], users[0], query=query, details=counts | dict(details or {})
+    )
+
+
+def judged_on(measurement: Measurement, samples: int, note: str) -> Measurement:
+    """A conversion read from estimated counts (a sketch, a sample), judged as a proportion of
+    `samples` units, its effective sample size: fewer than the units counted, so every test on it
+    is wider. The value stays as read; the counted units stay in the details, `note` says why."""
+    if not measurement.is_proportion or measurement.value is None:
+        return replace(measurement, notes=(*measurement.notes, note))
+    samples = max(1, min(samples, measurement.samples))
+    return replace(
+        measurement,
+        samples=samples,
+        successes=round(measurement.value * samples),
+        details=measurement.details | {"effective samples": samples},
+        notes=(*measurement.notes, note),
     )

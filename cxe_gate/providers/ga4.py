@@ -2,7 +2,8 @@
 Google Analytics 4 Data API, signed in as a service account.
 
 GA4 counts days in the property's time zone; a window that is not whole days is cut to the hour
-with a `dateHour` filter (or widened to whole days, if asked), and the report says so."""
+with a `dateHour` filter (or widened to whole days, if asked), and the report says so. Sampled
+answers are said to be, and a quota no retry within seconds can refill ends the request at once."""
 
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ from .days import (
     widening_notes,
     with_spans,
 )
-from .funnels import funnel_measurement
-from .transport import ApiClient, HttpSettings
+from .funnels import funnel_measurement, judged_on
+from .transport import ApiClient, HttpSettings, Reply
 
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -75,6 +76,23 @@ _QUERY_SHAPE = (
 )
 
 Values = dict[str, float | None]
+
+# Funnel answers carry no time zone: the property's is read from the smallest core report. Fixed, so
+# every criterion of an evaluation shares the one answer.
+_ZONE_PROBE: dict[str, Any] = {
+    "dateRanges": [{"startDate": "yesterday", "endDate": "today"}],
+    "metrics": [{"name": "activeUsers"}],
+    "limit": 1,
+}
+# What a 429 RESOURCE_EXHAUSTED message names (by a word in it), the quota's name in
+# PropertyQuota, and when it refills. Only the concurrent-requests quota frees up within seconds.
+_QUOTAS = (
+    ("thresholded", "potentiallyThresholdedRequestsPerHour", "within the hour"),
+    ("server error", "serverErrorsPerProjectPerHour", "within the hour"),
+    ("project", "tokensPerProjectPerHour", "within the hour"),
+    ("hour", "tokensPerHour", "within the hour"),
+    ("day", "tokensPerDay", "within a day"),
+)
 
 
 class Ga4Settings(HttpSettings):
@@ -452,19 +470,61 @@ class Ga4Provider(Provider):
         the query as sent. Answers are kept: criteria reading the same report ask GA4 once."""
         query = f"POST {self._client.base_url}{path} {json.dumps(body, separators=(',', ':'))}"
 
+        def worth_retrying(reply: Reply) -> bool:
+            return self._worth_retrying(reply, query)
+
         def ask() -> Any:
             token = self._access_token()
             reply = self._client.post(
-                path, json_body=body, headers=_bearer(token), query=query, accept={401}
+                path,
+                json_body=body,
+                headers=_bearer(token),
+                query=query,
+                accept={401},
+                retryable=worth_retrying,
             )
             if reply.status == 401:  # expired or revoked early: one new token, then give up
                 token = self._access_token(failed=token)
-                reply = self._client.post(path, json_body=body, headers=_bearer(token), query=query)
+                reply = self._client.post(
+                    path,
+                    json_body=body,
+                    headers=_bearer(token),
+                    query=query,
+                    retryable=worth_retrying,
+                )
             if reply.body is None:
                 raise self._fail(f"POST {path}: {reply.status} with an empty body", query)
             return reply.body
 
         return self._answers.get(query, ask), query
+
+    def _worth_retrying(self, reply: Reply, query: str) -> bool:
+        """A 429 RESOURCE_EXHAUSTED is a used-up property quota: only the concurrent-requests one
+        frees up within seconds; the hourly and daily ones refill within the hour or the day, so
+        no retry can help, and the error says which quota it was. Other 429s and 5xx are
+        retried."""
+        error = reply.body.get("error") if isinstance(reply.body, dict) else None
+        if reply.status != 429 or not isinstance(error, dict):
+            return True
+        if error.get("status") != "RESOURCE_EXHAUSTED":
+            return True
+        message = str(error.get("message") or "").strip()
+        words = message.lower()
+        if "concurrent" in words:
+            return True
+        named = next(((q, when) for word, q, when in _QUOTAS if word in words), None)
+        quota = (
+            f"its {named[0]} quota, which refills {named[1]}"
+            if named
+            else "a quota GA4 did not name"
+        )
+        raise self._fail(
+            f"429 RESOURCE_EXHAUSTED: GA4 property {self.settings.property_id} has used up "
+            f"{quota} ({message or 'no message'}); not retried, since no wait of seconds "
+            "refills it: evaluate again once it has (the report details show the tokens left "
+            "after each answer)",
+            query,
+        )
 
     def _report(self, base: dict[str, Any], spans: list[_Span]) -> dict[str, _Answer]:
         """Run a core report over every window, in as few calls as the windows allow."""
@@ -480,8 +540,16 @@ class Ga4Provider(Provider):
             reply, query = self._call(path, body)
             rows = self._rows(reply, group, query)
             details, notes = self._metadata(reply, reply.get("metadata"), query)
-            for span in group:
-                answers[span.label] = _Answer(rows.get(span.label), query, details, notes)
+            sampled = self._sampling(reply.get("metadata"), query)
+            for i, span in enumerate(group):
+                fraction = sampled[i] if i < len(sampled) else None
+                said = notes
+                if fraction is not None:
+                    said += (
+                        _sampled_note(*fraction) + "; the values are estimates, and the tests "
+                        "here are not widened for the sampling",
+                    )
+                answers[span.label] = _Answer(rows.get(span.label), query, details, said)
         return answers
 
     def _rows(self, reply: Any, group: list[_Span], query: str) -> dict[str, Values]:
@@ -555,13 +623,8 @@ class Ga4Provider(Provider):
         notes: tuple[str, ...] = ()
         if isinstance(metadata, dict):
             zone = metadata.get("timeZone")
-            if zone and zone != self.settings.timezone:
-                raise self._fail(
-                    f"GA4 property {self.settings.property_id} reports days in {zone}, but "
-                    f"providers.{self.context.name}.timezone is {self.settings.timezone}: the "
-                    f"windows would be cut at the wrong midnight; set timezone: {zone}",
-                    query,
-                )
+            if zone:
+                self._guard_zone(str(zone), query)
             if metadata.get("subjectToThresholding"):
                 notes = ("thresholded: GA4 withheld small counts, so values may be too low",)
         quota = reply.get("propertyQuota")
@@ -574,6 +637,55 @@ class Ga4Provider(Provider):
                 if isinstance(remaining, int | float):
                     details[label] = float(remaining)
         return details, notes
+
+    def _guard_zone(self, zone: str, query: str) -> None:
+        if zone != self.settings.timezone:
+            raise self._fail(
+                f"GA4 property {self.settings.property_id} reports days in {zone}, but "
+                f"providers.{self.context.name}.timezone is {self.settings.timezone}: the "
+                f"windows would be cut at the wrong midnight; set timezone: {zone}",
+                query,
+            )
+
+    def _zone_checked(self) -> tuple[str, tuple[str, ...]]:
+        """Funnel answers say nothing of the time zone their days are in: read the property's
+        from a one-row core report (asked once per evaluation, as answers are kept) and check it
+        as every core report is checked. The probe as asked, and a note when GA4 gave none."""
+        path = f"/v1beta/properties/{self.settings.property_id}:runReport"
+        reply, query = self._call(path, dict(_ZONE_PROBE))
+        metadata = reply.get("metadata") if isinstance(reply, dict) else None
+        zone = metadata.get("timeZone") if isinstance(metadata, dict) else None
+        if not zone:
+            return query, (
+                "GA4 did not say the property's time zone (a runReport answer without "
+                f"metadata.timeZone): the windows are cut at midnight in {self.settings.timezone} "
+                f"(providers.{self.context.name}.timezone), unchecked",
+            )
+        self._guard_zone(str(zone), query)
+        return query, ()
+
+    def _sampling(self, metadata: Any, query: str) -> list[tuple[int, int] | None]:
+        """Per date range, in the order asked: (events read, events there) where GA4 sampled;
+        empty when it did not (GA4 then leaves samplingMetadatas out)."""
+        found = metadata.get("samplingMetadatas") if isinstance(metadata, dict) else None
+        if not found:
+            return []
+        if not isinstance(found, list):
+            raise self._fail(
+                f"expected metadata.samplingMetadatas to be a list, got {_kind(found)}", query
+            )
+        result: list[tuple[int, int] | None] = []
+        for item in found:
+            said = item if isinstance(item, dict) else {}
+            read, space = (
+                self._count(self._number(said.get(key), key, query), key, query)
+                for key in ("samplesReadCount", "samplingSpaceSize")
+            )
+            if read is not None and space is not None and read < space:
+                result.append((read, space))
+            else:
+                result.append(None)  # all of it read, or GA4 did not say how much
+        return result
 
     def _number(self, text: Any, what: str, query: str) -> float | None:
         """A GA4 value: numbers come as text; null or NaN means no data, never zero."""
@@ -661,6 +773,7 @@ class Ga4Provider(Provider):
 
     def _conversion(self, request: MetricRequest, spans: list[_Span]) -> dict[str, Measurement]:
         journey = criterion_journey(request)
+        zone_query, zone_notes = self._zone_checked()
         path = f"/v1alpha/properties/{self.settings.property_id}:runFunnelReport"
         steps = [
             {"name": step, "filterExpression": {"funnelEventFilter": {"eventName": step}}}
@@ -685,22 +798,36 @@ class Ga4Provider(Provider):
                     query,
                 )
             details, notes = self._metadata(reply, table.get("metadata"), query)
-            said = _Answer(None, query, details, notes)
+            shown = f"{query}\n# the property's time zone, read with: {zone_query}"
+            said = _Answer(None, shown, details, notes + zone_notes)
             users = self._funnel_users(table, journey.steps, query)
             if users is None:
-                result[span.label] = said.add_to(Measurement(value=None, samples=0, query=query))
+                result[span.label] = said.add_to(Measurement(value=None, samples=0, query=shown))
                 continue
-            result[span.label] = said.add_to(
-                funnel_measurement(
-                    self.context,
-                    journey.steps,
-                    users,
-                    query=query,
-                    rising="the funnel's last step has more users ({last}) than its first "
-                    "({first}); a closed funnel cannot grow",
-                    suffix=" (users)",
-                )
+            measured = funnel_measurement(
+                self.context,
+                journey.steps,
+                users,
+                query=shown,
+                rising="the funnel's last step has more users ({last}) than its first "
+                "({first}); a closed funnel cannot grow",
+                suffix=" (users)",
             )
+            sampled = self._sampling(table.get("metadata"), query)
+            if sampled and sampled[0] is not None and users[0] > 0:
+                read, space = sampled[0]
+                # The users GA4 saw are about its sampled share of those it reports: the
+                # conversion is a proportion of them (the effective sample), not of the scaled-up
+                # count.
+                effective = int(users[0] * read / space)
+                measured = judged_on(
+                    measured,
+                    effective,
+                    _sampled_note(read, space) + f"; the conversion is judged as a proportion of "
+                    f"the {max(1, effective):,} users that share holds, not of the {users[0]:,} "
+                    "reported",
+                )
+            result[span.label] = said.add_to(measured)
         return result
 
     def _funnel_users(
@@ -936,6 +1063,13 @@ def _query_problems(query: Any) -> list[tuple[Location, str]]:
                 )
             )
     return problems
+
+
+def _sampled_note(read: int, space: int) -> str:
+    return (
+        f"sampled: GA4 read {read / space:.1%} of the events ({read:,} of {space:,}) and scaled "
+        "its counts up"
+    )
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -1,10 +1,12 @@
 """The `mixpanel` provider: conversion from saved funnels and engagement from segmentation, through
 Mixpanel's Query API, counted over whole days in the project's time zone. The API allows 60 queries
-an hour, so one request covers both windows wherever the API can split its answer by day."""
+an hour, so one request covers both windows wherever the API can split its answer by day without
+counting a user twice; a funnel cannot, so each window is its own funnel query."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ from ..config import (
     Secret,
 )
 from ..measurement import Measurement, TimeWindow
+from ..quantities import format_duration
 from .analytics import (
     AnalyticsService,
     Answers,
@@ -34,7 +37,7 @@ from .analytics import (
 )
 from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
-from .days import DaySpan, day_spans, time_zone, with_spans
+from .days import DaySpan, day_spans, local, time_zone, with_spans
 from .funnels import funnel_measurement, users_funnel_problems
 from .transport import ApiClient, HttpSettings
 
@@ -124,13 +127,35 @@ class MixpanelSettings(HttpSettings):
         return funnels
 
 
+_UNIT_SECONDS = {"day": 86_400, "hour": 3_600, "minute": 60, "second": 1}
+
+
 def _length(within: timedelta) -> tuple[int, str]:
     """A conversion window in the largest unit Mixpanel takes that states it exactly."""
     seconds = round(within.total_seconds())
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+    for unit, size in _UNIT_SECONDS.items():
         if seconds % size == 0:
             return seconds // size, unit
     return max(1, seconds), "second"
+
+
+def _spill_note(
+    label: str, span: DaySpan, spans: dict[str, DaySpan], conversion_window: timedelta
+) -> str:
+    """What the conversion window lets in after a window's last day."""
+    reach = span.end + conversion_window
+    note = (
+        f"Mixpanel counts a completion up to {format_duration(conversion_window)} after each "
+        f"user's first step, also after the {label} window's last day: completions until "
+        f"{local(reach, span.zone)} ({span.zone.key}) count; the Funnels API cannot stop at to_date"
+    )
+    later = [o for name, o in spans.items() if name != label and span.end <= o.start < reach]
+    if later:
+        note += (
+            f", so users who entered near its end may convert on events of the "
+            f"{later[0].window.label} window"
+        )
+    return note
 
 
 class MixpanelProvider(Provider):
@@ -238,48 +263,79 @@ class MixpanelProvider(Provider):
     def _conversion(
         self, request: MetricRequest, spans: dict[str, DaySpan]
     ) -> dict[str, Measurement]:
+        """Each window's funnel, asked on its own as one bucket (`interval` = its days): a user who
+        entered on several days counts once, and one window's users never convert in another's
+        bucket. Mixpanel still looks for completions up to `length` after each user's first step,
+        past `to_date`: the notes say how far, since the API offers no way to stop it."""
         criterion = request.criterion
         assert isinstance(criterion, ConversionCriterion)
         journey = criterion_journey(request)
         raw = criterion.query if isinstance(criterion.query, Mapping) else {}
         funnel_id = raw.get("funnel_id") or self.settings.funnels[criterion.journey]
-        # One conversion window for both windows: the journey's, else the release window's days.
+        # One conversion window for both windows, or the longer one would convert more: the
+        # journey's, else the release window's days.
         reference = spans.get("release") or next(iter(spans.values()))
         length, unit = _length(journey.within) if journey.within else (reference.days, "day")
-        params = [
-            ("funnel_id", str(funnel_id)),
-            ("from_date", min(s.first for s in spans.values()).isoformat()),
-            ("to_date", max(s.last for s in spans.values()).isoformat()),
-            ("unit", "day"),
-            ("length", str(raw.get("length", length))),
-            ("length_unit", str(raw.get("length_unit", unit))),
-        ]
-        if "where" in raw:
-            params.append(("where", raw["where"]))
-        text, body = self._get(FUNNELS, params)
-        per_day = self._funnel_days(body, journey.steps, funnel_id, text)
+        length, unit = int(raw.get("length", length)), str(raw.get("length_unit", unit))
+        conversion_window = timedelta(seconds=length * _UNIT_SECONDS[unit])
         result = {}
         for label, span in spans.items():
+            params = [
+                ("funnel_id", str(funnel_id)),
+                ("from_date", span.first.isoformat()),
+                ("to_date", span.last.isoformat()),
+                ("interval", str(span.days)),
+                ("length", str(length)),
+                ("length_unit", unit),
+            ]
+            if "where" in raw:
+                params.append(("where", raw["where"]))
+            text, body = self._get(FUNNELS, params)
             query = f"{text}\n{span.note()}"
-            days = [per_day[d] for d in span.dates() if d in per_day]
-            if not days:
+            users = self._funnel_bucket(body, journey.steps, funnel_id, span, query)
+            if users is None:
                 result[label] = Measurement(value=None, samples=0, query=query)
                 continue
-            result[label] = funnel_measurement(
+            measured = funnel_measurement(
                 self.context,
                 journey.steps,
-                [sum(day[i] for day in days) for i in range(len(journey.steps))],
+                users,
                 query=query,
                 rising=f"funnel {funnel_id}: {{last}} users completed it but only {{first}} "
                 "started it",
-                details={"days": len(days)},
+                details={"conversion window hours": conversion_window.total_seconds() / 3600},
             )
+            spill = _spill_note(label, span, spans, conversion_window)
+            result[label] = replace(measured, notes=(*measured.notes, spill))
         return result
+
+    def _funnel_bucket(
+        self, body: Any, steps: list[str], funnel_id: int, span: DaySpan, query: str
+    ) -> list[int] | None:
+        """Users at each step of the one bucket a window's days make; None when it has no data."""
+        buckets = self._funnel_days(body, steps, funnel_id, query)
+        stray = [day for day in buckets if day not in span]
+        if stray:
+            raise provider_error(
+                self.context,
+                f"funnel {funnel_id}: a bucket dated {stray[0]} lies outside the days asked for "
+                f"({span.period})",
+                query,
+            )
+        if len(buckets) > 1:
+            raise provider_error(
+                self.context,
+                f"funnel {funnel_id}: expected the {span.window.label} window's {span.days} day(s) "
+                f"as one bucket, got {len(buckets)}; users of several buckets cannot be added up "
+                "(one who entered in two would count twice)",
+                query,
+            )
+        return next(iter(buckets.values()), None)
 
     def _funnel_days(
         self, body: Any, steps: list[str], funnel_id: int, query: str
     ) -> dict[date, list[int]]:
-        """Users at each step, per day the funnel was entered (days without data left out)."""
+        """Users at each step, per bucket by its first day (buckets without data left out)."""
         data = body.get("data") if isinstance(body, dict) else None
         if data is None and isinstance(body, dict) and "data" in body:
             return {}

@@ -1,6 +1,7 @@
 """The `newrelic` provider: NRQL through NerdGraph, both windows in one GraphQL request. Counts come
 back with every value (requests, errors, Apdex zones, funnel steps) so the judge can run its tests,
-and the default queries also ask for the newest event's time (`data_end`)."""
+and the default queries also ask for the newest event's time (`data_end`). Funnel counts that NRQL
+estimates are judged as the estimates they are."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from .. import metrics
 from ..config import (
@@ -18,6 +19,7 @@ from ..config import (
     ConversionCriterion,
     CriterionBase,
     CustomCriterion,
+    Duration,
     ErrorRateCriterion,
     Journey,
     LatencyCriterion,
@@ -28,11 +30,15 @@ from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .answers import data_point, expected_shape, provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .funnels import judged_on
 from .transport import ApiClient, HttpSettings
 
+# NerdGraph per data center (newrelic-client-go pkg/region: US, EU, JP, and GOV for FedRAMP).
 ENDPOINTS = {
     "us": "https://api.newrelic.com/graphql",
     "eu": "https://api.eu.newrelic.com/graphql",
+    "jp": "https://api.jp.newrelic.com/graphql",
+    "gov": "https://gov-api.newrelic.com/graphql",
 }
 _SERVED = ("apdex", "error_rate", "latency", "conversion", "custom")
 # Clauses the provider writes itself: a raw query that sets them would measure another window or
@@ -45,15 +51,33 @@ _MAX_FUNNEL_STEPS = 10  # NRQL's limit for one funnel()
 _DATA_END = "data_end"
 _NEWEST = f"max(timestamp) AS '{_DATA_END}'"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NRQL_TIMEOUT_MAX = 120  # seconds NerdGraph lets a synchronous NRQL query run
+# The `timeout` NerdGraph's nrql field takes, in whole seconds (newrelic-client-go: 5 to 120).
+_NRQL_TIMEOUT = (5, 120)
+# NRQL's funnel() counts exactly below 256 distinct values of its attribute and estimates with
+# MinHash from 256 on. New Relic documents no error bound; the gate assumes a sketch of this many
+# hash values (the threshold) and judges an estimated conversion as a proportion of at most about
+# this many units: variance p(1-p)(1/n + 1/256) rather than p(1-p)/n.
+_MINHASH_VALUES = 256
+_DISTINCT = "values"  # the alias of the uniqueCount() asked beside each funnel
+ORDER_PROBLEM = (
+    "NRQL funnel() does not enforce the order of steps (a session that paid before it viewed "
+    "counts as converted), so it cannot measure an ordered journey; set order: any on this "
+    "criterion to accept a count that ignores step order, or read this journey from a provider "
+    "that orders steps (ga4, amplitude, mixpanel, file)"
+)
 
 
 class NewRelicSettings(HttpSettings):
     api_key: Secret = Field(description="a User API key (NRAK-…), as ${NEW_RELIC_API_KEY}")
     account_id: int = Field(ge=1, description="the account the NRQL runs in")
-    region: Literal["us", "eu"] = Field("us", description="the account's data center")
-    url: str | None = Field(
-        None, description="NerdGraph endpoint (a proxy, FedRAMP); default by region"
+    region: Literal["us", "eu", "jp", "gov"] = Field(
+        "us", description="the account's data center: us, eu, jp, or gov (FedRAMP)"
+    )
+    url: str | None = Field(None, description="NerdGraph endpoint (a proxy); default by region")
+    nrql_timeout: Duration | None = Field(
+        None,
+        description="how long NerdGraph lets each NRQL query run, 5 to 120 whole seconds; default: "
+        "timeout, held within 5 to 120 s",
     )
     event_type: str = Field(
         "Transaction", description="events for error rate, latency and Apdex (e.g. PageView)"
@@ -84,6 +108,37 @@ class NewRelicSettings(HttpSettings):
         if url is not None and not url.startswith(("http://", "https://")):
             raise ValueError(f"expected an http(s) URL such as {ENDPOINTS['us']}")
         return url
+
+    @field_validator("nrql_timeout")
+    @classmethod
+    def _nerdgraph_timeout(cls, value: timedelta | None) -> timedelta | None:
+        low, high = _NRQL_TIMEOUT
+        if value is not None and (
+            not low <= value.total_seconds() <= high or value % timedelta(seconds=1)
+        ):
+            raise ValueError(
+                f"expected {low} to {high} whole seconds: NerdGraph refuses an NRQL timeout "
+                "outside that range"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _request_outlasts_query(self) -> NewRelicSettings:
+        if self.nrql_timeout is not None and self.nrql_timeout > self.timeout:
+            raise ValueError(
+                f"nrql_timeout ({self.nrql_timeout.total_seconds():g} s) is longer than timeout "
+                f"({self.timeout.total_seconds():g} s), so the request would be abandoned before "
+                "the query may end; raise timeout or lower nrql_timeout"
+            )
+        return self
+
+    @property
+    def query_seconds(self) -> int:
+        """The `timeout` sent with each NRQL query: nrql_timeout, else timeout held within 5-120 s."""
+        if self.nrql_timeout is not None:
+            return round(self.nrql_timeout.total_seconds())
+        low, high = _NRQL_TIMEOUT
+        return min(high, max(low, math.ceil(self.timeout.total_seconds())))
 
 
 def nrql_string(text: str) -> str:
@@ -121,6 +176,8 @@ class NewRelicProvider(Provider):
                     f"a newrelic provider cannot measure {metric}; it serves {', '.join(_SERVED)}",
                 )
             ]
+        if isinstance(criterion, ConversionCriterion) and criterion.order == "strict":
+            return [(("order",), ORDER_PROBLEM)]
         query = criterion.query
         if query is None:
             return []
@@ -171,37 +228,72 @@ class NewRelicProvider(Provider):
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         criterion = request.criterion
+        if isinstance(criterion, ConversionCriterion):
+            return self._conversions(criterion, request, windows)
         select = self._select(request)
-        nrql = {
-            w.label: f"{select} SINCE {_epoch_ms(w.start)} UNTIL {_epoch_ms(w.end)}"
-            for w in windows
-        }
-        rows = self._run(nrql, windows)
+        nrql = {w.label: f"{select} {_since(w)}" for w in windows}
+        rows = self._run([(w.label, nrql[w.label]) for w in windows])
         read = {
             ErrorRateCriterion: self._error_rate,
             ApdexCriterion: self._apdex,
             LatencyCriterion: self._latency,
-            ConversionCriterion: self._conversion,
             CustomCriterion: self._custom,
         }[type(criterion)]
-        # A raw query's SELECT is its author's; a funnel() answers in a shape of its own.
-        dated = criterion.query is None and not isinstance(criterion, ConversionCriterion)
+        # A raw query's SELECT is its author's.
+        dated = criterion.query is None
         result = {}
-        for w in windows:
-            row, query = rows[w.label], nrql[w.label]
+        for w, row in zip(windows, rows, strict=True):
+            query = nrql[w.label]
             measured = read(criterion, row, query)
             if dated and row is not None:
                 measured = replace(measured, data_end=self._data_end(row, query))
             result[w.label] = measured
         return result
 
+    def _conversions(
+        self, criterion: ConversionCriterion, request: MetricRequest, windows: list[TimeWindow]
+    ) -> dict[str, Measurement]:
+        """Each window's funnel and, for the default funnel, how many distinct values of its
+        attribute it dealt with (whether NRQL counted exactly), all in one GraphQL request."""
+        # The loader refused an ordered conversion in the file; a request built in code is
+        # checked here.
+        if criterion.order == "strict":
+            raise ProviderError(
+                f"criterion {criterion.name!r}: {ORDER_PROBLEM}", provider=self.context.name
+            )
+        funnel = self._select(request)
+        nrql = {w.label: f"{funnel} {_since(w)}" for w in windows}
+        asked = [(w.label, nrql[w.label]) for w in windows]
+        distinct: dict[str, str] = {}
+        if criterion.query is None:
+            counted = self._distinct_values(criterion, request)
+            distinct = {w.label: f"{counted} {_since(w)}" for w in windows}
+            asked += [(w.label, distinct[w.label]) for w in windows]
+        rows = self._run(asked)
+        result = {}
+        for i, w in enumerate(windows):
+            values = None
+            counted_row = rows[len(windows) + i] if distinct else None
+            if counted_row is not None:
+                # Past 256 uniqueCount() is an estimate too: a number, not necessarily whole.
+                number = self._number(counted_row, _DISTINCT, distinct[w.label])
+                values = None if number is None else round(number)
+            result[w.label] = self._conversion(
+                criterion,
+                rows[i],
+                "\n".join(q for q in (nrql[w.label], distinct.get(w.label)) if q),
+                values,
+            )
+        return result
+
     def _data_end(self, row: dict[str, Any], query: str) -> datetime | None:
         newest = data_point(row.get(_DATA_END), f"{_DATA_END!r} (epoch ms)", self.context, query)
         return None if newest is None else _EPOCH + timedelta(milliseconds=round(newest))
 
-    def _scope(self, criterion: CriterionBase) -> str:
-        conditions = [c for c in (self.settings.where, criterion.filter) if c]
-        return " WHERE " + " AND ".join(f"({c})" for c in conditions) if conditions else ""
+    def _scope(self, criterion: CriterionBase, *also: str) -> str:
+        conditions = [f"({c})" for c in (self.settings.where, criterion.filter) if c]
+        conditions += also
+        return " WHERE " + " AND ".join(conditions) if conditions else ""
 
     def _errors(self, criterion: ErrorRateCriterion | ApdexCriterion) -> str:
         # `errors` defaults to an SQL condition for the file provider; written out, it is NRQL here.
@@ -257,22 +349,45 @@ class NewRelicProvider(Provider):
             raise ProviderError(
                 f"journey {criterion.journey!r}: {'; '.join(problems)}", provider=self.context.name
             )
-        s = self.settings
-        unit = criterion.unit or journey.unit
-        attribute = nrql_name(s.session_attribute if unit == "session" else s.user_attribute)
-        step = nrql_name(s.step_attribute)
+        step = nrql_name(self.settings.step_attribute)
         steps = ", ".join(
             f"WHERE {step} = {nrql_string(name)} AS {nrql_string(name)}" for name in journey.steps
         )
-        source = f"FROM {nrql_name(s.journey_event_type)}{self._scope(criterion)}"
-        return f"SELECT funnel({attribute}, {steps}) {source}"
+        return f"SELECT funnel({self._funnel_attribute(criterion, journey)}, {steps}) " + (
+            self._journey_events(criterion, journey)
+        )
 
-    def _run(
-        self, nrql: dict[str, str], windows: list[TimeWindow]
-    ) -> dict[str, dict[str, Any] | None]:
-        """Send every window's NRQL in one GraphQL request (one alias each); the one row of each."""
-        aliases = {f"w{i}": w.label for i, w in enumerate(windows)}
-        timeout = min(_NRQL_TIMEOUT_MAX, max(1, math.ceil(self.settings.timeout.total_seconds())))
+    def _distinct_values(self, criterion: ConversionCriterion, request: MetricRequest) -> str:
+        """How many values of the funnel's attribute the funnel deals with: NRQL counts them
+        exactly up to 256 (uniqueCount estimates only beyond), enough to tell whether funnel()
+        estimated."""
+        journey = request.journey
+        assert journey is not None
+        attribute = self._funnel_attribute(criterion, journey)
+        return (
+            f"SELECT uniqueCount({attribute}) AS {nrql_string(_DISTINCT)} "
+            + self._journey_events(criterion, journey)
+        )
+
+    def _funnel_attribute(self, criterion: ConversionCriterion, journey: Journey) -> str:
+        s = self.settings
+        unit = criterion.unit or journey.unit
+        return nrql_name(s.session_attribute if unit == "session" else s.user_attribute)
+
+    def _journey_events(self, criterion: ConversionCriterion, journey: Journey) -> str:
+        """FROM the journey's events, only those of its steps: the funnel counts the same, and
+        sessions that took no step do not push it past the 256 values it counts exactly."""
+        s = self.settings
+        names = ", ".join(nrql_string(name) for name in journey.steps)
+        steps_only = f"{nrql_name(s.step_attribute)} IN ({names})"
+        return f"FROM {nrql_name(s.journey_event_type)}{self._scope(criterion, steps_only)}"
+
+    def _run(self, asked: list[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """Send every (window label, NRQL) in one GraphQL request, one alias each; the one row of
+        each, in the order asked."""
+        aliases = {f"w{i}": label for i, (label, _) in enumerate(asked)}
+        nrql = {f"w{i}": query for i, (_, query) in enumerate(asked)}
+        timeout = self.settings.query_seconds
         fields = " ".join(
             f"{alias}: nrql(query: ${alias}, timeout: {timeout}) {{ results }}" for alias in aliases
         )
@@ -282,8 +397,8 @@ class NewRelicProvider(Provider):
             f"{{ actor {{ account(id: $account) {{ {fields} }} }} }}"
         )
         variables: dict[str, Any] = {"account": self.settings.account_id}
-        variables.update({alias: nrql[label] for alias, label in aliases.items()})
-        sent = "\n".join(nrql[w.label] for w in windows)
+        variables.update(nrql)
+        sent = "\n".join(query for _, query in asked)
         reply = self.client.post(
             "", json_body={"query": graphql, "variables": variables}, query=sent, accept={400}
         )
@@ -297,15 +412,15 @@ class NewRelicProvider(Provider):
         account = _path(body, ("data", "actor", "account"))
         if not isinstance(account, dict):
             raise self._error(expected_shape("data.actor.account in the answer", body), sent)
-        rows: dict[str, dict[str, Any] | None] = {}
+        rows: list[dict[str, Any] | None] = []
         for alias, label in aliases.items():
             if not isinstance(account.get(alias), dict) or "results" not in account[alias]:
                 raise self._error(
                     f"the {label} window: "
                     + expected_shape("nrql.results in the answer", account.get(alias)),
-                    nrql[label],
+                    nrql[alias],
                 )
-            rows[label] = self._one_row(account[alias]["results"], label, nrql[label])
+            rows.append(self._one_row(account[alias]["results"], label, nrql[alias]))
         return rows
 
     def _one_row(self, results: Any, label: str, query: str) -> dict[str, Any] | None:
@@ -433,8 +548,14 @@ class NewRelicProvider(Provider):
         return self._number(row, keys[0], query)
 
     def _conversion(
-        self, criterion: ConversionCriterion, row: dict[str, Any] | None, query: str
+        self,
+        criterion: ConversionCriterion,
+        row: dict[str, Any] | None,
+        query: str,
+        values: int | None,
     ) -> Measurement:
+        """The last step's count over the first's. `values`: how many distinct values of the
+        funnel's attribute the funnel dealt with (None: not asked, for a raw query)."""
         if row is None:
             return metrics.proportion(0, 0, query=query)
         steps = _funnel_steps(row)
@@ -448,12 +569,38 @@ class NewRelicProvider(Provider):
         started, completed = counts[0], counts[-1]
         if completed > started:
             raise self._error(f"{completed} completed of only {started} started", query)
-        return metrics.proportion(
-            completed,
-            started,
-            query=query,
-            details={f"step {i + 1}": n for i, n in enumerate(counts)},
-        )
+        details: dict[str, float] = {f"step {i + 1}": n for i, n in enumerate(counts)}
+        if values is not None:
+            details["funnel attribute values"] = values
+        measured = metrics.proportion(completed, started, query=query, details=details)
+        dealt = max(started, values or 0)
+        if dealt >= _MINHASH_VALUES and started > 0:
+            # n_eff = 1 / (1/n + 1/k): the counted units' binomial variance plus the sketch's.
+            effective = int(started * _MINHASH_VALUES / (started + _MINHASH_VALUES))
+            return judged_on(
+                measured,
+                effective,
+                f"estimated: NRQL funnel() dealt with {dealt:,} values of its attribute (256 or "
+                "more), so it estimated its step counts with MinHash; New Relic documents no error "
+                f"bound, so the conversion is judged as a proportion of {effective:,} (as if read "
+                f"from a {_MINHASH_VALUES}-value sketch: variance p(1-p)(1/n + 1/{_MINHASH_VALUES})) "
+                f"rather than of the {started:,} counted",
+            )
+        if values is None:
+            why = (
+                "the gate cannot count the values of a raw query's funnel attribute"
+                if criterion.query is not None
+                else "New Relic gave no count of them"
+            )
+            return replace(
+                measured,
+                notes=(
+                    *measured.notes,
+                    "whether NRQL funnel() estimated these counts (it does from 256 values of its "
+                    f"attribute on) is not known: {why}",
+                ),
+            )
+        return measured
 
     def _custom(
         self, criterion: CustomCriterion, row: dict[str, Any] | None, query: str
@@ -479,6 +626,10 @@ class NewRelicProvider(Provider):
         if samples == 0:
             return Measurement(value=None, samples=0, query=query)
         return Measurement(value=value, samples=samples, query=query)
+
+
+def _since(window: TimeWindow) -> str:
+    return f"SINCE {_epoch_ms(window.start)} UNTIL {_epoch_ms(window.end)}"
 
 
 def _funnel_steps(row: dict[str, Any]) -> list[Any] | None:
