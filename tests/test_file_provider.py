@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from tiny_logs import DEPLOY, EVENTS, at, iso, write_ndjson
 
+from cxe_gate.errors import ConfigError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
 from cxe_gate.results import Verdict
@@ -203,13 +204,15 @@ def test_presets_for_common_exports(tmp_path, preset):
 
 def test_segment_without_sessions_says_what_to_map(tmp_path):
     write_ndjson(tmp_path / "export.ndjson", _preset_rows("segment"))
-    result = one(
-        tmp_path,
-        "name: conv, metric: conversion, journey: checkout, max_drop: 90%",
-        provider="{type: file, events: export.ndjson, preset: segment}",
-    )
-    assert result.verdict == Verdict.ERROR
-    assert "session_id" in result.message
+    with pytest.raises(ConfigError) as refused:  # known before any query: refused at load
+        one(
+            tmp_path,
+            "name: conv, metric: conversion, journey: checkout, max_drop: 90%",
+            provider="{type: file, events: export.ndjson, preset: segment}",
+        )
+    (problem,) = refused.value.problems
+    assert "criteria[0].journey: preset segment has no session id" in problem
+    assert "columns.events.session_id" in problem and "unit: user" in problem
 
 
 def test_malformed_and_missing_files_are_errors_never_passes(shop_files):

@@ -1,11 +1,11 @@
 """The embedded `file` provider: local event logs, request logs and feedback (NDJSON, CSV, Parquet),
-queried with DuckDB. No account needed; 10 million events evaluate in seconds.
+and analytics services' event exports, queried with DuckDB. No account needed; 10 million events
+evaluate in seconds.
 
 Each metric is one SQL query that labels rows by window, so both windows come from a single scan."""
 
 from __future__ import annotations
 
-import glob
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,13 +25,16 @@ from ..config import (
     EngagementCriterion,
     ErrorRateCriterion,
     FeedbackCriterion,
+    Journey,
     LatencyCriterion,
+    Location,
 )
 from ..errors import DataError
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .conditions import check_condition
-from .file_presets import CANONICAL, EVENT_PRESETS, NATIVE
+from .exports import Export, ExportError, Schema, find_export, quote
+from .file_presets import CANONICAL, DEDUP, NATIVE, PRESETS
 
 Table = Literal["events", "requests", "feedback"]
 _NUMERIC = frozenset({"status", "duration_ms", "score"})
@@ -55,19 +58,20 @@ def _is_numeric(duckdb_type: str) -> bool:
     }
 
 
-_TEXT_FORMATS = (".csv", ".tsv", ".ndjson", ".jsonl", ".json")
-
-
 class FileSettings(ProviderSettings):
     events: str | None = Field(
-        None, description="event log: a path or glob (.parquet, .csv, .ndjson)"
+        None,
+        description="event log or export: a path, a glob or a folder of shards (.parquet, .csv, "
+        ".ndjson, .json)",
     )
-    requests: str | None = Field(None, description="request log: a path or glob")
-    feedback: str | None = Field(None, description="survey answers: a path or glob")
-    preset: Literal["cxe", "ga4", "segment", "amplitude"] = Field(
-        "cxe",
-        description="the event log's shape: cxe (our own), ga4 (BigQuery export), segment, "
-        "amplitude (export)",
+    requests: str | None = Field(None, description="request log: a path, glob or folder")
+    feedback: str | None = Field(None, description="survey answers: a path, glob or folder")
+    preset: Literal["cxe", "ga4", "amplitude", "mixpanel", "posthog", "segment", "rudderstack"] = (
+        Field(
+            "cxe",
+            description="the event log's shape: cxe (our own), ga4 (BigQuery export), amplitude "
+            "(export API), mixpanel (raw export API), posthog (batch export), segment, rudderstack",
+        )
     )
     columns: dict[Table, dict[str, str]] = Field(
         default_factory=dict,
@@ -130,24 +134,64 @@ def _utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+def _session_alternative(criterion: CriterionBase) -> tuple[str, str] | None:
+    """For an engagement measure counted per session: the field to change and how, to count per
+    user instead. (A conversion's unit may come from its journey: see journey_problems.)"""
+    if not isinstance(criterion, EngagementCriterion) or criterion.per_user:
+        return None
+    if criterion.measure == "events_per_session":
+        return "measure", "count per user (measure: events_per_user)"
+    return "unit", "count per user (unit: user)"
+
+
+def _session_problem(settings: FileSettings, instead: str) -> str | None:
+    """Why sessions cannot be told apart in this provider's events, or None when they can."""
+    preset = PRESETS[settings.preset]
+    if preset.sessions or "session_id" in settings.columns.get("events", {}):
+        return None
+    return (
+        f"preset {settings.preset} has no session id (the export carries none): map one with "
+        f"columns.events.session_id: <SQL over the export's columns, unique across users, e.g. "
+        f"{preset.session_example}>, or {instead}"
+    )
+
+
 class FileProvider(Provider):
     settings_model = FileSettings
     settings: FileSettings
     max_concurrency = 1  # one DuckDB connection, which parallelises each query itself
 
     @classmethod
-    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings):
+    def criterion_problems(
+        cls, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[tuple[Location, str]]:
+        assert isinstance(settings, FileSettings)
         if criterion.query is not None and not isinstance(criterion.query, str):
             return [(("query",), "expected an SQL query as text for a file provider")]
         if isinstance(criterion, CustomCriterion) and criterion.filter is not None:
             # A custom query is run as written: a filter beside it would be silently ignored.
             return [(("filter",), "a custom query runs as written: put this condition in it")]
-        problems = []
+        problems: list[tuple[Location, str]] = []
+        instead = _session_alternative(criterion)
+        if instead is not None:
+            problem = _session_problem(settings, instead[1])
+            if problem:
+                problems.append(((instead[0],), problem))
         for field, text in _conditions(criterion):
             problem = check_condition(text, "duckdb", example=_EXAMPLES[field])
             if problem:
                 problems.append(((field,), problem))
         return problems
+
+    @classmethod
+    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+        assert isinstance(settings, FileSettings)
+        if journey.unit != "session":
+            return []
+        problem = _session_problem(
+            settings, "judge conversion by user (unit: user on the journey or on this criterion)"
+        )
+        return [problem] if problem else []
 
     @classmethod
     def cohort_problems(
@@ -182,7 +226,7 @@ class FileProvider(Provider):
                 )
         return self._connection
 
-    def _path(self, table: Table) -> str:
+    def _export(self, table: Table) -> Export:
         pattern = getattr(self.settings, table)
         if pattern is None:
             raise DataError(
@@ -194,80 +238,112 @@ class FileProvider(Provider):
         path = Path(pattern)
         if not path.is_absolute():
             path = self.context.base_dir / path
-        if not glob.glob(str(path)):
+        try:
+            return find_export(path)
+        except ExportError as exc:
             raise DataError(
-                f"{table}: no file matches {path}",
-                provider=self.context.name,
-                file=self.context.where or None,
+                f"{table}: {exc}", provider=self.context.name, file=self.context.where or None
+            ) from None
+
+    def _mapping(self, table: Table, schema: Schema) -> dict[str, str | None]:
+        """Canonical column → SQL over the file's columns (None: the file lacks its source)."""
+        if table == "events":
+            return PRESETS[self.settings.preset].build(schema) | self.settings.columns.get(
+                table, {}
             )
-        return str(path)
+        return NATIVE[table] | self.settings.columns.get(table, {})
 
-    def _reader(self, path: str) -> str:
-        lower = path.lower().removesuffix(".gz")
-        if lower.endswith(".parquet"):
-            return f"read_parquet({_sql_string(path)})"
-        if lower.endswith((".csv", ".tsv")):
-            return f"read_csv({_sql_string(path)}, auto_detect = true)"
-        if lower.endswith((".ndjson", ".jsonl", ".json")):
-            return f"read_json({_sql_string(path)}, format = 'auto')"
-        raise DataError(
-            f"{path}: unknown format; expected .parquet, .csv, .tsv, .ndjson, .jsonl or "
-            ".json (optionally .gz)",
-            provider=self.context.name,
-        )
-
-    def _mapping(self, table: Table) -> dict[str, str]:
-        base = EVENT_PRESETS[self.settings.preset] if table == "events" else NATIVE[table]
-        return base | self.settings.columns.get(table, {})
+    def _source_of(self, table: Table, name: str) -> str:
+        """Where a canonical column is read from, for messages."""
+        override = self.settings.columns.get(table, {}).get(name)
+        if override is not None:
+            return f"mapped as {override!r}"
+        if table == "events" and self.settings.preset != "cxe":
+            sources = PRESETS[self.settings.preset].sources
+            if name in sources:
+                return f"preset {self.settings.preset} reads it from {sources[name]}"
+        return f"mapped as {NATIVE[table].get(name, name)!r}"
 
     def _prepare(self, table: Table, windows: list[TimeWindow]) -> None:
-        """A view (Parquet) or a table (text formats, parsed once) with canonical column names."""
+        """A view (Parquet) or a table (text formats, parsed once; exports deduplicated) with
+        canonical column names."""
         span = _span(windows)
         if self._prepared.get(table) in ("view", span):
             return
         connection = self._connect()
-        path = self._path(table)
-        source = self._reader(path)
+        export = self._export(table)
+        source = export.reader
+        where = export.files[0] if len(export.files) == 1 else getattr(self.settings, table)
+        # Each mapping is bound against an empty table of the file's shape: binding against the
+        # reader itself would detect the shape of every JSON shard again, for every column.
+        shape = f"_{table}_shape"
         try:
-            available = {
-                row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
-            }
+            connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE {shape} AS SELECT * FROM {source} LIMIT 0"
+            )
+            described = connection.sql(f"SELECT * FROM {shape}")
+            schema = Schema(dict(zip(described.columns, described.types, strict=True)))
         except duckdb.Error as exc:
             raise DataError(
-                f"{table}: cannot read {path}: {_first_line(exc)}", provider=self.context.name
+                f"{table}: cannot read {where}: {_first_line(exc)}", provider=self.context.name
             ) from exc
-        columns = []
-        for name, expression in self._mapping(table).items():
-            sql = f"CAST(({expression}) AS TIMESTAMPTZ)" if name == "ts" else f"({expression})"
-            try:  # a column the file lacks is left out; a query that needs it says so later
-                kind = connection.execute(f"DESCRIBE SELECT {sql} FROM {source}").fetchone()[1]
-            except duckdb.Error:
-                self._unmapped.setdefault(table, {})[name] = expression
-                continue
-            if name in _NUMERIC and not _is_numeric(kind):
-                self._check_numbers(name, sql, source, path)
-                sql = f"CAST({sql} AS DOUBLE)"
-            columns.append(f"{sql} AS {name}")
-        if not any(c.endswith(" AS ts") for c in columns):
+        try:
+            columns = self._canonical_columns(table, schema, shape, source, where)
+        finally:
+            connection.execute(f"DROP TABLE {shape}")
+        if "ts" not in columns:
             raise DataError(
-                f"{table}: {path} has no usable time column (mapped as "
-                f"{self._mapping(table)['ts']!r}); map columns.{table}.ts",
+                f"{table}: {where} has no usable time column ({self._source_of(table, 'ts')}); "
+                f"map columns.{table}.ts",
                 provider=self.context.name,
             )
-        taken = {c.rsplit(" AS ", 1)[1] for c in columns}
-        raw = [f'"{name}"' for name in sorted(available - taken)]
-        select = ", ".join(columns + raw)
-        kind = "VIEW" if path.lower().endswith(".parquet") else "TABLE"
-        body = f"SELECT {select} FROM {source}"
+        taken = set(columns)
+        select = [f"{sql} AS {quote(name)}" for name, sql in columns.items()]
+        raw = [quote(name) for name in schema.columns if name not in taken]
+        body = f"SELECT {', '.join(select + raw)} FROM {source}"
+        deduplicated = DEDUP in taken
+        kind = "VIEW" if export.format == "parquet" and not deduplicated else "TABLE"
         if kind == "TABLE":
             body = f"SELECT * FROM ({body}) WHERE {span}"
+        if deduplicated:
+            # The service counts an event sent twice (a retry, an overlapping export) once; keep
+            # its first copy. Rows without an insert id are all kept.
+            body += (
+                f" QUALIFY {DEDUP} IS NULL OR row_number() OVER "
+                f"(PARTITION BY {DEDUP} ORDER BY ts) = 1"
+            )
         try:
             connection.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {body}")
         except duckdb.Error as exc:
             raise DataError(
-                f"{table}: cannot read {path}: {_first_line(exc)}", provider=self.context.name
+                f"{table}: cannot read {where}: {_first_line(exc)}", provider=self.context.name
             ) from exc
         self._prepared[table] = "view" if kind == "VIEW" else span
+
+    def _canonical_columns(
+        self, table: Table, schema: Schema, shape: str, source: str, where: str
+    ) -> dict[str, str]:
+        """Canonical column → its SQL, for those the file has (bound against `shape`, an empty
+        table of the file's columns); the others are noted in _unmapped for the error messages
+        of the queries that need them."""
+        connection = self._connect()
+        columns = {}
+        self._unmapped[table] = {}
+        for name, expression in self._mapping(table, schema).items():
+            if expression is None:
+                self._unmapped[table][name] = self._source_of(table, name)
+                continue
+            sql = f"CAST(({expression}) AS TIMESTAMPTZ)" if name == "ts" else f"({expression})"
+            try:
+                kind = connection.execute(f"DESCRIBE SELECT {sql} FROM {shape}").fetchone()[1]
+            except duckdb.Error:
+                self._unmapped[table][name] = self._source_of(table, name)
+                continue
+            if name in _NUMERIC and not _is_numeric(kind):
+                self._check_numbers(name, sql, source, where)
+                sql = f"CAST({sql} AS DOUBLE)"
+            columns[name] = sql
+        return columns
 
     def _rows(
         self, table: Table, sql: str, windows: list[TimeWindow], criterion: CriterionBase
@@ -298,14 +374,13 @@ class FileProvider(Provider):
                 provider=self.context.name,
             )
 
-    def _explain(self, table: str, exc: Exception, criterion: CriterionBase) -> str:
+    def _explain(self, table: Table, exc: Exception, criterion: CriterionBase) -> str:
         message = _first_line(exc)
-        for name, expression in self._unmapped.get(table, {}).items():
+        for name, source in self._unmapped.get(table, {}).items():
             if f'"{name}"' in message:
                 return (
-                    f"{table}: {getattr(self.settings, table)} has no {name} column (mapped as "
-                    f"{expression!r}); map columns.{table}.{name} to an expression over the "
-                    "file's columns"
+                    f"{table}: {getattr(self.settings, table)} has no {name} column ({source}); "
+                    f"map columns.{table}.{name} to an expression over the file's columns"
                     + (", or judge conversion by unit: user" if name == "session_id" else "")
                 )
         return self._blame_condition(table, criterion) or f"{table}: query failed: {message}"
@@ -386,6 +461,13 @@ class FileProvider(Provider):
             values, newest = (row[:-1], row[-1]) if row else (None, None)
             result[window.label] = replace(build(values, sql), data_end=_utc(newest))
         return result
+
+    def _require_sessions(self, instead: str) -> None:
+        """Checked at load time too; again here, for criteria that reach the provider without the
+        loader (the pytest plugin, the API)."""
+        problem = _session_problem(self.settings, instead)
+        if problem:
+            raise DataError(problem, provider=self.context.name)
 
     def _error_rate(self, criterion: ErrorRateCriterion, windows: list[TimeWindow]):
         errors = self._condition(criterion, "errors")
@@ -475,6 +557,9 @@ class FileProvider(Provider):
         return self._per_window("feedback", sql, windows, criterion, build)
 
     def _engagement(self, criterion: EngagementCriterion, windows: list[TimeWindow]):
+        alternative = _session_alternative(criterion)
+        if alternative is not None:
+            self._require_sessions(alternative[1])
         scoped = self._scoped("events", criterion, windows)
         if criterion.measure == "active_users":
             sql = f"SELECT win, count(DISTINCT user_id), max(ts) FROM ({scoped}) GROUP BY win"
@@ -524,6 +609,8 @@ class FileProvider(Provider):
         criterion = request.criterion
         assert isinstance(criterion, ConversionCriterion) and request.journey is not None
         journey = request.journey
+        if (criterion.unit or journey.unit) == "session":
+            self._require_sessions("judge conversion by user (unit: user)")
         unit = f"{criterion.unit or journey.unit}_id"
         steps = journey.steps
         names = ", ".join(_sql_string(s) for s in steps)
