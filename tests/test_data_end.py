@@ -1,6 +1,7 @@
-"""data_end: the time of the newest row a provider saw in each window, after the criterion's filter,
-read in the query that counts. Hand-built logs for the file provider, and a real PostgreSQL (and
-SQLite, and DuckDB) for the sql provider, whose own queries may return it."""
+"""data_end: the time of the newest row a provider saw in each window. For the file provider it is
+the log's own reach, whatever a criterion's filter (a rare route's newest request says nothing about
+what is missing). Hand-built logs for the file provider, and a real PostgreSQL (and SQLite, and
+DuckDB) for the sql provider, whose own queries may return it."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ REQUESTS = [  # (timestamp as written, route, status, duration_ms)
     ("2026-11-10T09:12:00Z", "/checkout", 200, 120),
     ("2026-11-10T13:59:59.250Z", "/checkout", 200, 80),  # the baseline's newest
     ("2026-11-10T14:05:00Z", "/checkout", 200, 150),
-    ("2026-11-10T16:37:12+02:00", "/checkout", 503, 40),  # 14:37:12Z: the release's newest
-    ("2026-11-10T15:10:00Z", "/health", 200, 2),  # newer, but the filter leaves it out
+    ("2026-11-10T16:37:12+02:00", "/checkout", 503, 40),  # 14:37:12Z: the newest checkout
+    ("2026-11-10T15:10:00Z", "/health", 200, 2),  # the release's newest request
     ("2026-11-10T16:00:00Z", "/checkout", 200, 90),  # the release window's end: not in it
     ("2026-11-10T18:20:00Z", "/checkout", 200, 90),  # after the window
 ]
@@ -75,19 +76,19 @@ def data_ends(measured: dict[str, Measurement]) -> tuple[datetime | None, dateti
 
 
 @pytest.mark.parametrize("kind", ["ndjson", "csv"])
-def test_request_metrics_end_at_the_newest_filtered_request_of_each_window(tmp_path, kind):
+def test_request_metrics_end_at_the_log_s_newest_request_of_each_window(tmp_path, kind):
     provider = file_provider(tmp_path, requests=requests_file(tmp_path, kind))
-    expected = (utc("2026-11-10T13:59:59.250+00:00"), utc("2026-11-10T14:37:12+00:00"))
+    # The health check at 15:10 is the release's newest request, filtered out or not.
+    expected = (utc("2026-11-10T13:59:59.250+00:00"), utc("2026-11-10T15:10:00+00:00"))
     for fields in (
         {"metric": "error_rate"},
-        {"metric": "apdex", "t": "100ms"},
-        {"metric": "latency", "percentile": 95},
+        {"metric": "error_rate", "filter": CHECKOUT},
+        {"metric": "apdex", "t": "100ms", "filter": CHECKOUT},
+        {"metric": "latency", "percentile": 95, "filter": CHECKOUT},
     ):
-        measured = measure(provider, filter=CHECKOUT, **fields)
+        measured = measure(provider, **fields)
         assert data_ends(measured) == expected, fields
         assert measured["release"].data_end.tzinfo is UTC
-    # Without the filter the health check at 15:10 is the release's newest request.
-    assert measure(provider, metric="error_rate")["release"].data_end == utc("2026-11-10T15:10Z")
     provider.close()
 
 
@@ -124,9 +125,9 @@ def test_event_metrics_end_at_the_newest_event_of_any_kind(tmp_path):
         assert data_ends(measure(provider, metric="engagement", measure=measure_)) == expected
     adoption = measure(provider, metric="engagement", measure="adoption", event="wishlist_add")
     assert data_ends(adoption) == expected
-    # A filter narrows what counts as seen too.
+    # A filter narrows what is counted, not how far the log reaches.
     views = measure(provider, metric="engagement", measure="active_users", filter="event = 'view'")
-    assert data_ends(views) == (utc("2026-11-10T11:30Z"), utc("2026-11-10T14:10Z"))
+    assert data_ends(views) == expected
     provider.close()
 
 
@@ -148,8 +149,8 @@ def test_events_without_a_unit_are_still_data(tmp_path):
 def test_feedback_ends_at_its_newest_answer_and_an_empty_window_has_no_end(tmp_path):
     answers = [
         ("2026-11-10T14:03:00Z", "nps", 9),
-        ("2026-11-10T14:44:44Z", "nps", 10),  # the newest NPS answer
-        ("2026-11-10T15:30:00Z", "csat", 4),  # the newest answer, but another survey's
+        ("2026-11-10T14:44:44Z", "nps", 10),
+        ("2026-11-10T15:30:00Z", "csat", 4),  # the newest answer
     ]
     write_ndjson(
         tmp_path / "feedback.ndjson",
@@ -157,7 +158,8 @@ def test_feedback_ends_at_its_newest_answer_and_an_empty_window_has_no_end(tmp_p
     )
     provider = file_provider(tmp_path, feedback="feedback.ndjson")
     nps = measure(provider, metric="feedback", scale="nps", filter="survey = 'nps'")
-    assert data_ends(nps) == (None, utc("2026-11-10T14:44:44Z"))  # no baseline answers at all
+    # No baseline answers at all; the release's newest answer is the CSAT one, for either survey.
+    assert data_ends(nps) == (None, utc("2026-11-10T15:30Z"))
     assert not nps["baseline"].has_data
     csat = measure(provider, metric="feedback", scale="csat", filter="survey = 'csat'")
     assert data_ends(csat) == (None, utc("2026-11-10T15:30Z"))

@@ -211,6 +211,8 @@ class FileProvider(Provider):
         self._prepared: dict[str, str] = {}  # table → the span it holds (text formats) or "view"
         self._unmapped: dict[str, dict[str, str]] = {}  # table → canonical columns the file lacks
         self._lock = threading.Lock()  # one DuckDB connection; it parallelises each query itself
+        # (table, window start, end) → the table's newest row in the window: see _data_end
+        self._ends: dict[tuple[str, datetime, datetime], datetime | None] = {}
 
     # --- data sources ---------------------------------------------------------------------------
 
@@ -452,15 +454,31 @@ class FileProvider(Provider):
     def _per_window(
         self, table: Table, sql: str, windows: list[TimeWindow], criterion: CriterionBase, build
     ) -> dict[str, Measurement]:
-        """`sql` returns a row per window: its label, what `build` reads, and last the time of the
-        window's newest row (its filtered rows' max(ts)), the measurement's data_end."""
+        """`sql` returns a row per window: its label, then what `build` reads."""
         rows = self._rows(table, sql, windows, criterion)
-        result = {}
-        for window in windows:
-            row = rows.get(window.label)
-            values, newest = (row[:-1], row[-1]) if row else (None, None)
-            result[window.label] = replace(build(values, sql), data_end=_utc(newest))
-        return result
+        return {
+            w.label: replace(build(rows.get(w.label), sql), data_end=self._data_end(table, w))
+            for w in windows
+        }
+
+    def _data_end(self, table: Table, window: TimeWindow) -> datetime | None:
+        """The time of the table's newest row in the window, whatever a criterion's filter or
+        cohort: how far the log reaches is the log's, and a rare route's newest request says
+        nothing about what is missing. One pass over the time column per table and window,
+        shared by every criterion (the coverage check's slack is in cxe_gate.coverage)."""
+        key = (table, window.start, window.end)
+        with self._lock:
+            if key not in self._ends:
+                row = (
+                    self._connect()
+                    .execute(
+                        f"SELECT max(ts) FROM {table} WHERE ts >= {_timestamp(window.start)} "
+                        f"AND ts < {_timestamp(window.end)}"
+                    )
+                    .fetchone()
+                )
+                self._ends[key] = _utc(row[0] if row else None)
+        return self._ends[key]
 
     def _require_sessions(self, instead: str) -> None:
         """Checked at load time too; again here, for criteria that reach the provider without the
@@ -472,7 +490,7 @@ class FileProvider(Provider):
     def _error_rate(self, criterion: ErrorRateCriterion, windows: list[TimeWindow]):
         errors = self._condition(criterion, "errors")
         sql = (
-            f"SELECT win, count(*), count(*) FILTER (WHERE coalesce({errors}, false)), max(ts) "
+            f"SELECT win, count(*), count(*) FILTER (WHERE coalesce({errors}, false)) "
             f"FROM ({self._scoped('requests', criterion, windows)}) GROUP BY win"
         )
 
@@ -491,7 +509,7 @@ class FileProvider(Provider):
         sql = (
             f"SELECT win, count(*) FILTER (WHERE {ok} AND duration_ms <= {t!r}), "
             f"count(*) FILTER (WHERE {ok} AND duration_ms > {t!r} AND duration_ms <= {4 * t!r}), "
-            f"count(*), max(ts) FROM ({self._scoped('requests', criterion, windows)}) GROUP BY win"
+            f"count(*) FROM ({self._scoped('requests', criterion, windows)}) GROUP BY win"
         )
 
         def build(row, query):
@@ -503,7 +521,7 @@ class FileProvider(Provider):
     def _latency(self, criterion: LatencyCriterion, windows: list[TimeWindow]):
         fraction = criterion.percentile / 100
         sql = (
-            f"SELECT win, quantile_cont(duration_ms, {fraction!r}), count(duration_ms), max(ts) "
+            f"SELECT win, quantile_cont(duration_ms, {fraction!r}), count(duration_ms) "
             f"FROM ({self._scoped('requests', criterion, windows)}) GROUP BY win"
         )
 
@@ -530,7 +548,7 @@ class FileProvider(Provider):
             counts = "count(*) FILTER (WHERE score >= 4), count(*)"
         sql = (
             f"SELECT win, {counts}, count(*) FILTER (WHERE score IS NOT NULL AND NOT ({valid})), "
-            f"any_value(score) FILTER (WHERE NOT ({valid})), max(ts) "
+            f"any_value(score) FILTER (WHERE NOT ({valid})) "
             f"FROM ({self._scoped('feedback', criterion, windows)}) GROUP BY win"
         )
 
@@ -562,7 +580,7 @@ class FileProvider(Provider):
             self._require_sessions(alternative[1])
         scoped = self._scoped("events", criterion, windows)
         if criterion.measure == "active_users":
-            sql = f"SELECT win, count(DISTINCT user_id), max(ts) FROM ({scoped}) GROUP BY win"
+            sql = f"SELECT win, count(DISTINCT user_id) FROM ({scoped}) GROUP BY win"
 
             def count_users(row, query):
                 users = row[0] if row else 0
@@ -576,14 +594,11 @@ class FileProvider(Provider):
             return self._per_window("events", sql, windows, criterion, count_users)
         counted = f"event = {_sql_string(criterion.event)}" if criterion.event else "true"
         unit = "user_id" if criterion.per_user else "session_id"
-        # Rows without a unit are counted in no unit, but they are data: they count in data_end.
-        units = f"{unit} IS NOT NULL"
         sql = (
-            f"WITH per_unit AS (SELECT win, {unit}, count(*) FILTER (WHERE {counted}) AS n, "
-            f"max(ts) AS newest FROM ({scoped}) GROUP BY win, {unit}) "
-            f"SELECT win, count({unit}), count({unit}) FILTER (WHERE n > 0), "
-            f"avg(n) FILTER (WHERE {units}), coalesce(var_samp(n) FILTER (WHERE {units}), 0), "
-            f"max(newest) FROM per_unit GROUP BY win"
+            f"WITH per_unit AS (SELECT win, {unit}, count(*) FILTER (WHERE {counted}) AS n "
+            f"FROM ({scoped}) WHERE {unit} IS NOT NULL GROUP BY win, {unit}) "
+            f"SELECT win, count(*), count(*) FILTER (WHERE n > 0), avg(n), coalesce(var_samp(n), 0) "
+            f"FROM per_unit GROUP BY win"
         )
         word = "users" if criterion.per_user else "sessions"
 
@@ -634,15 +649,7 @@ class FileProvider(Provider):
             )
         counts = ", ".join(f"count(s{k}.unit)" for k in range(1, len(steps) + 1))
         joins = " ".join(f"LEFT JOIN s{k} USING (win, unit)" for k in range(2, len(steps) + 1))
-        # data_end counts every event, not only the journey's: a second pass over the windows'
-        # rows, reading only the time column (and the filter's). Folding it into the pass that
-        # picks the step events (GROUPING SETS) made the query 1.5-3 times slower on 3-10 million
-        # events; this pass costs about 15% on 10 million events in Parquet.
-        parts.append(f"seen AS (SELECT win, max(ts) AS newest FROM ({scoped}) GROUP BY win)")
-        sql = (
-            f"WITH {', '.join(parts)} SELECT win, {counts}, max(newest) "
-            f"FROM seen LEFT JOIN s1 USING (win) {joins} GROUP BY win"
-        )
+        sql = f"WITH {', '.join(parts)} SELECT win, {counts} FROM s1 {joins} GROUP BY win"
 
         def build(row, query):
             reached = row or (0,) * len(steps)
