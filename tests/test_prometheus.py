@@ -1,19 +1,31 @@
 """The `prometheus` provider against a loopback server answering in the shape of the Prometheus HTTP
-API (/api/v1/query, /api/v1/query_range): the queries it builds, the counts it reads, no data in its
-disguises, the API's errors, and the gate end to end. How far the data reaches (`data_end`) is also
-checked against a real Prometheus, backfilled and scraping; tests/test_prometheus_server.py runs a
-real Prometheus scraping the example shop."""
+API (/api/v1/query, /api/v1/query_range, /api/v1/labels): the queries it builds, the counts it
+reads, no data in its disguises, the API's errors, TLS and credentials, and the gate end to end.
+How far the data reaches (`data_end`) is also checked against a real Prometheus, backfilled and
+scraping; tests/test_prometheus_counts.py checks the counts against a real Prometheus and an app's
+own request log, tests/test_prometheus_server.py against a real Prometheus scraping the example
+shop."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
+import socket
+import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from prometheus_server import backfill, running_prometheus
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -28,12 +40,14 @@ from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
 from cxe_gate.measurement import TimeWindow
+from cxe_gate.providers import prometheus
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.prometheus import (
     PrometheusProvider,
     PrometheusSettings,
-    le_text,
+    bucket_quantile,
     parse_matchers,
+    re2_escape,
 )
 from cxe_gate.results import Verdict
 
@@ -43,11 +57,71 @@ BASELINE = TimeWindow("baseline", DEPLOY - timedelta(hours=1), DEPLOY)
 RELEASE = TimeWindow("release", DEPLOY, DEPLOY + timedelta(minutes=30))
 AT = {"1795417200.000": "baseline", "1795419000.000": "release"}  # `time` → window
 
-REQUESTS = 'sum(increase(http_requests_total{job="shop"}[%s]))'
-ERRORS = 'sum(increase(http_requests_total{job="shop", code=~"5.."}[%s]))'
-COUNT = 'sum(increase(http_request_duration_seconds_count{job="shop"}[%s]))'
-BUCKET = 'sum(increase(http_request_duration_seconds_bucket{job="shop", le="%s"}[%s]))'
+REQ = 'http_requests_total{job="shop"}'
+ERR = 'http_requests_total{job="shop", code=~"5.."}'
+COUNT_SERIES = 'http_request_duration_seconds_count{job="shop"}'
+BUCKET_SERIES = 'http_request_duration_seconds_bucket{job="shop"}'
 NEWEST = 'max(timestamp(http_requests_total{job="shop"}))'
+
+
+# --- the queries, spelled out -------------------------------------------------------------------
+
+
+def before(sel: str, window: str) -> str:
+    """Each series' last value in the hour before the window."""
+    return f"last_over_time({sel}[1h] offset {window})"
+
+
+def _restarted(sel: str, window: str) -> str:
+    return (
+        f"(resets({sel}[{window}]) > 0) or (min_over_time({sel}[{window}]) < {before(sel, window)})"
+    )
+
+
+def kept(sel: str, window: str) -> str:
+    """Per series that did not restart: its last value in the window minus its value before the
+    window (or all of it, for a series born in the window)."""
+    last = f"last_over_time({sel}[{window}])"
+    return f"(({last} - {before(sel, window)}) or {last}) unless ({_restarted(sel, window)})"
+
+
+def exact(sel: str, window: str, by: str = "") -> str:
+    """What a counter added in the window, summed by Prometheus; restarted series left out."""
+    grouping = f" by ({by})" if by else ""
+    return f"sum{grouping} ({kept(sel, window)})"
+
+
+def restarted(sel: str, window: str) -> str:
+    """The series whose counter went down in the window, with their samples in it."""
+    return f"count_over_time({sel}[{window}]) and ({_restarted(sel, window)})"
+
+
+def born(sel: str, window: str) -> str:
+    return f"count(last_over_time({sel}[{window}]) unless {before(sel, window)})"
+
+
+def scrapes(sel: str, window: str) -> str:
+    return f"max(count_over_time({sel}[{window}]))"
+
+
+def has_label(label: str, sel: str, window: str) -> str:
+    return f"count by ({label}) (last_over_time({sel}[{window}]))"
+
+
+def REQUESTS(window: str) -> str:
+    return exact(REQ, window)
+
+
+def ERRORS(window: str) -> str:
+    return exact(ERR, window)
+
+
+def COUNT(window: str) -> str:
+    return exact(COUNT_SERIES, window)
+
+
+def BUCKETS(window: str, sel: str = BUCKET_SERIES) -> str:
+    return exact(sel, window, "le")
 
 
 # --- a loopback Prometheus ----------------------------------------------------------------------
@@ -59,9 +133,21 @@ def vector(*values: str, labels: dict | None = None) -> dict:
     return {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
-def matrix(*values: list[list]) -> dict:
+def series(*samples: tuple[dict, str]) -> dict:
+    """A vector of labelled samples: (labels, value) each."""
+    result = [{"metric": labels, "value": [1795419000, v]} for labels, v in samples]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+def by_le(counts: dict[str, str]) -> dict:
+    """Cumulative bucket counts by `le`, as `sum by (le)` answers them."""
+    return series(*(({"le": le}, n) for le, n in counts.items()))
+
+
+def matrix(*values: list[list], labels: list[dict] | None = None) -> dict:
     """A range query's success: one series per list of [time, "value"] points."""
-    result = [{"metric": {}, "values": v} for v in values]
+    names = labels or [{}] * len(values)
+    result = [{"metric": m, "values": v} for m, v in zip(names, values, strict=True)]
     return {"status": "success", "data": {"resultType": "matrix", "result": result}}
 
 
@@ -69,24 +155,52 @@ def failure(error_type: str, error: str) -> dict:
     return {"status": "error", "errorType": error_type, "error": error}
 
 
+def success(data: object) -> Response:
+    return Response(
+        json.dumps({"status": "success", "data": data}), content_type="application/json"
+    )
+
+
 Answer = dict | Callable[[], Response]
+
+# What a healthy Prometheus answers to the questions every count asks besides the count itself: no
+# restarted series, no series born in the window, plenty of scrapes, the status label present.
+DEFAULTS: list[tuple[re.Pattern, Callable[[re.Match], dict]]] = [
+    (re.compile(r"^count_over_time\(.*\) and \(\(resets\("), lambda m: vector()),
+    (re.compile(r"^count\(last_over_time\(.* unless last_over_time\("), lambda m: vector()),
+    (re.compile(r"^max\(count_over_time\("), lambda m: vector("240")),
+    (
+        re.compile(r"^count by \((\w+)\) \(last_over_time\("),
+        lambda m: vector("12", labels={m[1]: "200"}),
+    ),
+]
 
 
 class FakePrometheus:
     """Answers POST /api/v1/query from a table of (query, window) → JSON body; a query it does not
-    know is a 400 bad_data, as a real server's answer to a query it cannot parse would be. Range
-    queries (POST /api/v1/query_range) find no series unless `on_range` says otherwise."""
+    know is a 400 bad_data, as a real server's answer to a query it cannot parse would be, unless
+    it is one of the DEFAULTS. Range queries (POST /api/v1/query_range) find no series unless
+    `on_range` says otherwise. /api/v1/labels knows `job`, `code` and `__name__` unless `labels`
+    says otherwise; /api/v1/label/__name__/values lists `names`."""
 
     def __init__(self, server: HTTPServer):
         self.server = server
         self.answers: dict[tuple[str, str], Answer] = {}
         self.ranges: dict[tuple[str, str], Answer] = {}
+        self.labels: dict[str, list | Callable[[Request], list]] = {}  # match[] → names
+        self.names = ["http_requests_total", "http_request_duration_seconds_bucket"]
         self.asked: list[tuple[str, str]] = []  # (query, window)
         self.ranged: list[dict[str, str]] = []  # each range query's form
         self.requests: list[Request] = []
         server.expect_request("/api/v1/query", method="POST").respond_with_handler(self._answer)
         server.expect_request("/api/v1/query_range", method="POST").respond_with_handler(
             self._answer_range
+        )
+        server.expect_request("/api/v1/labels", method="POST").respond_with_handler(
+            self._answer_labels
+        )
+        server.expect_request("/api/v1/label/__name__/values").respond_with_handler(
+            lambda r: success(self.names)
         )
 
     @property
@@ -97,9 +211,18 @@ class FakePrometheus:
         self.answers[(query, "baseline")] = baseline
         self.answers[(query, "release")] = baseline if release is None else release
 
+    def on_at(self, query: str, time: str, answer: Answer) -> None:
+        """An answer for an instant query evaluated at `time` (Unix seconds as sent)."""
+        self.answers[(query, time)] = answer
+
     def on_range(self, query: str, baseline: Answer, release: Answer | None = None) -> None:
         self.ranges[(query, "baseline")] = baseline
         self.ranges[(query, "release")] = baseline if release is None else release
+
+    def _answer_labels(self, request: Request) -> Response:
+        self.requests.append(request)
+        known = self.labels.get(request.form["match[]"], ["__name__", "code", "job"])
+        return success(known(request) if callable(known) else known)
 
     def _answer_range(self, request: Request) -> Response:
         self.requests.append(request)
@@ -114,10 +237,15 @@ class FakePrometheus:
         self.requests.append(request)
         query, window = request.form["query"], AT.get(request.form.get("time", ""), "?")
         self.asked.append((query, window))
-        answer = self.answers.get((query, window))
+        answer = self.answers.get((query, window)) or self.answers.get(
+            (query, request.form["time"])
+        )
         if answer is None:
-            answer = failure("bad_data", f"unexpected query {query!r} at {window}")
-            return Response(json.dumps(answer), status=400, content_type="application/json")
+            found = next(((p, a) for p, a in DEFAULTS if p.match(query)), None)
+            if found is None:
+                answer = failure("bad_data", f"unexpected query {query!r} at {window}")
+                return Response(json.dumps(answer), status=400, content_type="application/json")
+            answer = found[1](found[0].match(query))
         if callable(answer):
             return answer()
         return Response(json.dumps(answer), content_type="application/json")
@@ -146,27 +274,39 @@ def error_rate(**fields) -> ErrorRateCriterion:
     return ErrorRateCriterion(name="errors", metric="error_rate", max=0.01, **fields)
 
 
+def requests_and_errors(prom: FakePrometheus, baseline: tuple[str, str], release: tuple[str, str]):
+    prom.on(REQUESTS("3600s"), vector(baseline[0]))
+    prom.on(ERRORS("3600s"), vector(baseline[1]))
+    prom.on(REQUESTS("1800s"), vector(release[0]))
+    prom.on(ERRORS("1800s"), vector(release[1]))
+
+
 # --- what it asks and what it makes of the answers ------------------------------------------------
 
 
 def test_error_rate_counts_requests_and_errors_at_each_window_end(prom):
-    prom.on(REQUESTS % "3600s", vector("1200.4"))
-    prom.on(ERRORS % "3600s", vector("6"))
-    prom.on(ERRORS % "1800s", vector("12.2"))
-    prom.on(REQUESTS % "1800s", vector("611.5"))
+    requests_and_errors(prom, ("1200", "6"), ("612", "12"))
     measured = measure(prom, error_rate())
 
     baseline, release = measured["baseline"], measured["release"]
     assert (baseline.successes, baseline.samples, baseline.value) == (6, 1200, 6 / 1200)
-    # increase() extrapolates; counts are rounded to whole requests
     assert (release.successes, release.samples, release.value) == (12, 612, 12 / 612)
     assert release.details == {"successes": 12, "trials": 612, "requests": 612, "errors": 12}
-    assert release.query == (
-        f"{REQUESTS % '1800s'}\n{ERRORS % '1800s'}\n"
-        "# instant queries at 2026-11-23T07:30:00.000+00:00 (time=1795419000.000)\n"
-        f"{NEWEST}\n"
-        "# range query from 1795417200.000 to 1795419000.000 step 1.800s: the time of the "
-        "newest sample (data end)"
+    assert release.notes == ()  # nothing born or restarted in the window, and plenty of scrapes
+    assert release.query == "\n".join(
+        [
+            REQUESTS("1800s"),
+            restarted(REQ, "1800s"),
+            born(REQ, "1800s"),
+            scrapes(REQ, "1800s"),
+            has_label("code", REQ, "1800s"),
+            ERRORS("1800s"),
+            restarted(ERR, "1800s"),
+            "# instant queries at 2026-11-23T07:30:00.000+00:00 (time=1795419000.000)",
+            NEWEST,
+            "# range query from 1795417200.000 to 1795419000.000 step 1.800s: the time of the "
+            "newest sample (data end)",
+        ]
     )
     # form-encoded POSTs, evaluated at each window's end
     assert all(
@@ -178,42 +318,222 @@ def test_error_rate_counts_requests_and_errors_at_each_window_end(prom):
 
 
 def test_no_error_series_is_zero_errors_but_no_requests_is_no_data(prom):
-    prom.on(REQUESTS % "3600s", vector())
-    prom.on(REQUESTS % "1800s", vector("500"))
-    prom.on(ERRORS % "1800s", vector())  # no 5xx series at all: an empty vector
+    prom.on(REQUESTS("3600s"), vector())
+    prom.on(REQUESTS("1800s"), vector("500"))
+    prom.on(ERRORS("1800s"), vector())  # no 5xx series at all: an empty vector
     measured = measure(prom, error_rate())
     assert (measured["baseline"].value, measured["baseline"].samples) == (None, 0)
     assert not measured["baseline"].has_data
+    # the counter exists (/api/v1/labels knows it): the window simply has no samples
+    assert measured["baseline"].notes == (
+        "no samples of http_requests_total in the window (the metric exists)",
+    )
+    # the status label exists on the counter, so no error series is 0 errors
     assert (measured["release"].value, measured["release"].successes) == (0.0, 0)
+    assert (has_label("code", REQ, "1800s"), "release") in prom.asked
     # no data in the baseline: its errors were never asked for
-    assert (ERRORS % "3600s", "baseline") not in prom.asked
+    assert (ERRORS("3600s"), "baseline") not in prom.asked
 
 
 def test_a_null_result_is_empty_like_an_empty_vector(prom):
     null = {"status": "success", "data": {"resultType": "vector", "result": None}}
-    prom.on(REQUESTS % "3600s", null)
-    prom.on(REQUESTS % "1800s", null)
+    prom.on(REQUESTS("3600s"), null)
+    prom.on(REQUESTS("1800s"), null)
     measured = measure(prom, error_rate())
     assert [m.value for m in measured.values()] == [None, None]
 
 
 def test_filter_and_errors_become_label_matchers(prom):
-    scope = 'job="shop", path=~"/api/.*"'
-    prom.on(f"sum(increase(http_requests_total{{{scope}}}[3600s]))", vector("100"))
-    prom.on(f"sum(increase(http_requests_total{{{scope}}}[1800s]))", vector("100"))
-    prom.on(f'sum(increase(http_requests_total{{{scope}, code=~"5..|429"}}[3600s]))', vector("1"))
-    prom.on(f'sum(increase(http_requests_total{{{scope}, code=~"5..|429"}}[1800s]))', vector("3"))
+    scope = 'http_requests_total{job="shop", path=~"/api/.*"}'
+    errors = 'http_requests_total{job="shop", path=~"/api/.*", code=~"5..|429"}'
+    prom.on(exact(scope, "3600s"), vector("100"))
+    prom.on(exact(scope, "1800s"), vector("100"))
+    prom.on(exact(errors, "3600s"), vector("1"))
+    prom.on(exact(errors, "1800s"), vector("3"))
     measured = measure(prom, error_rate(filter='path=~"/api/.*"', errors='code=~"5..|429"'))
     assert [m.successes for m in measured.values()] == [1, 3]
 
 
+# --- the status label ----------------------------------------------------------------------------
+
+
+def test_errors_read_from_a_label_the_counter_lacks_are_an_error_not_a_pass(prom):
+    # The app labels the status `status`; the default matcher reads `code`, which no series has:
+    # code=~"5.." matches nothing, and 0 errors of 2,000 would have passed any threshold.
+    requests_and_errors(prom, ("2000", "0"), ("2000", "0"))
+    for window in ("3600s", "1800s"):
+        prom.on(has_label("code", REQ, window), vector("9"))  # one group: without `code`
+    prom.labels[REQ] = ["__name__", "instance", "job", "method", "route", "status"]
+    with pytest.raises(ProviderError) as caught:
+        measure(prom, error_rate())
+    message = str(caught.value)
+    assert "errors are read from the label 'code' (code=~\"5..\")" in message
+    assert "its labels are: instance, job, method, route, status" in message
+    assert (
+        "Set status_label to the label that holds the status, e.g. status_label: status" in message
+    )
+    # the label names are those of the window's series
+    (labels,) = [r for r in prom.requests if r.path == "/api/v1/labels"]
+    assert (labels.form["match[]"], labels.form["start"], labels.form["end"]) == (
+        REQ,
+        "1795413600.000",
+        "1795417200.000",
+    )
+    assert (ERRORS("3600s"), "baseline") not in prom.asked
+
+
+def test_a_criterion_s_own_errors_label_is_checked_too(prom):
+    requests_and_errors(prom, ("100", "0"), ("100", "0"))
+    outcome = 'http_requests_total{job="shop", outcome="failure"}'
+    for window in ("3600s", "1800s"):
+        prom.on(has_label("outcome", REQ, window), vector("3"))  # no series in the window has it
+    # ...nor any in the month before: a misspelled label
+    with pytest.raises(ProviderError, match=r"label 'outcome'.*Set the criterion's errors to"):
+        measure(prom, error_rate(errors='outcome="failure"'))
+    # A label only failed requests carry (seen in the month before): no failure in the window
+    prom.labels[REQ] = ["__name__", "code", "job", "outcome"]
+    prom.on(exact(outcome, "3600s"), vector())
+    prom.on(exact(outcome, "1800s"), vector())
+    measured = measure(prom, error_rate(errors='outcome="failure"'))
+    assert [m.successes for m in measured.values()] == [0, 0]
+
+
+def test_series_without_the_status_label_are_noted(prom):
+    requests_and_errors(prom, ("100", "1"), ("100", "2"))
+    with_and_without = series(({"code": "200"}, "10"), ({"code": "500"}, "2"), ({}, "4"))
+    prom.on(has_label("code", REQ, "1800s"), with_and_without)
+    measured = measure(prom, error_rate())
+    assert measured["release"].notes == (
+        "4 of 16 series of http_requests_total{job=\"shop\"} have no 'code' label: their "
+        "requests are counted, their errors cannot be",
+    )
+    assert measured["baseline"].notes == ()
+
+
+# --- exact counts ---------------------------------------------------------------------------------
+
+
+def test_a_restarted_counter_is_read_sample_by_sample(prom, monkeypatch):
+    # Pod a restarted in place during the release window: its series counts 900 before the window,
+    # 930 and 960, then 15 (a reset), 40 and 70. It added 30 + 30 + 15 + 25 + 30 = 130; the series
+    # that did not restart added 500, summed by Prometheus.
+    pod = {"__name__": "http_requests_total", "job": "shop", "pod": "a", "code": "200"}
+    narrowed = 'http_requests_total{job="shop", code="200", pod="a"}'
+    requests_and_errors(prom, ("1000", "0"), ("500", "0"))
+    prom.on(restarted(REQ, "1800s"), series((pod, "5")))
+    # At most 3 raw samples per answer, and a window too big for that is cut in 2: each half is
+    # counted like a window, per series; the first holds the reset (3 samples, read raw), the
+    # second rose from 15 to 70 (55, as Prometheus subtracts it).
+    monkeypatch.setattr(prometheus, "_RAW_SAMPLES", 3)
+    monkeypatch.setattr(prometheus, "_SPLIT", 2)
+    t = 1795417200  # the release window's start
+    first, second = f"{t + 900}.000", f"{t + 1800}.000"
+    prom.on_at(kept(narrowed, "900s"), first, series())
+    prom.on_at(restarted(narrowed, "900s"), first, series((pod, "3")))
+    prom.on_at(before(narrowed, "900s"), first, series((pod, "900")))
+    prom.on_at(
+        f"{narrowed}[900s]",
+        first,
+        matrix([[t + 100, "930"], [t + 600, "960"], [t + 700, "15"]], labels=[pod]),
+    )
+    prom.on_at(kept(narrowed, "900s"), second, series((pod, "55")))
+    measured = measure(prom, error_rate())
+
+    assert measured["release"].samples == 500 + 130
+    assert measured["baseline"].samples == 1000
+    assert measured["release"].notes == (
+        "series of http_requests_total: 1 restarted its counter (a reset: read sample by "
+        "sample). The counts are exact differences between samples, where increase() would "
+        "extrapolate and drop each new series' first count",
+    )
+    shown = measured["release"].query or ""
+    assert f"{narrowed}[900s]  # at time={first}" in shown
+
+
+def test_a_series_caught_by_the_narrowing_but_not_restarted_is_left_to_prometheus(prom):
+    # Pods a and b both list code 200 and 500: the narrowing (code=~"200|500", pod=~"a|b") also
+    # selects a's 500 series and b's 200 series, which Prometheus already summed.
+    a200 = {"job": "shop", "pod": "a", "code": "200"}
+    b500 = {"job": "shop", "pod": "b", "code": "500"}
+    narrowed = 'http_requests_total{job="shop", code=~"200|500", pod=~"a|b"}'
+    requests_and_errors(prom, ("10", "0"), ("0", "0"))
+    prom.on(restarted(REQ, "1800s"), series((a200, "2"), (b500, "2")))
+    prom.on(before(narrowed, "1800s"), series((a200, "50"), (b500, "7")))
+    others = [
+        {"job": "shop", "pod": "a", "code": "500"},
+        {"job": "shop", "pod": "b", "code": "200"},
+    ]
+    prom.on(
+        f"{narrowed}[1800s]",
+        matrix(
+            [[1795417300, "4"], [1795417900, "6"]],
+            [[1795417300, "3"], [1795417900, "9"]],
+            [[1795417300, "1000"], [1795417900, "1100"]],
+            [[1795417300, "1000"], [1795417900, "1100"]],
+            labels=[a200, b500, *others],
+        ),
+    )
+    release = measure(prom, error_rate())["release"]
+    # a's 200: reset to 4, then +2 → 6; b's 500: reset to 3, then +6 → 9
+    assert release.samples == 6 + 9
+
+
+def test_new_series_and_a_short_window_are_noted(prom):
+    requests_and_errors(prom, ("3000", "3"), ("40", "2"))
+    prom.on(born(REQ, "1800s"), vector("2"))
+    prom.on(scrapes(REQ, "1800s"), vector("2"))
+    release = measure(prom, error_rate())["release"]
+    assert release.notes == (
+        "series of http_requests_total: 2 began inside the window (counted from 0). The counts "
+        "are exact differences between samples, where increase() would extrapolate and drop "
+        "each new series' first count",
+        "the window holds only 2 scrape(s) of http_requests_total (about one every 900 s): its "
+        "counts run from the last scrape at or before its start to its last scrape, so up to a "
+        "scrape interval of requests at each edge may belong to the neighbouring window. Make "
+        "the window longer",
+    )
+
+
+# --- a metric that is not there ------------------------------------------------------------------
+
+
+def test_a_metric_prometheus_has_never_seen_is_an_error_naming_it(prom):
+    prom.on(REQUESTS("3600s"), vector())
+    prom.labels["http_requests_total"] = []  # no series at any time
+    prom.names = ["shop_http_requests_total", "shop_http_request_duration_seconds_bucket", "up"]
+    with pytest.raises(ProviderError) as caught:
+        measure(prom, error_rate())
+    message = str(caught.value)
+    assert "metric http_requests_total not found" in message
+    assert "check requests_counter" in message and "/api/v1/label/__name__/values" in message
+    assert "did you mean requests_counter: shop_http_requests_total?" in message
+    assert "no series of it in the 31 days up to the window's end" in message
+    # asked over those 31 days: 1795417200 - 31 × 86,400 s
+    (labels,) = [r for r in prom.requests if r.path == "/api/v1/labels"]
+    assert dict(labels.form) == {
+        "match[]": "http_requests_total",
+        "start": "1792735200.000",
+        "end": "1795417200.000",
+    }
+
+
+def test_a_selector_that_never_matches_is_an_error(prom):
+    prom.on(REQUESTS("3600s"), vector())
+    prom.labels[REQ] = []
+    with pytest.raises(
+        ProviderError, match='no series of http_requests_total match the selector job="shop"'
+    ):
+        measure(prom, error_rate())
+
+
+# --- histograms: Apdex and percentiles ------------------------------------------------------------
+
+
 def test_apdex_from_buckets_at_t_and_4t(prom):
-    prom.on(COUNT % "3600s", vector("1000"))
-    prom.on(BUCKET % ("0.5", "3600s"), vector("900"))
-    prom.on(BUCKET % ("2.0", "3600s"), vector("980"))
-    prom.on(BUCKET % ("0.5", "1800s"), vector("300.4"))
-    prom.on(BUCKET % ("2.0", "1800s"), vector("360"))
-    prom.on(COUNT % "1800s", vector("400"))
+    prom.on(COUNT("3600s"), vector("1000"))
+    prom.on(COUNT("1800s"), vector("400"))
+    prom.on(BUCKETS("3600s"), by_le({"0.1": "500", "0.5": "900", "2.0": "980", "+Inf": "1000"}))
+    prom.on(BUCKETS("1800s"), by_le({"0.1": "100", "0.5": "300", "2.0": "360", "+Inf": "400"}))
     criterion = ApdexCriterion(name="apdex", metric="apdex", t="500ms", min=0.8)
     measured = measure(prom, criterion)
 
@@ -228,93 +548,136 @@ def test_apdex_from_buckets_at_t_and_4t(prom):
     assert release.successes is None and release.samples == 400
 
 
-def test_apdex_finds_a_bound_written_the_go_way(prom):
-    # client_golang writes le="2", not "2.0": the provider looks the spelling up once
-    prom.on(COUNT % "3600s", vector("100"))
-    prom.on(COUNT % "1800s", vector("100"))
-    prom.on(BUCKET % ("0.5", "3600s"), vector("90"))
-    prom.on(BUCKET % ("0.5", "1800s"), vector("80"))
-    for window in ("3600s", "1800s"):
-        prom.on(BUCKET % ("2.0", window), vector())
-        prom.on(BUCKET % ("2", window), vector("95"))
-    bounds = {
-        "status": "success",
-        "data": {
-            "resultType": "vector",
-            "result": [
-                {"metric": {"le": le}, "value": [0, "3"]} for le in ("0.5", "1", "2", "+Inf")
-            ],
-        },
-    }
-    prom.on('count by (le) (http_request_duration_seconds_bucket{job="shop"})', bounds)
+def test_apdex_reads_bounds_as_numbers_however_they_are_written(prom):
+    # client_golang writes le="2", prometheus_client "2.0"; two such apps under one selector are
+    # one bucket of 60 + 35
+    prom.on(COUNT("3600s"), vector("100"))
+    prom.on(COUNT("1800s"), vector("100"))
+    buckets = by_le({"0.5": "80", "2": "60", "2.0": "35", "+Inf": "100"})
+    prom.on(BUCKETS("3600s"), buckets)
+    prom.on(BUCKETS("1800s"), buckets)
     measured = measure(prom, ApdexCriterion(name="a", metric="apdex", t="0.5s", min=0.8))
     assert measured["release"].details == {"satisfied": 80, "tolerating": 15, "frustrated": 5}
-    assert 'le="2"}[1800s]' in (measured["release"].query or "")
 
 
 def test_apdex_with_t_off_the_buckets_says_which_bounds_exist(prom):
-    prom.on(COUNT % "3600s", vector("100"))
-    prom.on(BUCKET % ("0.3", "3600s"), vector())
-    bounds = {
-        "status": "success",
-        "data": {
-            "resultType": "vector",
-            "result": [{"metric": {"le": le}, "value": [0, "3"]} for le in ("0.5", "2.0", "+Inf")],
-        },
-    }
-    prom.on('count by (le) (http_request_duration_seconds_bucket{job="shop"})', bounds)
+    prom.on(COUNT("3600s"), vector("100"))
+    prom.on(BUCKETS("3600s"), by_le({"0.5": "90", "2.0": "99", "+Inf": "100"}))
     with pytest.raises(ProviderError) as caught:
         measure(prom, ApdexCriterion(name="a", metric="apdex", t="300ms", min=0.8))
     assert "bucket bound at 0.3 s" in str(caught.value)
-    assert "its bounds are: 0.5, 2.0, +Inf" in str(caught.value)
+    assert "its bounds are: 0.5, 2, +Inf (s)" in str(caught.value)
 
 
 def test_apdex_counts_failures_as_frustrated_when_the_histogram_has_the_status(prom):
-    prom.on(COUNT % "3600s", vector("100"))
-    prom.on(COUNT % "1800s", vector("100"))
-    ok = 'job="shop", code!~"5.."'
+    prom.on(COUNT("3600s"), vector("100"))
+    prom.on(COUNT("1800s"), vector("100"))
+    ok = 'http_request_duration_seconds_bucket{job="shop", code!~"5.."}'
     for window in ("3600s", "1800s"):
-        prom.on(
-            f'sum(increase(http_request_duration_seconds_bucket{{{ok}, le="0.5"}}[{window}]))',
-            vector("70"),
-        )
-        prom.on(
-            f'sum(increase(http_request_duration_seconds_bucket{{{ok}, le="2.0"}}[{window}]))',
-            vector("80"),
-        )
+        prom.on(BUCKETS(window, ok), by_le({"0.5": "70", "2.0": "80", "+Inf": "82"}))
     criterion = ApdexCriterion(name="a", metric="apdex", t="500ms", min=0.8)
     measured = measure(prom, criterion, status_on_histogram=True)
     assert measured["release"].details == {"satisfied": 70, "tolerating": 10, "frustrated": 20}
+    assert (has_label("code", COUNT_SERIES, "1800s"), "release") in prom.asked
 
 
-def test_latency_percentile_in_milliseconds(prom):
-    quantile = (
-        "histogram_quantile(0.95, sum by (le) (increase(http_request_duration_seconds_bucket"
-        '{job="shop"}[%s])))'
-    )
-    prom.on(COUNT % "3600s", vector("2000"))
-    prom.on(COUNT % "1800s", vector("1000"))
-    prom.on(quantile % "3600s", vector("0.4125"))
-    prom.on(quantile % "1800s", vector("NaN"))  # no observations: 0/0
+def test_apdex_on_a_histogram_in_milliseconds_reads_t_in_milliseconds(prom):
+    count = 'http_request_duration_milliseconds_count{job="shop"}'
+    buckets = 'http_request_duration_milliseconds_bucket{job="shop"}'
+    for window in ("3600s", "1800s"):
+        prom.on(exact(count, window), vector("100"))
+        prom.on(BUCKETS(window, buckets), by_le({"500.0": "70", "2000.0": "90", "+Inf": "100"}))
+    criterion = ApdexCriterion(name="a", metric="apdex", t="500ms", min=0.8)
+    measured = measure(prom, criterion, duration_histogram="http_request_duration_milliseconds")
+    assert measured["release"].details == {"satisfied": 70, "tolerating": 20, "frustrated": 10}
+
+
+LATENCY_BUCKETS = {"0.1": "500", "0.25": "1500", "0.5": "1950", "1.0": "2000", "+Inf": "2000"}
+# p95 of 2,000: rank 1,900, in the bucket 0.25-0.5 s holding 1,950 - 1,500 = 450, 400 into it
+P95_S = 0.25 + 0.25 * 400 / 450
+
+
+def test_latency_percentile_from_exact_bucket_counts_in_milliseconds(prom):
+    prom.on(COUNT("3600s"), vector("2000"))
+    prom.on(BUCKETS("3600s"), by_le(LATENCY_BUCKETS))
+    prom.on(COUNT("1800s"), vector("0"))  # no requests: no data
     measured = measure(prom, LatencyCriterion(name="p95", metric="latency", max="800ms"))
-    assert measured["baseline"].value == pytest.approx(412.5)
-    assert measured["baseline"].samples == 2000
-    assert measured["baseline"].details == {"requests": 2000, "seconds": 0.4125}
+    baseline = measured["baseline"]
+    assert baseline.value == pytest.approx(P95_S * 1000)  # 472.2 ms
+    assert baseline.samples == 2000
+    assert baseline.details == {"requests": 2000, "seconds": pytest.approx(P95_S)}
+    # a bucket-based percentile is an interpolation, and the report says so
+    assert baseline.notes == (
+        "p95 is interpolated from bucket counts (as histogram_quantile() does): linearly inside "
+        "the bucket 250–500 ms that holds it, so the exact p95 can lie anywhere in that bucket",
+    )
     assert (measured["release"].value, measured["release"].samples) == (None, 0)
 
 
-def test_a_fine_percentile_is_written_as_people_write_it(prom):
-    query = (
-        "histogram_quantile(0.999, sum by (le) (increase(http_request_duration_seconds_bucket"
-        '{job="shop"}[%s])))'
-    )
+@pytest.mark.parametrize(
+    ("histogram", "options", "note"),
+    [
+        ("http_request_duration_milliseconds", {}, None),
+        ("http_request_duration_ms", {}, None),
+        ("http_request_latency", {"duration_unit": "ms"}, None),
+        (
+            "http_request_latency",
+            {},
+            "http_request_latency is read in milliseconds: its name does not say (_seconds, "
+            "_milliseconds) and its bucket bounds (100, 250, 500, 1000) look like milliseconds; "
+            "set duration_unit to be sure",
+        ),
+    ],
+)
+def test_a_histogram_in_milliseconds_is_not_read_as_seconds(prom, histogram, options, note):
+    # The same observations as LATENCY_BUCKETS, in milliseconds: p95 = 472.2 ms, not 472,222 ms.
+    in_ms = {"100": "500", "250": "1500", "500": "1950", "1000": "2000", "+Inf": "2000"}
     for window in ("3600s", "1800s"):
-        prom.on(COUNT % window, vector("100"))
-        prom.on(query % window, vector("1.5"))
-    measured = measure(
-        prom, LatencyCriterion(name="p", metric="latency", percentile=99.9, max="2s")
+        prom.on(exact(f'{histogram}_count{{job="shop"}}', window), vector("2000"))
+        prom.on(BUCKETS(window, f'{histogram}_bucket{{job="shop"}}'), by_le(in_ms))
+    criterion = LatencyCriterion(name="p95", metric="latency", max="800ms")
+    release = measure(prom, criterion, duration_histogram=histogram, **options)["release"]
+    assert release.value == pytest.approx(P95_S * 1000)
+    assert release.details["seconds"] == pytest.approx(P95_S)
+    assert (note in release.notes) if note else len(release.notes) == 1
+
+
+def test_a_percentile_above_every_bucket_is_the_highest_bound_and_said_so(prom):
+    for window in ("3600s", "1800s"):
+        prom.on(COUNT(window), vector("100"))
+        prom.on(BUCKETS(window), by_le({"0.5": "80", "1.0": "90", "+Inf": "100"}))
+    criterion = LatencyCriterion(name="p", metric="latency", percentile=99.9, max="2s")
+    release = measure(prom, criterion)["release"]
+    assert release.value == 1000.0
+    assert release.notes == (
+        "p99.9 lies above the highest bucket bound (1000 ms): reported as that bound, so the "
+        "true value is higher",
     )
-    assert measured["release"].value == 1500.0
+
+
+def test_a_histogram_without_an_inf_bucket_is_an_error(prom):
+    prom.on(COUNT("3600s"), vector("100"))
+    prom.on(BUCKETS("3600s"), by_le({"0.5": "80", "1.0": "90"}))
+    with pytest.raises(ProviderError, match=r"has no \+Inf bucket"):
+        measure(prom, LatencyCriterion(name="p", metric="latency", max="2s"))
+
+
+def test_bucket_quantiles_as_histogram_quantile_computes_them():
+    buckets = {0.1: 500.0, 0.25: 1500.0, 0.5: 1950.0, 1.0: 2000.0, float("inf"): 2000.0}
+    found = bucket_quantile(0.95, buckets)
+    assert found is not None
+    assert (found.value, found.lower, found.upper) == (pytest.approx(P95_S), 0.25, 0.5)
+    # the first bucket starts at 0: the median, rank 1,000 of 500 at 0.1 s... is in 0.1-0.25
+    assert bucket_quantile(0.5, buckets).value == pytest.approx(0.1 + 0.15 * 500 / 1000)
+    assert bucket_quantile(0.1, buckets).value == pytest.approx(0.1 * 200 / 500)
+    # counts read at slightly different moments may dip: kept monotonic, as Prometheus does
+    dipped = {0.1: 500.0, 0.25: 490.0, float("inf"): 1000.0}
+    assert bucket_quantile(0.5, dipped).value == pytest.approx(0.1)
+    assert bucket_quantile(0.5, {0.1: 0.0, float("inf"): 0.0}) is None  # no observations
+    assert bucket_quantile(0.5, {0.1: 5.0, 0.2: 9.0}) is None  # no +Inf bucket
+
+
+# --- raw queries ----------------------------------------------------------------------------------
 
 
 def test_a_release_window_not_yet_begun_asks_nothing(prom):
@@ -334,7 +697,7 @@ def test_a_raw_query_gets_its_window_and_times(prom):
     assert [(m.value, m.samples) for m in measured.values()] == [(4.0, 1), (7.5, 1)]
 
 
-def test_a_raw_query_mapping_gives_counts(prom):
+def test_a_raw_query_mapping_gives_counts_said_to_be_extrapolated(prom):
     parts = {
         "errors": "sum(increase(failed_total[$window]))",
         "requests": "sum(increase(all_total[$window]))",
@@ -343,7 +706,13 @@ def test_a_raw_query_mapping_gives_counts(prom):
         prom.on(f"sum(increase(failed_total[{window}]))", vector(failed))
         prom.on(f"sum(increase(all_total[{window}]))", vector(total))
     measured = measure(prom, error_rate(query=parts))
+    # increase() extrapolates: its counts are rounded to whole requests, and the report says so
     assert [(m.successes, m.samples) for m in measured.values()] == [(2, 400), (9, 300)]
+    assert measured["release"].notes == (
+        "read with the query's own increase()/rate(): Prometheus extrapolates them to the "
+        "window's edges and drops the first count of each series that begins inside the window, "
+        "so counts are estimates (the default queries count exactly)",
+    )
 
     latency = {"latency": "my_p95_seconds", "requests": "sum(my_requests)"}
     prom.on("my_p95_seconds", vector("0.25"))
@@ -377,11 +746,8 @@ def test_raw_counts_that_disagree_are_an_error(prom):
 
 
 def test_warnings_are_partial_data_noted_in_the_details(prom):
-    warned = vector("100") | {"warnings": ["some series were dropped"]}
-    prom.on(REQUESTS % "3600s", warned)
-    prom.on(REQUESTS % "1800s", vector("100"))
-    prom.on(ERRORS % "3600s", vector("1"))
-    prom.on(ERRORS % "1800s", vector("1"))
+    requests_and_errors(prom, ("100", "1"), ("100", "1"))
+    prom.on(REQUESTS("3600s"), vector("100") | {"warnings": ["some series were dropped"]})
     measured = measure(prom, error_rate())
     baseline, release = measured["baseline"], measured["release"]
     assert baseline.value == 0.01  # still data, but said to be partial
@@ -394,10 +760,7 @@ def test_warnings_are_partial_data_noted_in_the_details(prom):
 
 
 def test_data_end_is_the_time_of_the_newest_sample_the_counts_were_read_from(prom):
-    prom.on(REQUESTS % "3600s", vector("1200"))
-    prom.on(ERRORS % "3600s", vector("6"))
-    prom.on(REQUESTS % "1800s", vector("600"))
-    prom.on(ERRORS % "1800s", vector("3"))
+    requests_and_errors(prom, ("1200", "6"), ("600", "3"))
     # What Prometheus answers for max(timestamp(…)) at each step: the time of the sample the
     # lookback picked, not the step's. The baseline's series was scraped up to its very end; the
     # release's went stale after its sample at 1795417923.5 (the steps after it find nothing).
@@ -424,13 +787,13 @@ def test_data_end_is_the_time_of_the_newest_sample_the_counts_were_read_from(pro
 
 
 def test_latency_reads_the_data_end_of_the_histogram_count(prom):
-    quantile = (
-        "histogram_quantile(0.95, sum by (le) (increase(http_request_duration_seconds_bucket"
-        '{job="shop", path=~"/api/.*"}[1800s])))'
+    api = '{job="shop", path=~"/api/.*"}'
+    prom.on(exact(f"http_request_duration_seconds_count{api}", "1800s"), vector("100"))
+    prom.on(
+        BUCKETS("1800s", f"http_request_duration_seconds_bucket{api}"),
+        by_le({"0.25": "97", "+Inf": "100"}),
     )
-    prom.on(COUNT.replace('"shop"', '"shop", path=~"/api/.*"') % "1800s", vector("100"))
-    prom.on(quantile, vector("0.25"))
-    newest = 'max(timestamp(http_request_duration_seconds_count{job="shop", path=~"/api/.*"}))'
+    newest = f"max(timestamp(http_request_duration_seconds_count{api}))"
     prom.on_range(newest, matrix([[1795418999.0, "1795418995.125"]]))
     criterion = LatencyCriterion(name="p95", metric="latency", max="1s", filter='path=~"/api/.*"')
     release = provider(prom.url).measure(MetricRequest(criterion), [RELEASE])["release"]
@@ -439,9 +802,9 @@ def test_latency_reads_the_data_end_of_the_histogram_count(prom):
 
 
 def test_no_data_end_without_data_or_a_series_to_ask_about(prom):
-    prom.on(REQUESTS % "3600s", vector())  # no requests at all: no data, nothing to date
-    prom.on(REQUESTS % "1800s", vector("500"))
-    prom.on(ERRORS % "1800s", vector("5"))
+    prom.on(REQUESTS("3600s"), vector())  # no requests at all: no data, nothing to date
+    prom.on(REQUESTS("1800s"), vector("500"))
+    prom.on(ERRORS("1800s"), vector("5"))
     measured = measure(prom, error_rate())  # the range answer finds no series: does not say
     assert [m.data_end for m in measured.values()] == [None, None]
     assert [r["end"] for r in prom.ranged] == ["1795419000.000"]
@@ -470,16 +833,16 @@ def test_no_data_end_without_data_or_a_series_to_ask_about(prom):
 )
 def test_long_windows_keep_within_the_lookback_and_the_points_limit(prom, days, step, start):
     window = f"{days * 86400}s"
-    prom.on(REQUESTS % window, vector("1000"))
-    prom.on(ERRORS % window, vector("1"))
+    prom.on(REQUESTS(window), vector("1000"))
+    prom.on(ERRORS(window), vector("1"))
     long = TimeWindow("baseline", DEPLOY - timedelta(days=days), DEPLOY)
     provider(prom.url).measure(MetricRequest(error_rate()), [long])
     assert prom.ranged == [{"query": NEWEST, "start": start, "end": "1795417200.000", "step": step}]
 
 
 def test_a_range_answer_that_is_no_matrix_is_an_error(prom):
-    prom.on(REQUESTS % "1800s", vector("10"))
-    prom.on(ERRORS % "1800s", vector("0"))
+    prom.on(REQUESTS("1800s"), vector("10"))
+    prom.on(ERRORS("1800s"), vector("0"))
     prom.on_range(NEWEST, vector("1795418990"))
     with pytest.raises(ProviderError, match="expected a matrix from a range query, got a vector"):
         provider(prom.url).measure(MetricRequest(error_rate()), [RELEASE])
@@ -630,7 +993,7 @@ def test_prometheus_errors_say_what_it_refused(prom, status, body, expected):
 def test_503_is_retried_then_reported(prom):
     timeout = failure("timeout", "query timed out in expression evaluation")
     prom.on(
-        REQUESTS % "3600s",
+        REQUESTS("3600s"),
         lambda: Response(json.dumps(timeout), status=503, content_type="application/json"),
     )
     with pytest.raises(ProviderError) as caught:
@@ -649,17 +1012,17 @@ def test_429_waits_as_asked_then_succeeds(prom):
             return Response("slow down", status=429, headers={"Retry-After": "1"})
         return Response(json.dumps(vector("40")), content_type="application/json")
 
-    prom.on(REQUESTS % "3600s", limited)
-    prom.on(REQUESTS % "1800s", vector("10"))
-    prom.on(ERRORS % "3600s", vector("2"))
-    prom.on(ERRORS % "1800s", vector("1"))
+    prom.on(REQUESTS("3600s"), limited)
+    prom.on(REQUESTS("1800s"), vector("10"))
+    prom.on(ERRORS("3600s"), vector("2"))
+    prom.on(ERRORS("1800s"), vector("1"))
     measured = measure(prom, error_rate())
     assert calls[1] - calls[0] >= 1.0
     assert (measured["baseline"].successes, measured["baseline"].samples) == (2, 40)
 
 
 def test_401_names_the_variable_and_never_the_token(prom):
-    prom.on(REQUESTS % "3600s", lambda: Response(f"bad token {TOKEN}", status=401))
+    prom.on(REQUESTS("3600s"), lambda: Response(f"bad token {TOKEN}", status=401))
     with pytest.raises(ProviderError) as caught:
         measure(prom, error_rate(), environ={"PROM_TOKEN": TOKEN}, token="${PROM_TOKEN}")
     message = str(caught.value)
@@ -669,10 +1032,10 @@ def test_401_names_the_variable_and_never_the_token(prom):
 
 
 def test_basic_auth_and_extra_headers_from_variables(prom):
-    prom.on(REQUESTS % "3600s", vector("1"))
-    prom.on(REQUESTS % "1800s", vector("1"))
-    prom.on(ERRORS % "3600s", vector("0"))
-    prom.on(ERRORS % "1800s", vector("0"))
+    prom.on(REQUESTS("3600s"), vector("1"))
+    prom.on(REQUESTS("1800s"), vector("1"))
+    prom.on(ERRORS("3600s"), vector("0"))
+    prom.on(ERRORS("1800s"), vector("0"))
     measure(
         prom,
         error_rate(),
@@ -692,7 +1055,7 @@ def test_a_slow_answer_times_out(prom):
         time.sleep(1.0)
         return Response(json.dumps(vector("1")), content_type="application/json")
 
-    prom.on(REQUESTS % "3600s", slow)
+    prom.on(REQUESTS("3600s"), slow)
     with pytest.raises(ProviderError, match=r"no answer within 0.2 s \(timeout\) after 2 attempts"):
         measure(prom, error_rate(), timeout="200ms", retries=1)
 
@@ -718,9 +1081,162 @@ def test_a_slow_answer_times_out(prom):
     ],
 )
 def test_malformed_answers_are_errors_not_values(prom, body, expected):
-    prom.on(REQUESTS % "3600s", lambda: Response(body, content_type="application/json"))
+    prom.on(REQUESTS("3600s"), lambda: Response(body, content_type="application/json"))
     with pytest.raises(ProviderError, match=expected):
         measure(prom, error_rate())
+
+
+def test_a_basic_credential_echoed_by_a_proxy_is_redacted(prom):
+    # A proxy in front of Prometheus quotes the request's headers in its error page: the base64
+    # user:password pair must not reach a message or a report, only the password itself did.
+    pair = "Z2F0ZTpwYTU1"  # base64 of gate:pa55
+    echoed = []
+
+    def echo() -> Response:
+        echoed.append(prom.requests[-1].headers["Authorization"])
+        return Response(f"bad gateway (Authorization: {echoed[-1]})", 502)
+
+    prom.on(REQUESTS("3600s"), echo)
+    with pytest.raises(ProviderError) as caught:
+        measure(
+            prom,
+            error_rate(),
+            environ={"PROM_PASSWORD": "pa55"},
+            username="gate",
+            password="${PROM_PASSWORD}",
+            retries=0,
+        )
+    assert echoed == [f"Basic {pair}"]
+    message = str(caught.value)
+    assert "502" in message and "Authorization: Basic ***" in message
+    assert pair not in message and pair not in (caught.value.query or "")
+
+
+@contextmanager
+def tcp_server(tls: ssl.SSLContext | None = None) -> Iterator[tuple[int, list[int]]]:
+    """A server on 127.0.0.1 that counts the connections it gets. Without `tls` it answers each
+    with a plain-HTTP 400, as an HTTP server answers a TLS hello; with `tls` it offers that
+    context's certificate."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    connections: list[int] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connections.append(1)
+            with conn:
+                conn.settimeout(2)
+                try:
+                    if tls is None:
+                        conn.recv(4096)
+                        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                    else:
+                        with tls.wrap_socket(conn, server_side=True) as secure:
+                            secure.recv(4096)
+                except (OSError, ssl.SSLError):
+                    pass  # the client gave up on the handshake
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], connections
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def self_signed(directory: Path, host: x509.GeneralName) -> ssl.SSLContext:
+    """A server context whose certificate for `host` nobody signed (written to cert.pem)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "cxe-gate test")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([host]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (directory / "cert.pem").write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    (directory / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(directory / "cert.pem", directory / "key.pem")
+    return context
+
+
+def test_https_to_a_plain_http_server_fails_at_once_saying_so(monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    with tcp_server() as (port, connections):
+        started = time.monotonic()
+        with pytest.raises(ProviderError) as caught:
+            provider(f"https://127.0.0.1:{port}", retries=3, backoff="200ms").measure(
+                MetricRequest(error_rate()), [RELEASE]
+            )
+        took = time.monotonic() - started
+    message = str(caught.value)
+    assert len(connections) == 1 and took < 1.0  # not retried: it fails the same way each time
+    assert f"POST https://127.0.0.1:{port}/api/v1/query: TLS failed" in message
+    assert "speaks plain HTTP on that port; use url: http://127.0.0.1:" in message
+    assert "_ssl.c" not in message and ")))" not in message
+    assert REQUESTS("1800s") in (caught.value.query or "")
+
+
+@pytest.mark.parametrize(
+    ("host", "trusted", "expected", "advice"),
+    [
+        # nobody vouches for it
+        (
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+            False,
+            "self-signed certificate",
+            "point the REQUESTS_CA_BUNDLE environment variable at that CA's PEM file",
+        ),
+        # trusted through REQUESTS_CA_BUNDLE, but issued for another name
+        (
+            x509.DNSName("prometheus.example.com"),
+            True,
+            "IP address mismatch",
+            "write in url the host name the certificate was issued for",
+        ),
+    ],
+)
+def test_a_refused_certificate_fails_at_once_saying_so(
+    tmp_path, monkeypatch, host, trusted, expected, advice
+):
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    context = self_signed(tmp_path, host)
+    if trusted:
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "cert.pem"))
+    with (
+        tcp_server(context) as (port, connections),
+        pytest.raises(ProviderError) as caught,
+    ):
+        provider(f"https://127.0.0.1:{port}", retries=3, backoff="200ms").measure(
+            MetricRequest(error_rate()), [RELEASE]
+        )
+    message = str(caught.value)
+    assert len(connections) == 1
+    assert f"TLS failed: the server's certificate was refused ({expected}" in message
+    assert advice in message
+    assert "_ssl.c" not in message
 
 
 # --- what is refused at load time ---------------------------------------------------------------
@@ -792,6 +1308,7 @@ def test_what_prometheus_cannot_serve_is_refused_when_loading(tmp_path, criterio
         ("token: abc123", "environment variable reference"),
         ("selector: 'job=shop'", "expected PromQL label matchers"),
         ("requests_counter: 'http requests'", "expected a Prometheus metric name"),
+        ("duration_unit: minutes", "Input should be 's' or 'ms'"),
     ],
 )
 def test_settings_are_checked_when_loading(tmp_path, provider, expected):
@@ -801,16 +1318,11 @@ def test_settings_are_checked_when_loading(tmp_path, provider, expected):
         load(path)
 
 
-def test_matchers_and_bucket_bounds_are_spelled_as_prometheus_does():
+def test_matchers_are_spelled_as_prometheus_does():
     assert parse_matchers('{job="shop",  path=~"/api/.*", }') == ['job="shop"', 'path=~"/api/.*"']
     assert parse_matchers("code!~'5..'") == ["code!~'5..'"]
-    assert [le_text(x) for x in (0.5, 2.0, 0.025, 1e7, float("inf"))] == [
-        "0.5",
-        "2.0",
-        "0.025",
-        "1e+07",
-        "+Inf",
-    ]
+    # a label value as an RE2 pattern: RE2 refuses an escaped space or slash
+    assert re2_escape("/api/cart (v2)+x") == r"/api/cart \(v2\)\+x"
 
 
 # --- the gate, end to end -----------------------------------------------------------------------
@@ -841,16 +1353,11 @@ criteria:
 
 
 def good_data(prom: FakePrometheus) -> None:
-    prom.on(REQUESTS % "3600s", vector("10000"))
-    prom.on(REQUESTS % "1800s", vector("5000"))
-    prom.on(ERRORS % "3600s", vector("50"))
-    prom.on(ERRORS % "1800s", vector("24"))
-    prom.on(COUNT % "3600s", vector("10000"))
-    prom.on(COUNT % "1800s", vector("5000"))
-    prom.on(BUCKET % ("0.5", "3600s"), vector("9000"))
-    prom.on(BUCKET % ("2.0", "3600s"), vector("9800"))
-    prom.on(BUCKET % ("0.5", "1800s"), vector("4520"))
-    prom.on(BUCKET % ("2.0", "1800s"), vector("4910"))
+    requests_and_errors(prom, ("10000", "50"), ("5000", "24"))
+    prom.on(COUNT("3600s"), vector("10000"))
+    prom.on(COUNT("1800s"), vector("5000"))
+    prom.on(BUCKETS("3600s"), by_le({"0.5": "9000", "2.0": "9800", "+Inf": "10000"}))
+    prom.on(BUCKETS("1800s"), by_le({"0.5": "4520", "2.0": "4910", "+Inf": "5000"}))
 
 
 def test_the_gate_passes_a_good_release(tmp_path, prom, monkeypatch):
@@ -863,14 +1370,14 @@ def test_the_gate_passes_a_good_release(tmp_path, prom, monkeypatch):
     assert (errors.samples, errors.baseline_samples) == (5000, 10000)
     assert apdex.value == pytest.approx((4520 + 390 / 2) / 5000)
     assert apdex.details["baseline"] == {"satisfied": 9000, "tolerating": 800, "frustrated": 200}
-    assert 'le="0.5"' in apdex.queries["release"]
+    assert BUCKETS("1800s") in apdex.queries["release"]
     assert TOKEN not in report.model_dump_json()
 
 
 def test_an_outage_is_an_error_never_a_pass(tmp_path, prom, monkeypatch):
     monkeypatch.setenv("PROM_TOKEN", TOKEN)
     down = {"status": "error", "errorType": "unavailable", "error": f"no store (token {TOKEN})"}
-    for query in (REQUESTS % "3600s", COUNT % "3600s"):
+    for query in (REQUESTS("3600s"), COUNT("3600s")):
         prom.on(
             query, lambda: Response(json.dumps(down), status=503, content_type="application/json")
         )

@@ -1,18 +1,23 @@
 """The `prometheus` provider: error rate, latency, Apdex and raw PromQL over the Prometheus HTTP API.
 
-Every number is an instant query evaluated at a window's end over a range as long as the window, with
-`increase()`, so the judge gets counts (requests, errors, satisfied and tolerating requests). One range
-query more per window finds the time of the newest sample the numbers were read from (`data_end`)."""
+The judge gets counts (requests, errors, satisfied and tolerating requests), and they are exact:
+each is the sum over a counter's series of what it added inside the window, read from its samples
+(see `PrometheusProvider._exact`), not `increase()`, which extrapolates to the window's edges and
+drops the first value of every series that begins inside the window. A percentile is interpolated
+from the exact bucket counts the way `histogram_quantile()` does it. One range query more per
+window finds the time of the newest sample the numbers were read from (`data_end`)."""
 
 from __future__ import annotations
 
 import base64
+import difflib
+import itertools
 import logging
 import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -41,6 +46,18 @@ _MS = timedelta(milliseconds=1)
 _LOOKBACK_MS = 5 * 60 * 1000
 _MAX_POINTS = 11_000  # query_range refuses more points per series
 _DATA_END_STEPS = 1_000  # evaluations of the data-end query across a window (see _data_end)
+# How far before a window a series' last value is looked for: a series with no sample in this hour
+# began inside the window (a label set first observed, a new pod) and counts from 0.
+_BEFORE = "1h"
+# Raw samples per answer when a restarted counter is read sample by sample (~2 MB of JSON); a
+# window with more is cut into _SPLIT parts, and the parts where a counter restarted cut again.
+_RAW_SAMPLES = 50_000
+_SPLIT = 10
+# Fewer scrapes than this in a window: its counts may be off by a scrape interval at each edge.
+_FEW_SCRAPES = 10
+# How far back a metric or label is looked for before it is said not to exist (a misspelling).
+_HISTORY = timedelta(days=31)
+_DURATION_UNITS = {"s": 1.0, "ms": 1000.0}  # histogram units per second
 _METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
@@ -118,19 +135,6 @@ def promql_string(text: str) -> str:
 
 def selector(metric: str, matchers: list[str]) -> str:
     return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
-
-
-def le_text(seconds: float) -> str:
-    """A bucket bound as Python's prometheus_client writes the `le` label ("0.5", "2.0", "+Inf"):
-    the spelling the Apdex queries try first (other clients write "2"; see `_bucket_bound`)."""
-    if math.isinf(seconds):
-        return "+Inf"
-    text = repr(float(seconds))
-    dot = text.find(".")
-    if seconds > 0 and dot > 6:  # Go switches to exponent notation sooner than Python
-        mantissa = f"{text[0]}.{text[1:dot]}{text[dot + 1 :]}".rstrip("0.")
-        return f"{mantissa}e+0{dot - 1}"
-    return text
 
 
 def unix_time(moment: datetime) -> str:
@@ -214,7 +218,12 @@ class PrometheusSettings(HttpSettings):
     )
     duration_histogram: str = Field(
         "http_request_duration_seconds",
-        description="histogram of request durations in seconds (its name without _bucket)",
+        description="histogram of request durations (its name without _bucket)",
+    )
+    duration_unit: Literal["s", "ms"] | None = Field(
+        None,
+        description="the histogram's unit; by default from its name (_seconds; _milliseconds or "
+        "_ms), else from its bucket bounds (the report then says so)",
     )
     status_label: str = Field("code", description="the status label on the requests counter")
     error_status: str = Field(
@@ -302,6 +311,74 @@ def _error_matchers(
     return parse_matchers(criterion.errors)
 
 
+def _matcher_label(matcher: str) -> str:
+    match = _MATCHER.fullmatch(matcher)
+    assert match  # only normalised matchers come here
+    return match[1]
+
+
+def re2_escape(text: str) -> str:
+    """`text` as an RE2 pattern matching itself (Python's re.escape escapes characters, such as a
+    space, that RE2 refuses to see escaped)."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
+
+
+def _duration_text(ms: int) -> str:
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+# --- histograms ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quantile:
+    """A quantile read from cumulative bucket counts, and the bucket it was interpolated in."""
+
+    value: float
+    lower: float  # the bucket's lower bound (0 for the first bucket)
+    upper: float  # its upper bound; +Inf when the quantile lies above every finite bound
+    above_buckets: bool = False  # then `value` is the highest finite bound: a lower limit
+
+
+def bucket_quantile(q: float, buckets: dict[float, float]) -> Quantile | None:
+    """The q-quantile of cumulative bucket counts {upper bound: observations at or under it}, as
+    Prometheus' histogram_quantile() computes it: linear interpolation inside the bucket holding
+    the rank. None without observations or without a +Inf bucket."""
+    bounds = sorted(buckets)
+    if not bounds or not math.isinf(bounds[-1]) or len(bounds) < 2:
+        return None
+    counts = [buckets[b] for b in bounds]
+    for i in range(1, len(counts)):  # counts read at different moments may dip: keep them monotonic
+        counts[i] = max(counts[i], counts[i - 1])
+    observations = counts[-1]
+    if observations <= 0:
+        return None
+    rank = q * observations
+    b = next(i for i, count in enumerate(counts) if count >= rank)
+    if b == len(bounds) - 1:
+        return Quantile(bounds[-2], bounds[-2], math.inf, above_buckets=True)
+    if b == 0 and bounds[0] <= 0:
+        return Quantile(bounds[0], bounds[0], bounds[0])
+    lower, count = 0.0, counts[b]
+    if b > 0:
+        lower = bounds[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    return Quantile(lower + (bounds[b] - lower) * (rank / count), lower, bounds[b])
+
+
+def _bound(text: str) -> float | None:
+    """An `le` label as a number: "0.5", "2", "1e+07", "+Inf"; None for anything else."""
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _number_text(value: float) -> str:
+    return "+Inf" if math.isinf(value) else f"{value:g}"
+
+
 # --- what one window's queries leave behind -------------------------------------------------------
 
 
@@ -313,6 +390,7 @@ class _Asked:
     window: TimeWindow
     queries: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     data_end: str | None = None  # the range query that found the newest sample, as shown
 
     @property
@@ -331,21 +409,101 @@ class _Asked:
         return "\n".join(lines)
 
     def noted(self, measured: Measurement) -> Measurement:
-        """`measured` with what Prometheus warned about: partial data is still data, but the
-        report must say so."""
-        if not self.warnings:
+        """`measured` with what the report must say about how it was read: Prometheus' warnings
+        (partial data is still data) and the provider's own notes."""
+        if not self.warnings and not self.notes:
             return measured
         distinct = list(dict.fromkeys(self.warnings))
+        details = dict(measured.details)
+        if distinct:
+            details["warnings (partial data)"] = len(distinct)
         return replace(
             measured,
-            details={**measured.details, "warnings (partial data)": len(distinct)},
-            notes=(*measured.notes, *(f"Prometheus warned (partial data): {w}" for w in distinct)),
+            details=details,
+            notes=(
+                *measured.notes,
+                *(f"Prometheus warned (partial data): {w}" for w in distinct),
+                *dict.fromkeys(self.notes),
+            ),
         )
 
 
 def _count(value: float | None) -> int:
-    """A count from increase(): extrapolated to the window's edges, so rarely whole."""
+    """A count as a whole number (exact counts are whole already; a raw query's increase() is
+    extrapolated to the window's edges, so rarely whole)."""
     return 0 if value is None else max(0, math.floor(value + 0.5))
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """What a counter's series added inside one window, summed by the `by` labels' values."""
+
+    groups: dict[tuple[str, ...], float]
+    restarted: int  # series whose counter started again from 0 inside the window
+
+    @property
+    def total(self) -> float:
+        return sum(self.groups.values())
+
+
+def _cumulative(counted: _Counted | None) -> dict[float, float]:
+    """Cumulative counts by bucket bound, from counts grouped by `le` ("2" and "2.0" are one
+    bound)."""
+    buckets: dict[float, float] = {}
+    for (le,), count in (counted.groups if counted else {}).items():
+        bound = _bound(le)
+        if bound is not None:
+            buckets[bound] = buckets.get(bound, 0.0) + count
+    return buckets
+
+
+def _before(sel: str, window: str) -> str:
+    """Each series' last value in the `_BEFORE` before a window as long as `window` (evaluated at
+    the window's end)."""
+    return f"last_over_time({sel}[{_BEFORE}] offset {window})"
+
+
+def _restart(sel: str, window: str) -> str:
+    """The series that restarted in the window: a reset inside it, or a value under the last one
+    before it."""
+    dropped = f"min_over_time({sel}[{window}]) < {_before(sel, window)}"
+    return f"(resets({sel}[{window}]) > 0) or ({dropped})"
+
+
+def _kept(sel: str, window: str) -> str:
+    """Per series that did not restart: what it added in the window (its last value minus the one
+    before the window, or all of it for a series born inside the window)."""
+    last = f"last_over_time({sel}[{window}])"
+    return f"(({last} - {_before(sel, window)}) or {last}) unless ({_restart(sel, window)})"
+
+
+def _series_key(labels: dict[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in labels.items() if k != "__name__")
+
+
+def _narrowing(series: list[dict[str, str]], matchers: list[str]) -> list[str]:
+    """Label matchers selecting these series (and perhaps a few more) beside `matchers`: one value
+    per label, or an alternation of its values."""
+    fixed = {}
+    for matcher in matchers:
+        match = _MATCHER.fullmatch(matcher)
+        if match and match[2] == "=":
+            fixed[match[1]] = match[3]
+    names = sorted({k for labels in series for k in labels if k != "__name__"})
+    narrowing = []
+    for name in names:
+        values = sorted({labels.get(name, "") for labels in series})
+        if len(values) == 1 and fixed.get(name) == promql_string(values[0]):
+            continue  # already selected by `matchers`
+        if len(values) == 1:
+            narrowing.append(f"{name}={promql_string(values[0])}")
+        else:
+            narrowing.append(f"{name}=~{promql_string('|'.join(map(re2_escape, values)))}")
+    return narrowing
+
+
+_EXTRAPOLATING = re.compile(r"\b(increase|rate|irate|delta|idelta)\s*\(")
+_STATUS_LABELS = ("status", "code", "status_code", "http_status", "response_code", "http_code")
 
 
 # --- the provider -------------------------------------------------------------------------------
@@ -405,6 +563,7 @@ class PrometheusProvider(Provider):
         elif settings.username is not None and settings.password is not None:
             password = context.secret(SecretRef(settings.password), "password")
             pair = base64.b64encode(f"{settings.username}:{password}".encode()).decode()
+            context.add_secret(pair)  # a proxy's error page may echo the header back
             headers["Authorization"] = f"Basic {pair}"
         self._api = ApiClient(
             context,
@@ -532,19 +691,293 @@ class PrometheusProvider(Provider):
         extra = parse_matchers(criterion.filter) if criterion.filter else []
         return [*self.settings.scope, *extra]
 
-    def _increase(self, metric: str, matchers: list[str], asked: _Asked) -> str:
-        return f"sum(increase({selector(metric, matchers)}[{asked.range}]))"
+    # --- exact counts ---------------------------------------------------------------------------
+
+    def _exact(
+        self, metric: str, matchers: list[str], asked: _Asked, by: tuple[str, ...] = ()
+    ) -> _Counted | None:
+        """What the counter `metric{matchers}` added inside the window, summed by the `by` labels;
+        None when no series of it has a sample in the window (no data, never zero).
+
+        For each series: its last value in the window minus its last value before the window (up
+        to `_BEFORE` earlier), or minus 0 for a series that did not exist then (a label set first
+        observed inside the window, a new pod). That is what `increase()` approximates; it is
+        exact where `increase()` is not: `increase()` needs two samples in the range, so a series
+        born inside the window loses its first count, and it extrapolates to the range's edges.
+        The counts run from the last scrape at or before the window's start to the last scrape
+        in it.
+
+        Every series that did not restart is summed by Prometheus itself, so an answer holds one
+        number per group however many series and samples there are (a replaced pod is a new
+        series, nothing to correct). A counter that went down was restarted (a pod restarted in
+        place): what it counts after the reset adds to what it counted before, which Prometheus
+        cannot subtract. Those series, found by `resets()` or by a value in the window under the
+        one before it, are read by `_restarted`."""
+        sel, window = selector(metric, matchers), asked.range
+        grouping = f" by ({', '.join(by)})" if by else ""
+        kept = f"sum{grouping} ({_kept(sel, window)})"
+        groups: dict[tuple[str, ...], float] = {}
+        for series in self._vector(self._send(kept, asked), asked):
+            value = self._number(series.get("value"), asked)
+            if value is not None:
+                groups[tuple(series.get("metric", {}).get(b, "") for b in by)] = value
+        changed = self._changed(sel, window, asked, None, None)
+        if not groups and not changed:
+            return None
+        if changed:
+            found = self._restarted(metric, matchers, changed, asked.window, asked)
+            for key, value in found.items():
+                group = tuple(changed[key][0].get(b, "") for b in by)
+                groups[group] = groups.get(group, 0.0) + value
+        return _Counted(groups, restarted=len(changed))
+
+    def _changed(
+        self,
+        sel: str,
+        window: str,
+        asked: _Asked,
+        at: str | None,
+        among: dict[frozenset, tuple[dict[str, str], float]] | None,
+    ) -> dict[frozenset, tuple[dict[str, str], float]]:
+        """The series of `sel` that restarted in the window ending `at` (among `among`), each
+        with its labels and number of samples in the window."""
+        query = f"count_over_time({sel}[{window}]) and ({_restart(sel, window)})"
+        found = {}
+        for series in self._vector(self._send(query, asked, at=at), asked):
+            labels = series.get("metric", {})
+            key = _series_key(labels)
+            if among is None or key in among:
+                found[key] = (labels, self._number(series.get("value"), asked) or 0.0)
+        return found
+
+    def _restarted(
+        self,
+        metric: str,
+        matchers: list[str],
+        changed: dict[frozenset, tuple[dict[str, str], float]],
+        window: TimeWindow,
+        asked: _Asked,
+    ) -> dict[frozenset, float]:
+        """What each restarted series in `changed` added inside `window`: each rise counts, and
+        after a drop (a reset) the value it dropped to.
+
+        Read from raw samples when they are few (at most `_RAW_SAMPLES` in one answer, about
+        2 MB of JSON); otherwise the window is cut into `_SPLIT` parts, each counted as `_exact`
+        counts a window (per series, for these series only), and only the parts where a series
+        restarted are cut again. A restart in a week-long window costs a few dozen small
+        queries, never the week's raw samples."""
+        narrowed = [*matchers, *_narrowing([labels for labels, _ in changed.values()], matchers)]
+        sel = selector(metric, narrowed)
+        start_ms = round((window.start - _EPOCH) / _MS)
+        end_ms = round((window.end - _EPOCH) / _MS)
+        samples = sum(n for _, n in changed.values())
+        if samples <= _RAW_SAMPLES or end_ms - start_ms < _SPLIT * 1000:
+            return self._raw_counts(sel, changed, start_ms, end_ms, asked)
+        added = dict.fromkeys(changed, 0.0)
+        edges = [start_ms + (end_ms - start_ms) * i // _SPLIT for i in range(_SPLIT + 1)]
+        for lower, upper in itertools.pairwise(edges):
+            part = _duration_text(upper - lower)
+            at = unix_time(_EPOCH + upper * _MS)
+            for series in self._vector(self._send(_kept(sel, part), asked, at=at), asked):
+                key = _series_key(series.get("metric", {}))
+                value = self._number(series.get("value"), asked)
+                if key in added and value is not None:
+                    added[key] += value
+            again = self._changed(sel, part, asked, at, changed)
+            if again:
+                piece = TimeWindow(window.label, _EPOCH + lower * _MS, _EPOCH + upper * _MS)
+                for key, value in self._restarted(metric, matchers, again, piece, asked).items():
+                    added[key] += value
+        return added
+
+    def _raw_counts(
+        self,
+        sel: str,
+        changed: dict[frozenset, tuple[dict[str, str], float]],
+        start_ms: int,
+        end_ms: int,
+        asked: _Asked,
+    ) -> dict[frozenset, float]:
+        """The restarted series' counts from their raw samples in [start_ms, end_ms]."""
+        span, at = _duration_text(end_ms - start_ms), unix_time(_EPOCH + end_ms * _MS)
+        previous: dict[frozenset, float] = {}
+        before = f"last_over_time({sel}[{_BEFORE}] offset {span})"
+        for series in self._vector(self._send(before, asked, at=at), asked):
+            key = _series_key(series.get("metric", {}))
+            value = self._number(series.get("value"), asked)
+            if key in changed and value is not None:
+                previous[key] = value
+        data = self._send(f"{sel}[{span}]", asked, at=at)
+        if data["resultType"] != "matrix":
+            raise self._error(
+                f"expected a matrix of raw samples, got a {data['resultType']}", asked
+            )
+        shape = 'a matrix: a list of {metric, values: [[time, "number"], …]}'
+        added = dict.fromkeys(changed, 0.0)
+        for series in self._vector(data, asked, shape):
+            key = _series_key(series.get("metric", {}))
+            if key not in changed:
+                continue  # caught by the narrowing, but not restarted
+            values = series.get("values")
+            if not isinstance(values, list):
+                raise self._error(f"expected {shape}, got " + _brief(series), asked)
+            for sample in values:
+                value = self._number(sample, asked)
+                if value is None:
+                    continue
+                before_value = previous.get(key, 0.0)  # 0: the series began in the window
+                added[key] += value if value < before_value else value - before_value
+                previous[key] = value
+        return added
+
+    def _coverage(self, metric: str, matchers: list[str], counted: _Counted, asked: _Asked) -> None:
+        """Notes on how a window's main count was read: series that began or restarted inside it
+        (where increase() would have been wrong), and too few scrapes to trust its edges."""
+        sel, window = selector(metric, matchers), asked.range
+        born = self._value(
+            f"count(last_over_time({sel}[{window}]) unless {_before(sel, window)})", asked
+        )
+        scrapes = self._value(f"max(count_over_time({sel}[{window}]))", asked)
+        changes = []
+        if born:
+            changes.append(f"{_count(born):,} began inside the window (counted from 0)")
+        if counted.restarted:
+            verb = "restarted its counter" if counted.restarted == 1 else "restarted their counters"
+            changes.append(f"{counted.restarted:,} {verb} (a reset: read sample by sample)")
+        if changes:
+            asked.notes.append(
+                f"series of {metric}: "
+                + "; ".join(changes)
+                + ". The counts are exact differences between samples, where increase() would "
+                "extrapolate and drop each new series' first count"
+            )
+        if scrapes is not None and scrapes < _FEW_SCRAPES:
+            span = (asked.window.end - asked.window.start).total_seconds()
+            asked.notes.append(
+                f"the window holds only {_count(scrapes)} scrape(s) of {metric} (about one every "
+                f"{span / max(scrapes, 1):.3g} s): its counts run from the last scrape at or "
+                "before its start to its last scrape, so up to a scrape interval of requests at "
+                "each edge may belong to the neighbouring window. Make the window longer"
+            )
+
+    # --- what the series are --------------------------------------------------------------------
+
+    def _check_labels(
+        self, metric: str, scope: list[str], matchers: list[str], asked: _Asked, default: bool
+    ) -> None:
+        """Fail when a label the error matchers read is on no series of `metric` in the window: a
+        matcher on a missing label matches nothing, which would read as 0 errors and pass."""
+        sel, window = selector(metric, scope), asked.range
+        for label in dict.fromkeys(map(_matcher_label, matchers)):
+            data = self._send(f"count by ({label}) (last_over_time({sel}[{window}]))", asked)
+            with_label = without = 0
+            for series in self._vector(data, asked):
+                n = _count(self._number(series.get("value"), asked))
+                if series.get("metric", {}).get(label):
+                    with_label += n
+                else:
+                    without += n
+            if with_label == 0 and not default and label in self._label_names(sel, asked, True):
+                continue  # a label only failed requests carry, and none failed in the window
+            if with_label == 0:
+                names = [n for n in self._label_names(sel, asked) if n != "__name__"]
+                setting = "status_label" if default else "the criterion's errors"
+                likely = next((n for n in _STATUS_LABELS if n in names and n != label), None)
+                hint = f", e.g. status_label: {likely}" if likely and default else ""
+                raise self._error(
+                    f"errors are read from the label {label!r} ({' '.join(matchers)}), but no "
+                    f"series of {sel} has it in the window, so every request would count as a "
+                    f"success; its labels are: {', '.join(names) or 'none'}. Set {setting} to "
+                    f"the label that holds the status{hint}",
+                    asked,
+                )
+            if without and default:
+                asked.notes.append(
+                    f"{without:,} of {with_label + without:,} series of {sel} have no {label!r} "
+                    "label: their requests are counted, their errors cannot be"
+                )
+
+    def _no_data(self, metric: str, setting: str, asked: _Asked, suffix: str = "") -> Measurement:
+        """A window without a sample of `metric` (the setting's value and `suffix`): no data, or
+        an error when the metric is not in Prometheus at all (a misspelled name would otherwise
+        read as no data forever)."""
+        if not self._label_names(metric, asked, True):
+            names = [n for n in self._metric_names(asked) if n.endswith(suffix)]
+            close = [
+                c.removesuffix(suffix)
+                for c in difflib.get_close_matches(metric, names, n=3, cutoff=0.6)
+            ]
+            hint = f"; did you mean {setting}: {' or '.join(close)}?" if close else ""
+            raise self._error(
+                f"metric {metric} not found: Prometheus has no series of it in the "
+                f"{_HISTORY.days} days up to the window's end (check {setting}; GET "
+                f"/api/v1/label/__name__/values lists the metrics it has){hint}",
+                asked,
+            )
+        scoped = selector(metric, self.settings.scope)
+        if self.settings.scope and not self._label_names(scoped, asked, True):
+            raise self._error(
+                f"no series of {metric} match the selector {self.settings.selector} in the "
+                f"{_HISTORY.days} days up to the window's end: check selector",
+                asked,
+            )
+        asked.notes.append(f"no samples of {metric} in the window (the metric exists)")
+        return Measurement(value=None, samples=0, query=asked.text())
+
+    def _label_names(self, sel: str, asked: _Asked, history: bool = False) -> list[str]:
+        """The label names of the series `sel` selects in the window, or with `history` in the
+        `_HISTORY` up to its end."""
+        start = asked.window.start - (_HISTORY if history else timedelta(0))
+        form = {"match[]": sel, "start": unix_time(start), "end": asked.time}
+        asked.queries.append(f"# POST /api/v1/labels match[]={sel} from {form['start']}")
+        names = self._call("/api/v1/labels", form, asked)
+        if names is None:
+            return []
+        if not isinstance(names, list):
+            raise self._error("expected a list of label names, got " + _brief(names), asked)
+        return [str(n) for n in names]
+
+    def _metric_names(self, asked: _Asked) -> list[str]:
+        names = self._call("/api/v1/label/__name__/values", None, asked)
+        return [str(n) for n in names] if isinstance(names, list) else []
+
+    def _unit(self, bounds: list[float], asked: _Asked) -> tuple[float, str]:
+        """The histogram's unit as (its units per second, name): duration_unit, else its name's
+        suffix, else its bucket bounds (said in a note)."""
+        histogram, declared = self.settings.duration_histogram, self.settings.duration_unit
+        if declared is not None:
+            return _DURATION_UNITS[declared], declared
+        if histogram.endswith(("_milliseconds", "_ms")):
+            return 1000.0, "ms"
+        if histogram.endswith("_seconds"):
+            return 1.0, "s"
+        finite = sorted(b for b in bounds if math.isfinite(b))
+        shown = ", ".join(map(_number_text, finite[:4])) + (", …" if len(finite) > 4 else "")
+        unit = "ms" if finite and min(finite) >= 1 and max(finite) >= 100 else "s"
+        asked.notes.append(
+            f"{histogram} is read in {'milliseconds' if unit == 'ms' else 'seconds'}: its name "
+            f"does not say (_seconds, _milliseconds) and its bucket bounds ({shown}) look like "
+            f"{'milliseconds' if unit == 'ms' else 'seconds'}; set duration_unit to be sure"
+        )
+        return _DURATION_UNITS[unit], unit
+
+    # --- metrics ---------------------------------------------------------------------------------
 
     def _error_rate(self, criterion: ErrorRateCriterion, asked: _Asked) -> Measurement:
         counter, scope = self.settings.requests_counter, self._scope(criterion)
-        total = self._value(self._increase(counter, scope, asked), asked)
-        requests = _count(total)
+        counted = self._exact(counter, scope, asked)
+        if counted is None:
+            return self._no_data(counter, "requests_counter", asked)
+        self._coverage(counter, scope, counted, asked)
+        requests = _count(counted.total)
         errors = 0
         if requests > 0:
             errors_matchers = _error_matchers(criterion, self.settings)
-            # No error series at all is an empty answer: zero errors among requests that exist.
-            found = self._value(self._increase(counter, [*scope, *errors_matchers], asked), asked)
-            errors = min(_count(found), requests)
+            default = criterion.errors == _DEFAULT_ERRORS
+            self._check_labels(counter, scope, errors_matchers, asked, default)
+            # The label exists: no error series in the window is 0 errors.
+            found = self._exact(counter, [*scope, *errors_matchers], asked)
+            errors = min(_count(found.total if found else None), requests)
         return metrics.proportion(
             errors,
             requests,
@@ -554,87 +987,102 @@ class PrometheusProvider(Provider):
 
     def _apdex(self, criterion: ApdexCriterion, asked: _Asked) -> Measurement:
         histogram, scope = self.settings.duration_histogram, self._scope(criterion)
-        total = _count(self._value(self._increase(f"{histogram}_count", scope, asked), asked))
+        counted = self._exact(f"{histogram}_count", scope, asked)
+        if counted is None:
+            return self._no_data(f"{histogram}_count", "duration_histogram", asked, "_count")
+        self._coverage(f"{histogram}_count", scope, counted, asked)
+        total = _count(counted.total)
         if total == 0:
             return metrics.apdex(0, 0, 0, query=asked.text())
         fast = scope
         if self.settings.status_on_histogram:
             # Buckets of the requests that did not fail; failed ones stay in the count: frustrated.
-            fast = [*scope, *(negate(m) for m in _error_matchers(criterion, self.settings))]
-        t = criterion.t.total_seconds()
-        within_t = self._bucket(histogram, fast, t, asked)
-        within_4t = self._bucket(histogram, fast, (4 * criterion.t).total_seconds(), asked)
-        satisfied = min(within_t, total)
-        tolerating = max(0, min(within_4t, total) - satisfied)
+            errors = _error_matchers(criterion, self.settings)
+            default = criterion.errors == _DEFAULT_ERRORS
+            self._check_labels(f"{histogram}_count", scope, errors, asked, default)
+            fast = [*scope, *(negate(m) for m in errors)]
+        buckets = _cumulative(self._exact(f"{histogram}_bucket", fast, asked, ("le",)))
+        satisfied = tolerating = 0
+        if buckets:  # none: every request failed (status_on_histogram)
+            per_second, unit = self._unit(list(buckets), asked)
+            t = criterion.t.total_seconds() * per_second
+            within_t = self._at_bound(buckets, t, unit, asked)
+            within_4t = self._at_bound(buckets, 4 * t, unit, asked)
+            satisfied = min(_count(within_t), total)
+            tolerating = max(0, min(_count(within_4t), total) - satisfied)
         frustrated = total - satisfied - tolerating
         return metrics.apdex(satisfied, tolerating, frustrated, query=asked.text())
 
-    def _bucket(self, histogram: str, matchers: list[str], bound: float, asked: _Asked) -> int:
-        """Requests at or under `bound` seconds, from the bucket whose `le` is that bound."""
-        spelled = le_text(bound)
-        query = self._increase(
-            f"{histogram}_bucket", [*matchers, f"le={promql_string(spelled)}"], asked
-        )
-        found = self._value(query, asked)
-        if found is not None:
-            return _count(found)
-        # Empty: the bound is written differently ("2" from Go clients), or is no bucket at all.
-        actual = self._bucket_bound(histogram, bound, asked)
-        if actual == spelled:
-            return 0  # the bucket exists; only the narrowed series (status_on_histogram) are empty
-        query = self._increase(
-            f"{histogram}_bucket", [*matchers, f"le={promql_string(actual)}"], asked
-        )
-        return _count(self._value(query, asked))
-
-    def _bucket_bound(self, histogram: str, bound: float, asked: _Asked) -> str:
-        query = f"count by (le) ({selector(f'{histogram}_bucket', self.settings.scope)})"
-        bounds: dict[str, float] = {}
-        for series in self._vector(self._send(query, asked), asked):
-            text = str(series.get("metric", {}).get("le", ""))
-            try:
-                bounds[text] = float(text)
-            except ValueError:
-                continue
-        for text, value in bounds.items():
-            if math.isclose(value, bound, rel_tol=1e-9):
-                return text
-        listed = ", ".join(sorted(bounds, key=bounds.__getitem__)) or "none found"
+    def _at_bound(
+        self, buckets: dict[float, float], bound: float, unit: str, asked: _Asked
+    ) -> float:
+        """Requests at or under `bound` (in the histogram's unit): the bucket whose `le` is it."""
+        for le, count in buckets.items():
+            if math.isclose(le, bound, rel_tol=1e-9):
+                return count
+        listed = ", ".join(map(_number_text, sorted(buckets)))
         raise self._error(
-            f"Apdex needs a bucket bound at {le_text(bound)} s (T and 4T) in "
-            f"{histogram}_bucket; its bounds are: {listed}. Choose a T whose T and 4T are both "
-            "bucket bounds, or add them to the histogram",
+            f"Apdex needs a bucket bound at {_number_text(bound)} {unit} (T and 4T) in "
+            f"{self.settings.duration_histogram}_bucket; its bounds are: {listed} ({unit}). "
+            "Choose a T whose T and 4T are both bucket bounds, or add them to the histogram",
             asked,
         )
 
     def _latency(self, criterion: LatencyCriterion, asked: _Asked) -> Measurement:
         histogram, scope = self.settings.duration_histogram, self._scope(criterion)
-        requests = _count(self._value(self._increase(f"{histogram}_count", scope, asked), asked))
-        seconds = None
+        counted = self._exact(f"{histogram}_count", scope, asked)
+        if counted is None:
+            return self._no_data(f"{histogram}_count", "duration_histogram", asked, "_count")
+        self._coverage(f"{histogram}_count", scope, counted, asked)
+        requests = _count(counted.total)
+        found: Quantile | None = None
+        buckets: dict[float, float] = {}
         if requests > 0:
-            buckets = f"{selector(f'{histogram}_bucket', scope)}[{asked.range}]"
-            q = format(criterion.percentile / 100, ".10g")  # 0.999, not 0.9990000000000001
-            # NaN (no observations) is no data, as is an empty answer.
-            seconds = self._value(
-                f"histogram_quantile({q}, sum by (le) (increase({buckets})))", asked
+            buckets = _cumulative(self._exact(f"{histogram}_bucket", scope, asked, ("le",)))
+            if buckets and not any(math.isinf(b) for b in buckets):
+                raise self._error(
+                    f"{histogram}_bucket has no +Inf bucket: not a Prometheus histogram", asked
+                )
+            found = bucket_quantile(criterion.percentile / 100, buckets)
+        if found is None:  # no observations: no data
+            return Measurement(
+                value=None, samples=0, details={"requests": requests}, query=asked.text()
             )
-        counts: dict[str, float] = {"requests": requests}
-        if seconds is not None:
-            counts["seconds"] = seconds
+        per_second, _ = self._unit(list(buckets), asked)
+        ms = found.value / per_second * 1000
+        p = f"p{criterion.percentile:g}"
+        lower, upper = found.lower / per_second * 1000, found.upper / per_second * 1000
+        if found.above_buckets:
+            asked.notes.append(
+                f"{p} lies above the highest bucket bound ({lower:g} ms): reported as that bound, "
+                "so the true value is higher"
+            )
+        else:
+            asked.notes.append(
+                f"{p} is interpolated from bucket counts (as histogram_quantile() does): linearly "
+                f"inside the bucket {lower:g}–{upper:g} ms that holds it, so the exact {p} can "
+                "lie anywhere in that bucket"
+            )
         return Measurement(
-            value=None if seconds is None else seconds * 1000,  # Prometheus' seconds → ms
-            samples=requests if seconds is not None else 0,
-            details=counts,
+            value=ms,
+            samples=requests,
+            details={"requests": requests, "seconds": found.value / per_second},
             query=asked.text(),
         )
 
     def _raw(self, criterion: CriterionBase, asked: _Asked) -> Measurement:
         """A criterion's own PromQL, one query per part of its `query` (see _QUERY_FORMS)."""
         metric = metric_of(criterion)
+        parts = query_parts(criterion, _QUERY_FORMS)
         numbers = {
-            part: self._value(substitute(text, asked.window), asked)
-            for part, text in query_parts(criterion, _QUERY_FORMS).items()
+            part: self._value(substitute(text, asked.window), asked) for part, text in parts.items()
         }
+        if any(_EXTRAPOLATING.search(text) for text in parts.values()):
+            asked.notes.append(
+                "read with the query's own increase()/rate(): Prometheus extrapolates them to the "
+                "window's edges and drops the first count of each series that begins inside the "
+                "window, so counts are estimates (the default queries count exactly)"
+            )
         if metric == "error_rate":
             requests = _count(numbers["requests"])
             errors = _count(numbers["errors"])
@@ -678,14 +1126,28 @@ class PrometheusProvider(Provider):
 
     # --- the HTTP API ---------------------------------------------------------------------------
 
-    def _send(self, promql: str, asked: _Asked) -> dict[str, Any]:
-        """POST /api/v1/query (form-encoded: queries can be long); the `data` of a success."""
-        asked.queries.append(promql)
-        return self._post("/api/v1/query", {"query": promql, "time": asked.time}, asked)
+    def _send(self, promql: str, asked: _Asked, at: str | None = None) -> dict[str, Any]:
+        """POST /api/v1/query (form-encoded: queries can be long), evaluated at the window's end
+        unless `at` says otherwise; the `data` of a success."""
+        shown = promql if at is None or at == asked.time else f"{promql}  # at time={at}"
+        asked.queries.append(shown)
+        return self._post("/api/v1/query", {"query": promql, "time": at or asked.time}, asked)
 
     def _post(self, path: str, form: dict[str, str], asked: _Asked) -> dict[str, Any]:
-        """POST `form` to an API path; the `data` of a success."""
-        reply = self._api.post(path, form=form, query=asked.text(), accept=(400, 422))
+        """POST `form` to a query endpoint; the `data` of a success, with its resultType."""
+        data = self._call(path, form, asked)
+        if not isinstance(data, dict) or "resultType" not in data:
+            raise self._error(
+                "expected data with resultType and result, got " + _brief(data), asked
+            )
+        return data
+
+    def _call(self, path: str, form: dict[str, str] | None, asked: _Asked) -> Any:
+        """POST `form` (or GET without one) to an API path; the `data` of a success."""
+        if form is None:
+            reply = self._api.get(path, query=asked.text(), accept=(400, 422))
+        else:
+            reply = self._api.post(path, form=form, query=asked.text(), accept=(400, 422))
         body = reply.body
         if reply.status >= 400 or (isinstance(body, dict) and body.get("status") == "error"):
             kind = body.get("errorType", "") if isinstance(body, dict) else ""
@@ -702,12 +1164,7 @@ class PrometheusProvider(Provider):
         for warning in body.get("warnings") or []:
             asked.warnings.append(str(warning))
             log.warning("%s: Prometheus warns (partial data): %s", self.context.name, warning)
-        data = body.get("data")
-        if not isinstance(data, dict) or "resultType" not in data:
-            raise self._error(
-                "expected data with resultType and result, got " + _brief(data), asked
-            )
-        return data
+        return body.get("data")
 
     def _value(self, promql: str, asked: _Asked) -> float | None:
         """The one number a query answers; None for an empty vector or NaN (no data)."""

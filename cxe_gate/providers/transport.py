@@ -24,6 +24,7 @@ from .. import __version__
 from ..config import Duration
 from ..errors import ProviderError
 from .base import ProviderContext, ProviderSettings
+from .tls import tls_reason
 
 log = logging.getLogger("cxe_gate.providers")
 
@@ -174,6 +175,10 @@ class ApiClient:
                 text = response.text  # reads the body: a cut-short body fails here
             except requests.Timeout as exc:
                 raise _Retry(f"no answer within {timeout:g} s (timeout)") from exc
+            except requests.exceptions.SSLError as exc:
+                # Not retried: a wrong scheme or an untrusted certificate fails every time.
+                reason = tls_reason(exc, self.base_url or _origin(url))
+                raise self._error(f"{method} {url}: {reason}", what) from exc
             except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 raise _Retry(f"cannot read from {_origin(url)}: {_reason(exc)}") from exc
             except requests.RequestException as exc:
