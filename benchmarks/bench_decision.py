@@ -1,14 +1,20 @@
 """Does the gate decide right, and how early? Simulated releases, labelled good or regressed, judged
-four ways on the same data in the same run.
+by the gate's own sequential code and by its peers' methods on the same data. Two sections:
 
-Each release is a deploy at a random time between 08:00 and 18:00, two hours of traffic after it
-in 5-minute intervals, and the 24 hours before it as the baseline. Traffic follows the hour of day
-(half the average at 04:00, one and a half at 16:00); every metric's true value swings a little with
-the hour and by a per-day jitter, so a good release is close to its baseline, never identical. A
-regression multiplies one metric's true value in the release window. Counts are drawn per interval
-with numpy: sessions (Poisson), conversions (binomial), requests (Poisson, 5 per session), errors
-(binomial), and lognormal response times, summed per interval (drawn one by one under 600 requests
-an interval, by the central limit theorem above).
+1. Two hours after the deploy, three metrics, four methods (the table below).
+2. The baseline designs over a 24-hour wait, conversion only: 24 h before/after, same hours ×7,
+   cohorts 50/50 and 10/90, static thresholds and Mann-Whitney, each against the oracle (one test
+   at the deadline that knows the truth), at 3% and 30% base conversion: see bench_designs.py,
+   whose docstring describes its simulation, designs and oracle.
+
+Section 1. Each release is a deploy at a random time between 08:00 and 18:00, two hours of traffic
+after it in 5-minute intervals, and the 24 hours before it as the baseline. Traffic follows the hour
+of day (half the average at 04:00, one and a half at 16:00); every metric's true value swings a
+little with the hour and by a per-day jitter, so a good release is close to its baseline, never
+identical. A regression multiplies one metric's true value in the release window. Counts are drawn
+per interval with numpy: sessions (Poisson), conversions (binomial), requests (Poisson, 5 per
+session), errors (binomial), and lognormal response times, summed per interval (drawn one by one
+under 600 requests an interval, by the central limit theorem above).
 
 The methods, all with the same declared tolerances (conversion may drop 2%, the error rate rise
 25%, latency rise 10%, relative to the baseline):
@@ -17,7 +23,10 @@ The methods, all with the same declared tolerances (conversion may drop 2%, the 
   2 hours, each look judged by cxe_gate.sequential exactly as the gate judges it (conversion and
   error rate as rates, mean latency with its per-request variance: a percentile has no sequential
   test); stops at the first fail or when every criterion passes; undecided at 2 hours is
-  inconclusive, which is neither a block nor a detection in the table.
+  inconclusive, which is neither a block nor a detection in the table. (The numerically integrated
+  boundary is computed only for releases whose |Z| reaches the first look's boundary at the same
+  information fraction, which no later look's is below: the verdicts are those of
+  `sequential.look` on every release; see bench_designs.look_sparingly.)
 - static thresholds, as an Argo Rollouts or Flagger analysis runs: every 5 minutes the last
   interval's conversion, error rate and p95 latency are held to fixed thresholds a team would set
   from the previous day: the looser of its worst 1% of 5-minute values and its mean moved by the
@@ -34,7 +43,8 @@ blocking one is a false block. Prints one table: per traffic level, the false-bl
 on good releases, the detection rate per regression, and the median time to a decision (the
 deadline, 2 hours, when none came), per method.
 
-    python benchmarks/bench_decision.py [--quick] [--good 10000] [--regressed 2000] [--seed 8]
+    python benchmarks/bench_decision.py [--quick] [--good 10000] [--regressed 2000]
+        [--releases 2000] [--seed 8] [--section all|two-hours|designs]
 """
 
 from __future__ import annotations
@@ -48,6 +58,11 @@ from scipy.special import ndtr
 from scipy.stats import mannwhitneyu
 
 from cxe_gate import sequential as sq
+
+try:  # imported as benchmarks.bench_decision (tests/test_sequential.py)
+    from . import bench_designs
+except ImportError:  # run as a script: benchmarks/ is on the path
+    import bench_designs
 
 INTERVAL_MINUTES = 5
 LOOKS = 24  # 2 hours of 5-minute intervals
@@ -264,9 +279,11 @@ def sequential_outcomes(
         baseline = _counts(sim.baseline, m.name)
         release = _counts(sim.release, m.name, look)
         schedule = sq.Schedule(look=look, share=look / LOOKS)
-        seen = sq.look(_rule(m, baseline), release, baseline, ALPHA, schedule)
+        breach, clear = bench_designs.look_sparingly(
+            lambda counts, m=m: _rule(m, counts), release, baseline, ALPHA, schedule
+        )
         enough = (release.samples >= MIN_SAMPLES) & (baseline.samples >= MIN_SAMPLES)
-        outcomes[m.name] = np.where(enough & seen.breach, 1, np.where(enough & seen.clear, -1, 0))
+        outcomes[m.name] = np.where(enough & breach, 1, np.where(enough & clear, -1, 0))
     return outcomes
 
 
@@ -477,20 +494,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--good", type=int, default=10_000, help="good releases per traffic level")
     parser.add_argument("--regressed", type=int, default=2_000, help="releases per regression cell")
+    parser.add_argument(
+        "--releases",
+        type=int,
+        default=2_000,
+        help="section 2: releases per base rate, traffic level and scenario",
+    )
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="a tenth of the releases")
+    parser.add_argument("--section", choices=("all", "two-hours", "designs"), default="all")
     args = parser.parse_args()
-    good, regressed = args.good, args.regressed
+    good, regressed, releases = args.good, args.regressed, args.releases
     if args.quick:
-        good, regressed = good // 10, regressed // 10
+        good, regressed, releases = good // 10, regressed // 10, releases // 10
 
     started = time.perf_counter()
-    result = run(good, regressed, args.seed)
-    elapsed = time.perf_counter() - started
+    if args.section in ("all", "two-hours"):
+        print("1. Two hours after the deploy: three metrics, four methods")
+        print()
+        two_hours(good, regressed, args.seed)
+    if args.section in ("all", "designs"):
+        if args.section == "all":
+            print()
+        print("2. Baseline designs over a 24-hour wait: conversion, against the oracle")
+        print()
+        begun = time.perf_counter()
+        result = bench_designs.run(releases, args.seed)
+        print("\n".join(bench_designs.report(result)))
+        print()
+        print(f"section 2 ran in {time.perf_counter() - begun:.0f} s")
+    print(f"ran in {time.perf_counter() - started:.0f} s")
+
+
+def two_hours(good: int, regressed: int, seed: int) -> None:
+    begun = time.perf_counter()
+    result = run(good, regressed, seed)
+    elapsed = time.perf_counter() - begun
 
     print(
         f"releases: {good:,} good and {regressed:,} per regression, at each traffic level; seed "
-        f"{args.seed}; a look every {INTERVAL_MINUTES} min up to {LOOKS * INTERVAL_MINUTES} min; "
+        f"{seed}; a look every {INTERVAL_MINUTES} min up to {LOOKS * INTERVAL_MINUTES} min; "
         "baseline: the 24 h before the deploy"
     )
     print(
@@ -520,7 +563,7 @@ def main() -> None:
     print()
     print("\n".join(table(result)))
     print()
-    print(f"ran in {elapsed:.0f} s")
+    print(f"section 1 ran in {elapsed:.0f} s")
 
 
 if __name__ == "__main__":
