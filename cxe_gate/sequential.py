@@ -18,8 +18,12 @@ clear regression fails at the first looks. The fraction is the smaller of
 - the share of the wait gone by: all of α is spent by the wait's last look, and
 - I / I_max, where I_max is the information at which a single test at α would catch a breach one
   tolerance beyond the threshold (a drop of twice the allowed) with 90% power: at low traffic the
-  window never gathers that much, the wait ends with α unspent, and a good release that data
-  cannot tell from the threshold is left inconclusive rather than failed by chance.
+  window never gathers that much, and early looks spend little.
+
+The wait's last look spends all that is left (t = 1), whatever information came: its boundary then
+assumes the earlier looks spent on the full schedule, more than they did, which errs on the safe
+side. (Leaving α unspent at the last look, as earlier versions did, cost up to two thirds of what
+one test at the deadline detects: benchmarks/bench_decision.py, section 2.)
 
 Each decision side is its own one-sided test at α (non-binding: stopping on the other side only
 lowers the error). The boundary at look k is computed as if the k looks so far were equally spaced
@@ -336,6 +340,12 @@ def look(
         z = np.where(exact, np.sign(estimate) * np.inf, estimate / np.sqrt(variance))
         information = np.where(exact, np.inf, 1 / variance)
     fraction = np.minimum(schedule.share, information / planned_information(rule.effect, alpha))
+    if schedule.final:
+        # The last look spends what is left of α, however little information came: its boundary
+        # is computed as if the earlier looks had spent on the full schedule, more than they did,
+        # so it is higher than an exact one would be (conservative), and a breach the data can
+        # establish by the deadline is not left undecided for want of planned information.
+        fraction = np.ones_like(np.asarray(fraction, dtype=float))
     c = np.asarray(boundary(schedule.look, fraction, alpha))
     # An exact estimate decides at once, on the side it lies (at the threshold itself: allowed).
     exact_breach = estimate < 0 if rule.direction == "less" else estimate > 0
