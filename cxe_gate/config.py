@@ -475,7 +475,7 @@ class CriterionBase(Strict):
         return self.max_drop is not None or self.max_rise is not None
 
 
-_DEFAULT_ERRORS = "status >= 500"
+DEFAULT_ERRORS = "status >= 500"
 
 
 class ConversionCriterion(CriterionBase):
@@ -526,7 +526,7 @@ class EngagementCriterion(CriterionBase):
 
 class ErrorRateCriterion(CriterionBase):
     metric: Literal["error_rate"]
-    errors: str = Field(_DEFAULT_ERRORS, description="what counts as an error (SQL condition)")
+    errors: str = Field(DEFAULT_ERRORS, description="what counts as an error (SQL condition)")
 
     @classmethod
     def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
@@ -536,7 +536,7 @@ class ErrorRateCriterion(CriterionBase):
 class ApdexCriterion(CriterionBase):
     metric: Literal["apdex"]
     t: Duration = Field(description="Apdex T: satisfied at or under T, tolerating up to 4T")
-    errors: str = Field(_DEFAULT_ERRORS, description="failed requests count as frustrated")
+    errors: str = Field(DEFAULT_ERRORS, description="failed requests count as frustrated")
 
     @classmethod
     def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
