@@ -16,6 +16,7 @@ from .config import GateConfig, Location, Release, reference_problems
 from .errors import ConfigError
 from .moments import parse_deploy_time
 from .providers import ProviderSettings, available, provider_class
+from .providers.base import DataCheck, ProviderContext
 
 
 @dataclass(frozen=True)
@@ -424,6 +425,11 @@ def load(
         for location, message in [*reference_problems(config), *_query_problems(config, settings)]:
             line = line_of(lines, location)
             problems.append((line, f"{file}:{line}: {_dotted(location)}: {message}"))
+    if config is not None and not problems:
+        # Only a file that is right otherwise is worth reading the data's shape for.
+        for location, message in _data_problems(config, settings, path, lines):
+            line = line_of(lines, location)
+            problems.append((line, f"{file}:{line}: {_dotted(location)}: {message}"))
     if problems or config is None:
         problems.sort(key=lambda item: item[0])
         raise ConfigError("invalid criteria file", file=file, problems=[p for _, p in problems])
@@ -431,6 +437,33 @@ def load(
     _check_release_override(config, release, deployed_at, file, lines)
     config = _override_release(config, release, deployed_at)
     return LoadedConfig(config=config, path=path, provider_settings=settings, lines=lines)
+
+
+def _data_problems(
+    config: GateConfig,
+    settings: dict[str, ProviderSettings],
+    path: Path,
+    lines: dict[Location, int],
+) -> list[tuple[Location, str]]:
+    """What each provider's data refuses before a query runs (a filter's column it lacks)."""
+    checks: dict[str, list[DataCheck]] = {}
+    for index, criterion in enumerate(config.criteria):
+        if criterion.reads_provider:
+            name = config.provider_for(criterion)
+            checks.setdefault(name, []).append(
+                DataCheck(index, criterion, config.cohorts_for(criterion))
+            )
+    problems: list[tuple[Location, str]] = []
+    for name, listed in checks.items():
+        provider = provider_class(config.providers[name].type)
+        assert provider is not None  # checked above
+        context = ProviderContext(
+            name=name,
+            base_dir=path.parent,
+            where=f"{path}:{line_of(lines, ('providers', name))}",
+        )
+        problems += provider.data_problems(settings[name], context, listed)
+    return problems
 
 
 def _query_problems(

@@ -24,7 +24,6 @@ from cxe_gate.measurement import TimeWindow
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.conditions import check_condition, dialect_for_backend
 from cxe_gate.providers.file import FileProvider, FileSettings
-from cxe_gate.results import Verdict
 
 EXPECTED = "expected one SQL condition such as route = '/checkout'"
 
@@ -309,28 +308,54 @@ def test_an_accepted_filter_narrows_a_real_error_rate(request_log: Path):
     [
         (
             {"filter": "country = 'DE'"},
-            "criterion 'c': filter \"country = 'DE'\" failed: Binder Error: Referenced column "
-            '"country" not found',
+            "filter: \"country = 'DE'\" on the requests file cannot be read: Binder Error: "
+            'Referenced column "country" not found',
         ),
-        ({"filter": "route"}, "criterion 'c': filter 'route' is VARCHAR, not true or false"),
+        ({"filter": "route"}, "filter: 'route' on the requests file is VARCHAR, not true or false"),
         (
             {"errors": "code >= 500"},
-            "criterion 'c': errors 'code >= 500' failed: Binder Error: Referenced column \"code\"",
+            "errors: 'code >= 500' on the requests file cannot be read: Binder Error: Referenced "
+            'column "code"',
         ),
     ],
     ids=["unknown column", "text column", "unknown column in errors"],
 )
-def test_a_condition_the_engine_refuses_is_named_with_the_columns(request_log, fields, found):
+def test_a_condition_the_data_cannot_answer_is_a_configuration_error(request_log, fields, found):
+    # The SQL is sound, but the data has no such column (or it holds text): `validate` binds each
+    # condition against the file's own columns, and names them.
     written = ", ".join(f"{key}: {value!r}" for key, value in fields.items())
     path = write_config(
         request_log, f"  - {{name: c, metric: error_rate, max: 1%, min_samples: 1, {written}}}\n"
     )
-    assert validate(path).exit_code == 0  # the SQL is sound: the columns are the data's
-    (result,) = evaluate(load(path)).criteria
-    assert result.verdict == Verdict.ERROR
-    assert f"requests: {found}" in result.message
+    result = validate(path)
+    assert result.exit_code == 2, result.output
+    assert f"criteria[0].{found}" in result.output
     # The canonical columns (those the file lacks are left out) and the file's own.
-    assert result.message.endswith("the requests columns are ts, route, status, timestamp")
+    assert "its columns are ts, route, status, timestamp (map more under columns.requests)" in (
+        result.output
+    )
+
+
+def test_a_condition_the_engine_refuses_at_evaluate_is_named_with_the_columns(request_log):
+    # A criterion that reaches the provider without the loader (the pytest plugin, the API).
+    provider = FileProvider(
+        FileSettings(requests="requests.ndjson"),
+        ProviderContext(name="local", base_dir=request_log),
+    )
+    criterion = TypeAdapter(Criterion).validate_python(
+        {"name": "c", "metric": "error_rate", "max": "1%", "filter": "country = 'DE'"}
+    )
+    with pytest.raises(DataError) as caught:
+        provider.measure(
+            MetricRequest(criterion),
+            [
+                TimeWindow("baseline", DEPLOY - timedelta(hours=24), DEPLOY),
+                TimeWindow("release", DEPLOY, DEPLOY + timedelta(hours=2)),
+            ],
+        )
+    provider.close()
+    assert "criterion 'c': filter \"country = 'DE'\" failed: Binder Error" in str(caught.value)
+    assert str(caught.value).endswith("the requests columns are ts, route, status, timestamp")
 
 
 def test_a_filter_that_skipped_the_loader_is_refused_before_it_is_pasted(request_log: Path):
@@ -354,3 +379,61 @@ def test_a_filter_that_skipped_the_loader_is_refused_before_it_is_pasted(request
     )
     assert caught.value.query is None  # nothing was sent to the engine
     provider.close()
+
+
+# --- validate binds conditions against the data's own columns ------------------------------------
+
+
+def test_validate_names_a_filter_column_the_data_does_not_have(tmp_path):
+    from click.testing import CliRunner
+
+    from cxe_gate.cli import main
+
+    (tmp_path / "requests.ndjson").write_text(
+        '{"timestamp": "2026-11-10T14:05:00Z", "status": 200, "route": "/checkout", '
+        '"version": "2.0"}\n'
+    )
+    (tmp_path / "events.ndjson").write_text(
+        '{"timestamp": "2026-11-10T14:05:00Z", "event": "a", "session_id": "s", '
+        '"user_id": "u", "version": "2.0"}\n'
+    )
+    path = tmp_path / "cxe.yml"
+    path.write_text(
+        "release: {deployed_at: '2026-11-10T14:00:00Z'}\n"
+        "windows: {baseline: concurrent, release: 2h}\n"
+        "cohorts: {release: \"app_version = '2.0'\", baseline: \"version = '1.9'\"}\n"
+        "providers:\n  logs: {type: file, requests: requests.ndjson, events: events.ndjson}\n"
+        "journeys:\n  j: [a, b]\n"
+        "criteria:\n"
+        "  - {name: errors, metric: error_rate, max: 1%, filter: \"country = 'DE'\"}\n"
+        "  - {name: conv, metric: conversion, journey: j, max_drop: 10%}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = result.output.splitlines()
+    # the filter, at its criterion's line, with the columns the request log has
+    assert any(
+        line.startswith(
+            f"{path}:9: criteria[0].filter: \"country = 'DE'\" on the requests file cannot be read"
+        )
+        and "its columns are ts, " in line
+        and "route" in line
+        for line in lines
+    ), lines
+    # the release cohort names a column the events do not have; the baseline's is fine
+    assert any(
+        line.startswith(f"{path}:3: cohorts.release: \"app_version = '2.0'\" on the events file")
+        for line in lines
+    ), lines
+    assert not any("cohorts.baseline" in line for line in lines)
+    # mapped, it is valid
+    path.write_text(
+        path.read_text()
+        .replace("app_version", "version")
+        .replace(
+            "requests: requests.ndjson,",
+            "requests: requests.ndjson, columns: {requests: {country: \"'DE'\"}},",
+        )
+    )
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 0, result.output

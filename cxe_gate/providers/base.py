@@ -78,6 +78,15 @@ class ProviderContext:
 
 
 @dataclass(frozen=True)
+class DataCheck:
+    """One criterion as `data_problems` sees it: where it is, and the cohorts it compares."""
+
+    index: int  # its place under `criteria`
+    criterion: CriterionBase
+    cohorts: Cohorts | None = None
+
+
+@dataclass(frozen=True)
 class MetricRequest:
     """One criterion to measure, with what it refers to resolved."""
 
@@ -99,6 +108,15 @@ class Provider(ABC):
     ) -> list[tuple[Location, str]]:
         """Problems with a criterion this provider cannot serve (an unsupported metric, a malformed
         raw query), each at a place relative to the criterion. Checked when the file is loaded."""
+        return []
+
+    @classmethod
+    def data_problems(
+        cls, settings: ProviderSettings, context: ProviderContext, checks: list[DataCheck]
+    ) -> list[tuple[Location, str]]:
+        """What the data's own shape refuses before any query runs (a filter or cohort naming a
+        column the data does not have), at places in the criteria file. Called by `validate`
+        with the criteria this provider reads; a provider that cannot tell cheaply says nothing."""
         return []
 
     @classmethod

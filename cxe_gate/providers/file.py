@@ -32,7 +32,7 @@ from ..config import (
 )
 from ..errors import DataError
 from ..measurement import Measurement, TimeWindow
-from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .base import DataCheck, MetricRequest, Provider, ProviderContext, ProviderSettings
 from .exports import Export, ExportError, Schema, find_export, quote
 from .file_presets import CANONICAL, DEDUP, NATIVE, PRESETS
 
@@ -128,6 +128,17 @@ def check_condition(text: str, dialect: str | None, *, example: str | None = Non
     return check(text, dialect, example=example or EXAMPLE)
 
 
+def _table_of(criterion: CriterionBase) -> Table | None:
+    """The table a built-in metric reads (None: a custom query names its own)."""
+    if isinstance(criterion, ConversionCriterion | EngagementCriterion):
+        return "events"
+    if isinstance(criterion, ErrorRateCriterion | ApdexCriterion | LatencyCriterion):
+        return "requests"
+    if isinstance(criterion, FeedbackCriterion):
+        return "feedback"
+    return None
+
+
 def _conditions(criterion: CriterionBase) -> list[tuple[str, str]]:
     """The criterion's SQL conditions: (field, text)."""
     found = []
@@ -203,6 +214,44 @@ class FileProvider(Provider):
             settings, "judge conversion by user (unit: user on the journey or on this criterion)"
         )
         return [problem] if problem else []
+
+    @classmethod
+    def data_problems(
+        cls, settings: ProviderSettings, context: ProviderContext, checks: list[DataCheck]
+    ) -> list[tuple[Location, str]]:
+        assert isinstance(settings, FileSettings)
+        by_table: dict[Table, list[tuple[Location, str]]] = {}
+        for check in checks:
+            table = _table_of(check.criterion)
+            if table is None:
+                continue
+            here: Location = ("criteria", check.index)
+            conditions = [
+                ((*here, field), text)
+                for field, text in _conditions(check.criterion)
+                if text != DEFAULT_ERRORS
+            ]
+            if check.cohorts is not None:
+                where: Location = (*here, "cohorts") if check.criterion.cohorts else ("cohorts",)
+                conditions += [
+                    ((*where, "release"), check.cohorts.release),
+                    ((*where, "baseline"), check.cohorts.baseline),
+                ]
+            listed = by_table.setdefault(table, [])
+            listed.extend(c for c in conditions if c not in listed)  # file-wide cohorts once
+        provider = cls(settings, context)
+        problems: list[tuple[Location, str]] = []
+        try:
+            for table, conditions in by_table.items():
+                if not conditions or getattr(settings, table) is None:
+                    continue
+                try:
+                    problems += provider.condition_problems(table, conditions)
+                except DataError:
+                    continue  # a missing or unreadable file is said when the gate reads it
+        finally:
+            provider.close()
+        return problems
 
     @classmethod
     def cohort_problems(
@@ -287,8 +336,35 @@ class FileProvider(Provider):
         export = self._export(table)
         source = export.reader
         where = export.files[0] if len(export.files) == 1 else getattr(self.settings, table)
-        # Each mapping is bound against an empty table of the file's shape: binding against the
-        # reader itself would detect the shape of every JSON shard again, for every column.
+        selected, taken = self._columns(table, export)
+        body = f"SELECT {selected} FROM {source}"
+        deduplicated = DEDUP in taken
+        kind = "VIEW" if export.format == "parquet" and not deduplicated else "TABLE"
+        if kind == "TABLE":
+            body = f"SELECT * FROM ({body}) WHERE {span}"
+        if deduplicated:
+            # The service counts an event sent twice (a retry, an overlapping export) once; keep
+            # its first copy. Rows without an insert id are all kept.
+            body += (
+                f" QUALIFY {DEDUP} IS NULL OR row_number() OVER "
+                f"(PARTITION BY {DEDUP} ORDER BY ts) = 1"
+            )
+        try:
+            connection.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {body}")
+        except duckdb.Error as exc:
+            raise DataError(
+                f"{table}: cannot read {where}: {_first_line(exc)}", provider=self.context.name
+            ) from exc
+        self._prepared[table] = "view" if kind == "VIEW" else span
+
+    def _columns(self, table: Table, export: Export) -> tuple[str, set[str]]:
+        """The select list naming the table's canonical columns (then the file's own), and the
+        canonical names it has. Each mapping is bound against an empty table of the file's
+        shape: binding against the reader itself would detect the shape of every JSON shard
+        again, for every column."""
+        connection = self._connect()
+        source = export.reader
+        where = export.files[0] if len(export.files) == 1 else getattr(self.settings, table)
         shape = f"_{table}_shape"
         try:
             connection.execute(
@@ -313,25 +389,42 @@ class FileProvider(Provider):
         taken = set(columns)
         select = [f"{sql} AS {quote(name)}" for name, sql in columns.items()]
         raw = [quote(name) for name in schema.columns if name not in taken]
-        body = f"SELECT {', '.join(select + raw)} FROM {source}"
-        deduplicated = DEDUP in taken
-        kind = "VIEW" if export.format == "parquet" and not deduplicated else "TABLE"
-        if kind == "TABLE":
-            body = f"SELECT * FROM ({body}) WHERE {span}"
-        if deduplicated:
-            # The service counts an event sent twice (a retry, an overlapping export) once; keep
-            # its first copy. Rows without an insert id are all kept.
-            body += (
-                f" QUALIFY {DEDUP} IS NULL OR row_number() OVER "
-                f"(PARTITION BY {DEDUP} ORDER BY ts) = 1"
-            )
+        return ", ".join(select + raw), taken
+
+    def condition_problems(
+        self, table: Table, conditions: list[tuple[Location, str]]
+    ) -> list[tuple[Location, str]]:
+        """Conditions (filters, error rules, cohorts) bound against the table's columns before any
+        query runs: a column that is not mapped is a configuration error at validate, with the
+        columns there are. Only the files' shapes are read (an empty table of each)."""
+        export = self._export(table)
+        selected, _ = self._columns(table, export)
+        view = f"_{table}_columns"
+        connection = self._connect()
+        connection.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT {selected} FROM "
+            f"(SELECT * FROM {export.reader} LIMIT 0)"
+        )
+        problems = []
         try:
-            connection.execute(f"CREATE OR REPLACE TEMP {kind} {table} AS {body}")
-        except duckdb.Error as exc:
-            raise DataError(
-                f"{table}: cannot read {where}: {_first_line(exc)}", provider=self.context.name
-            ) from exc
-        self._prepared[table] = "view" if kind == "VIEW" else span
+            names = [row[0] for row in connection.execute(f"DESCRIBE {view}").fetchall()]
+            for place, text in conditions:
+                try:
+                    kind = connection.execute(f"DESCRIBE SELECT ({text}) FROM {view}").fetchone()
+                    found = None if kind[1] in ("BOOLEAN", '"NULL"') else f"is {kind[1]}"
+                except duckdb.Error as exc:
+                    found = f"cannot be read: {_first_line(exc)}"
+                if found:
+                    problems.append(
+                        (
+                            place,
+                            f"{text!r} on the {table} file {found}, not true or false; its "
+                            f"columns are {', '.join(names)} (map more under columns.{table})",
+                        )
+                    )
+        finally:
+            connection.execute(f"DROP VIEW {view}")
+        return problems
 
     def _canonical_columns(
         self, table: Table, schema: Schema, shape: str, source: str, where: str
