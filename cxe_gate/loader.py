@@ -450,8 +450,9 @@ def _data_problems(
     for index, criterion in enumerate(config.criteria):
         if criterion.reads_provider:
             name = config.provider_for(criterion)
+            journey = config.journeys.get(getattr(criterion, "journey", None) or "")
             checks.setdefault(name, []).append(
-                DataCheck(index, criterion, config.cohorts_for(criterion))
+                DataCheck(index, criterion, config.cohorts_for(criterion), journey)
             )
     problems: list[tuple[Location, str]] = []
     for name, listed in checks.items():

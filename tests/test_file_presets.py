@@ -21,7 +21,7 @@ from tiny_logs import DEPLOY, iso, write_ndjson
 
 from cxe_gate.cli import main
 from cxe_gate.config import ConversionCriterion, Journey
-from cxe_gate.errors import DataError
+from cxe_gate.errors import ConfigError, DataError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
 from cxe_gate.measurement import TimeWindow
@@ -865,21 +865,15 @@ def test_exports_that_cannot_be_read_say_why(tmp_path):
 
 
 def test_an_export_lacking_the_session_field_names_it(tmp_path):
-    # RudderStack's server-side SDKs track no sessions: no context.sessionId anywhere
+    # RudderStack's server-side SDKs track no sessions: no context.sessionId anywhere. `validate`
+    # reads the export's shape and says so before any query runs.
     write_ndjson(tmp_path / "export.ndjson", segment_rows(STORY))
-    report = evaluate(
-        load(
-            write_config(
-                tmp_path,
-                "{type: file, events: export.ndjson, preset: rudderstack}",
-                SESSION_CRITERIA,
-            )
-        ),
-        now=NOW,
+    path = write_config(
+        tmp_path, "{type: file, events: export.ndjson, preset: rudderstack}", SESSION_CRITERIA
     )
-    conversion = report.criteria[0]
-    assert conversion.verdict == Verdict.ERROR
+    with pytest.raises(ConfigError) as caught:
+        load(path)
     assert (
-        "has no session_id column (preset rudderstack reads it from anonymousId (else userId) and "
-        "context.sessionId); map columns.events.session_id" in conversion.message
+        "the events file has no session_id column (preset rudderstack reads it from anonymousId "
+        "(else userId) and context.sessionId); map columns.events.session_id" in str(caught.value)
     )

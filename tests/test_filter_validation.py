@@ -437,3 +437,24 @@ def test_validate_names_a_filter_column_the_data_does_not_have(tmp_path):
     )
     result = CliRunner().invoke(main, ["validate", "-c", str(path)])
     assert result.exit_code == 0, result.output
+
+
+def test_validate_names_a_column_a_metric_needs_that_the_file_lacks(tmp_path):
+    # A request log without durations: error rate can be judged, latency cannot.
+    (tmp_path / "requests.ndjson").write_text(
+        '{"timestamp": "2026-11-10T14:05:00Z", "status": 200}\n'
+    )
+    path = tmp_path / "cxe.yml"
+    path.write_text(
+        "release: {deployed_at: '2026-11-10T14:00:00Z'}\n"
+        "providers:\n  logs: {type: file, requests: requests.ndjson}\n"
+        "criteria:\n"
+        "  - {name: errors, metric: error_rate, max: 1%}\n"
+        "  - {name: p95, metric: latency, max: 800ms}\n"
+    )
+    result = CliRunner().invoke(main, ["validate", "-c", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"{path}:6: criteria[1]: the requests file has no duration_ms column (mapped as "
+        "'duration_ms'); map columns.requests.duration_ms to an expression over the file's columns"
+    )

@@ -84,6 +84,7 @@ class DataCheck:
     index: int  # its place under `criteria`
     criterion: CriterionBase
     cohorts: Cohorts | None = None
+    journey: Journey | None = None  # a conversion's journey
 
 
 @dataclass(frozen=True)

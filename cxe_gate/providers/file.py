@@ -128,6 +128,25 @@ def check_condition(text: str, dialect: str | None, *, example: str | None = Non
     return check(text, dialect, example=example or EXAMPLE)
 
 
+def _needed(check: DataCheck) -> list[str]:
+    """The canonical columns a built-in metric reads, beyond the time."""
+    criterion = check.criterion
+    if isinstance(criterion, ConversionCriterion):
+        unit = criterion.unit or (check.journey.unit if check.journey else "session")
+        return ["event", f"{unit}_id"]
+    if isinstance(criterion, EngagementCriterion):
+        unit = "user_id" if criterion.per_user else "session_id"
+        return [unit] if criterion.measure == "active_users" else ["event", unit]
+    columns = []
+    if isinstance(criterion, ErrorRateCriterion | ApdexCriterion):
+        columns += ["status"] if criterion.errors == DEFAULT_ERRORS else []
+    if isinstance(criterion, ApdexCriterion | LatencyCriterion):
+        columns.append("duration_ms")
+    if isinstance(criterion, FeedbackCriterion):
+        columns.append("score")
+    return columns
+
+
 def _table_of(criterion: CriterionBase) -> Table | None:
     """The table a built-in metric reads (None: a custom query names its own)."""
     if isinstance(criterion, ConversionCriterion | EngagementCriterion):
@@ -221,11 +240,13 @@ class FileProvider(Provider):
     ) -> list[tuple[Location, str]]:
         assert isinstance(settings, FileSettings)
         by_table: dict[Table, list[tuple[Location, str]]] = {}
+        needs: dict[Table, list[tuple[Location, str]]] = {}
         for check in checks:
             table = _table_of(check.criterion)
             if table is None:
                 continue
             here: Location = ("criteria", check.index)
+            needs.setdefault(table, []).extend((here, c) for c in _needed(check))
             conditions = [
                 ((*here, field), text)
                 for field, text in _conditions(check.criterion)
@@ -242,11 +263,13 @@ class FileProvider(Provider):
         provider = cls(settings, context)
         problems: list[tuple[Location, str]] = []
         try:
-            for table, conditions in by_table.items():
-                if not conditions or getattr(settings, table) is None:
+            for table in {*by_table, *needs}:
+                if getattr(settings, table) is None:
                     continue
                 try:
-                    problems += provider.condition_problems(table, conditions)
+                    problems += provider.condition_problems(
+                        table, by_table.get(table, []), needs.get(table, [])
+                    )
                 except DataError:
                     continue  # a missing or unreadable file is said when the gate reads it
         finally:
@@ -392,13 +415,26 @@ class FileProvider(Provider):
         return ", ".join(select + raw), taken
 
     def condition_problems(
-        self, table: Table, conditions: list[tuple[Location, str]]
+        self,
+        table: Table,
+        conditions: list[tuple[Location, str]],
+        needs: list[tuple[Location, str]] | None = None,
     ) -> list[tuple[Location, str]]:
         """Conditions (filters, error rules, cohorts) bound against the table's columns before any
-        query runs: a column that is not mapped is a configuration error at validate, with the
-        columns there are. Only the files' shapes are read (an empty table of each)."""
+        query runs, and the canonical columns each criterion needs: a column that is not mapped
+        is a configuration error at validate, with the columns there are. Only the files' shapes
+        are read (an empty table of each)."""
         export = self._export(table)
-        selected, _ = self._columns(table, export)
+        selected, taken = self._columns(table, export)
+        missing = [
+            (
+                place,
+                f"the {table} file has no {column} column ({self._source_of(table, column)}); "
+                f"map columns.{table}.{column} to an expression over the file's columns",
+            )
+            for place, column in needs or []
+            if column not in taken
+        ]
         view = f"_{table}_columns"
         connection = self._connect()
         connection.execute(
@@ -424,7 +460,7 @@ class FileProvider(Provider):
                     )
         finally:
             connection.execute(f"DROP VIEW {view}")
-        return problems
+        return list(dict.fromkeys(missing)) + problems
 
     def _canonical_columns(
         self, table: Table, schema: Schema, shape: str, source: str, where: str
