@@ -42,13 +42,9 @@ from cxe_gate.loader import load
 from cxe_gate.measurement import TimeWindow
 from cxe_gate.providers import prometheus
 from cxe_gate.providers.base import MetricRequest, ProviderContext
-from cxe_gate.providers.prometheus import (
-    PrometheusProvider,
-    PrometheusSettings,
-    bucket_quantile,
-    parse_matchers,
-    re2_escape,
-)
+from cxe_gate.providers.buckets import bucket_quantile
+from cxe_gate.providers.prometheus import PrometheusProvider, PrometheusSettings
+from cxe_gate.providers.promql import parse_matchers, re2_escape
 from cxe_gate.results import Verdict
 
 TOKEN = "prom-t0ken-5ecret-value"

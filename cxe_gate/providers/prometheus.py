@@ -35,7 +35,20 @@ from ..config import (
 from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .buckets import Quantile, bucket_quantile
 from .criterion_checks import QueryForm, metric_of, query_parts, query_problems, unserved_problems
+from .promql import (
+    matcher_parts,
+    negate,
+    parse_matchers,
+    promql_string,
+    query_problem,
+    range_text,
+    re2_escape,
+    selector,
+    substitute,
+    unix_time,
+)
 from .transport import ApiClient, HttpSettings
 
 log = logging.getLogger("cxe_gate.providers")
@@ -61,12 +74,6 @@ _DURATION_UNITS = {"s": 1.0, "ms": 1000.0}  # histogram units per second
 _METRIC_NAME = re.compile(r"^[A-Za-z_:][A-Za-z0-9_:]*$")
 _LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
-_MATCHER = re.compile(
-    r"""\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')\s*"""
-)
-_NEGATED = {"=": "!=", "!=": "=", "=~": "!~", "!~": "=~"}
-_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_]\w*)\}|\$([A-Za-z_]\w*)")
-PLACEHOLDERS = ("window", "start", "end")
 _DEFAULT_ERRORS = ErrorRateCriterion.model_fields["errors"].default
 # A raw `query` per metric: the parts of a mapping, and the part a text query stands for. The names
 # are the other APM providers' (datadog, dynatrace); each part is PromQL answering one number.
@@ -78,37 +85,6 @@ _QUERY_FORMS = {
 }
 
 
-# --- PromQL pieces ------------------------------------------------------------------------------
-
-
-def parse_matchers(text: str) -> list[str]:
-    """`job="shop", path=~"/api/.*"` (braces optional) → one normalised matcher per item; a
-    ValueError says what is expected."""
-    body = text.strip()
-    if body.startswith("{") and body.endswith("}"):
-        body = body[1:-1]
-    found: list[str] = []
-    position = 0
-    while position < len(body) or not found:
-        match = _MATCHER.match(body, position)
-        if match is None:
-            raise ValueError(
-                f'expected PromQL label matchers such as job="shop", path=~"/api/.*"; got {text!r}'
-            )
-        label, operator, value = match.groups()
-        found.append(f"{label}{operator}{value}")
-        position = match.end()
-        if position < len(body):
-            if body[position] != ",":
-                raise ValueError(
-                    f"expected a comma between label matchers at {body[position:][:20]!r} in {text!r}"
-                )
-            position += 1
-            if not body[position:].strip():
-                break  # a trailing comma, as PromQL allows
-    return found
-
-
 def _narrowed(criterion: CriterionBase, cohort: str | None) -> CriterionBase:
     """The criterion with a cohort's label matchers added to its filter."""
     if not cohort:
@@ -118,81 +94,6 @@ def _narrowed(criterion: CriterionBase, cohort: str | None) -> CriterionBase:
         *parse_matchers(cohort),
     ]
     return criterion.model_copy(update={"filter": ", ".join(matchers)})
-
-
-def negate(matcher: str) -> str:
-    """`code=~"5.."` → `code!~"5.."`: the requests that are not errors."""
-    match = _MATCHER.fullmatch(matcher)
-    assert match  # only normalised matchers come here
-    label, operator, value = match.groups()
-    return f"{label}{_NEGATED[operator]}{value}"
-
-
-def promql_string(text: str) -> str:
-    """A PromQL double-quoted string literal holding `text` exactly."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def selector(metric: str, matchers: list[str]) -> str:
-    return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
-
-
-def unix_time(moment: datetime) -> str:
-    """Unix seconds with milliseconds, the precision Prometheus keeps: `1763884800.123`."""
-    ms = round((moment - _EPOCH) / _MS)
-    return f"{ms // 1000}.{ms % 1000:03d}"
-
-
-def range_text(window: TimeWindow) -> str:
-    """The window's length as a PromQL range: `3600s`, or `1500ms` when not whole seconds."""
-    ms = round((window.end - window.start) / _MS)
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
-
-
-def substitute(query: str, window: TimeWindow) -> str:
-    """A raw query with `$window` (the range), `$start` and `$end` (Unix seconds) filled in."""
-    values = {
-        "window": range_text(window),
-        "start": unix_time(window.start),
-        "end": unix_time(window.end),
-    }
-    return _PLACEHOLDER.sub(lambda m: values[m[1] or m[2]], query)
-
-
-def query_problem(text: object) -> str | None:
-    """What is wrong with a raw PromQL text, or None. Only what can be told without a server:
-    empty text, unknown placeholders, brackets and strings left open."""
-    if not isinstance(text, str) or not text.strip():
-        return "expected a PromQL query as text"
-    unknown = sorted({m[1] or m[2] for m in _PLACEHOLDER.finditer(text)} - set(PLACEHOLDERS))
-    if unknown:
-        return (
-            f"unknown placeholder ${unknown[0]}; a query may use $window (the window's length as "
-            "a range, e.g. 3600s), $start and $end (Unix seconds)"
-        )
-    closing = {"(": ")", "[": "]", "{": "}"}
-    stack: list[str] = []
-    quote: str | None = None
-    escaped = False
-    for char in text:
-        if quote is not None:
-            if escaped:
-                escaped = False
-            elif char == "\\" and quote != "`":
-                escaped = True
-            elif char == quote:
-                quote = None
-        elif char in "\"'`":
-            quote = char
-        elif char in closing:
-            stack.append(closing[char])
-        elif char in ")]}" and (not stack or stack.pop() != char):
-            return f"unbalanced {char!r} in the PromQL query"
-    if quote is not None:
-        return f"a string opened with {quote} is never closed in the PromQL query"
-    if stack:
-        return f"{stack[-1]!r} is missing: a bracket is left open in the PromQL query"
-    return None
 
 
 # --- settings -----------------------------------------------------------------------------------
@@ -312,15 +213,9 @@ def _error_matchers(
 
 
 def _matcher_label(matcher: str) -> str:
-    match = _MATCHER.fullmatch(matcher)
-    assert match  # only normalised matchers come here
-    return match[1]
-
-
-def re2_escape(text: str) -> str:
-    """`text` as an RE2 pattern matching itself (Python's re.escape escapes characters, such as a
-    space, that RE2 refuses to see escaped)."""
-    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
+    parts = matcher_parts(matcher)
+    assert parts  # only normalised matchers come here
+    return parts[0]
 
 
 def _duration_text(ms: int) -> str:
@@ -328,43 +223,6 @@ def _duration_text(ms: int) -> str:
 
 
 # --- histograms ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Quantile:
-    """A quantile read from cumulative bucket counts, and the bucket it was interpolated in."""
-
-    value: float
-    lower: float  # the bucket's lower bound (0 for the first bucket)
-    upper: float  # its upper bound; +Inf when the quantile lies above every finite bound
-    above_buckets: bool = False  # then `value` is the highest finite bound: a lower limit
-
-
-def bucket_quantile(q: float, buckets: dict[float, float]) -> Quantile | None:
-    """The q-quantile of cumulative bucket counts {upper bound: observations at or under it}, as
-    Prometheus' histogram_quantile() computes it: linear interpolation inside the bucket holding
-    the rank. None without observations or without a +Inf bucket."""
-    bounds = sorted(buckets)
-    if not bounds or not math.isinf(bounds[-1]) or len(bounds) < 2:
-        return None
-    counts = [buckets[b] for b in bounds]
-    for i in range(1, len(counts)):  # counts read at different moments may dip: keep them monotonic
-        counts[i] = max(counts[i], counts[i - 1])
-    observations = counts[-1]
-    if observations <= 0:
-        return None
-    rank = q * observations
-    b = next(i for i, count in enumerate(counts) if count >= rank)
-    if b == len(bounds) - 1:
-        return Quantile(bounds[-2], bounds[-2], math.inf, above_buckets=True)
-    if b == 0 and bounds[0] <= 0:
-        return Quantile(bounds[0], bounds[0], bounds[0])
-    lower, count = 0.0, counts[b]
-    if b > 0:
-        lower = bounds[b - 1]
-        count -= counts[b - 1]
-        rank -= counts[b - 1]
-    return Quantile(lower + (bounds[b] - lower) * (rank / count), lower, bounds[b])
 
 
 def _bound(text: str) -> float | None:
@@ -486,9 +344,9 @@ def _narrowing(series: list[dict[str, str]], matchers: list[str]) -> list[str]:
     per label, or an alternation of its values."""
     fixed = {}
     for matcher in matchers:
-        match = _MATCHER.fullmatch(matcher)
-        if match and match[2] == "=":
-            fixed[match[1]] = match[3]
+        parts = matcher_parts(matcher)
+        if parts and parts[1] == "=":
+            fixed[parts[0]] = parts[2]
     names = sorted({k for labels in series for k in labels if k != "__name__"})
     narrowing = []
     for name in names:
