@@ -15,7 +15,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -31,7 +30,7 @@ from ..config import (
     Secret,
     SecretRef,
 )
-from ..errors import ConfigError, ProviderError
+from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .analytics import Answers, criterion_journey, refuse_unservable
 from .answers import provider_error
@@ -49,12 +48,11 @@ from .days import (
     with_spans,
 )
 from .funnels import funnel_measurement, judged_on
+from .google_account import load_service_account
 from .transport import ApiClient, HttpSettings, Reply
 
 SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-# Only when a key file lacks `token_uri`; every key Google issues names its token endpoint.
-GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
 _TOKEN_LIFETIME = 3600  # the longest a service account's assertion may ask for
 _TOKEN_MARGIN = 60.0  # renew a token this many seconds before Google says it expires
 
@@ -237,72 +235,6 @@ def _event_filter(event: str) -> dict[str, Any]:
     }
 
 
-# --- the service account --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _ServiceAccount:
-    email: str
-    token_uri: str
-    signer: Any  # google.auth.crypt.Signer
-
-
-def _load_service_account(text: str, context: ProviderContext, ref: SecretRef) -> _ServiceAccount:
-    where = f"providers.{context.name}.credentials"
-
-    def refuse(problem: str) -> ConfigError:
-        return ConfigError(f"{where}: {problem}", file=context.where or None)
-
-    try:
-        from google.auth import crypt
-    except ImportError:
-        raise refuse("the ga4 provider needs google-auth: pip install 'cxe-gate[ga4]'") from None
-    source = f"{ref.variable}"
-    if not text.lstrip().startswith("{"):
-        path = Path(text.strip()).expanduser()
-        if not path.is_absolute():
-            path = context.base_dir / path
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise refuse(
-                f"{ref.variable} names the key file {path}, which cannot be read "
-                f"({exc.strerror or type(exc).__name__}); it should hold the key's JSON or a path "
-                "to the key file"
-            ) from None
-        source = f"the key file {path} (from {ref.variable})"
-    try:
-        info = json.loads(text)
-    except ValueError as exc:
-        # Never quote the text: it is a private key.
-        raise refuse(
-            f"{source} is not valid JSON (line {getattr(exc, 'lineno', '?')}); expected a "
-            "service account key file as downloaded from Google Cloud"
-        ) from None
-    if not isinstance(info, dict):
-        raise refuse(f"{source} is not a JSON object; expected a service account key file")
-    if info.get("type", "service_account") != "service_account":
-        raise refuse(
-            f"{source} is a {info.get('type')!r} credential; expected a service account key "
-            "(type: service_account)"
-        )
-    missing = [k for k in ("client_email", "private_key") if not isinstance(info.get(k), str)]
-    if missing:
-        raise refuse(f"{source} lacks {' and '.join(missing)}; expected a service account key")
-    try:
-        signer = crypt.RSASigner.from_service_account_info(info)
-    except (ValueError, TypeError, IndexError):
-        raise refuse(f"{source}: private_key is not a PEM-encoded RSA private key") from None
-    for value in (info["private_key"], info.get("private_key_id"), text):
-        if isinstance(value, str):
-            context.add_secret(value)  # key material: kept out of every message
-    return _ServiceAccount(
-        email=info["client_email"],
-        token_uri=str(info.get("token_uri") or GOOGLE_TOKEN_URI),
-        signer=signer,
-    )
-
-
 # --- reading answers ----------------------------------------------------------------------------
 
 
@@ -379,7 +311,7 @@ class Ga4Provider(Provider):
         super().__init__(settings, context)
         ref = SecretRef(settings.credentials)
         self._variable = ref.variable
-        self._account = _load_service_account(context.secret(ref, "credentials"), context, ref)
+        self._account = load_service_account(context.secret(ref, "credentials"), context, ref)
         self._zone = ZoneInfo(settings.timezone)
         self._client = ApiClient(
             context,
