@@ -4,7 +4,6 @@ measured from whole-window user counts."""
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import threading
@@ -155,13 +154,6 @@ def read_count(context: ProviderContext, value: object, what: str, query: str) -
         return parse_count(value)
     except ValueError as exc:
         raise provider_error(context, f"{what}: {exc}", query) from None
-
-
-def basic_auth(context: ProviderContext, user: str, password: str) -> dict[str, str]:
-    """The Authorization header, its encoded credential redacted like the secrets it holds."""
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    context.add_secret(token)
-    return {"Authorization": f"Basic {token}"}
 
 
 def request_text(path: str, params: Sequence[tuple[str, object]]) -> str:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import base64
 import difflib
 import json
 import math
@@ -37,7 +36,7 @@ from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .query_contract import COUNTS, counts_problem, from_counts, parameters
-from .transport import ApiClient, HttpSettings
+from .transport import ApiClient, HttpSettings, basic_auth
 
 TimeFormat = Literal["iso", "epoch", "epoch_ms"]
 
@@ -495,9 +494,8 @@ class HttpProvider(Provider):
         if settings.basic_auth is not None:
             user = self._resolve(settings.basic_auth.username, "basic_auth.username")
             password = self._resolve(settings.basic_auth.password, "basic_auth.password")
-            token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-            context.add_secret(token)  # shows neither part: redacting the parts cannot hide it
-            headers["Authorization"] = f"Basic {token}"
+            # The encoded pair shows neither part: redacting the parts could not hide it.
+            headers.update(basic_auth(context, user, password))
         self._client = ApiClient(
             context,
             settings,

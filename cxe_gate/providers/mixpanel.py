@@ -27,7 +27,6 @@ from .analytics import (
     Answers,
     Check,
     QueryKeys,
-    basic_auth,
     criterion_journey,
     engagement_measurement,
     read_count,
@@ -39,7 +38,7 @@ from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .days import DaySpan, day_spans, local, time_zone, with_spans
 from .funnels import funnel_measurement, users_funnel_problems
-from .transport import ApiClient, HttpSettings
+from .transport import ApiClient, HttpSettings, basic_auth
 
 REGIONS = {
     "us": "https://mixpanel.com",

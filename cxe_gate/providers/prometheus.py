@@ -9,7 +9,6 @@ window finds the time of the newest sample the numbers were read from (`data_end
 
 from __future__ import annotations
 
-import base64
 import difflib
 import itertools
 import logging
@@ -49,7 +48,7 @@ from .promql import (
     substitute,
     unix_time,
 )
-from .transport import ApiClient, HttpSettings
+from .transport import ApiClient, HttpSettings, basic_auth
 
 log = logging.getLogger("cxe_gate.providers")
 
@@ -420,9 +419,7 @@ class PrometheusProvider(Provider):
             headers["Authorization"] = f"Bearer {token}"
         elif settings.username is not None and settings.password is not None:
             password = context.secret(SecretRef(settings.password), "password")
-            pair = base64.b64encode(f"{settings.username}:{password}".encode()).decode()
-            context.add_secret(pair)  # a proxy's error page may echo the header back
-            headers["Authorization"] = f"Basic {pair}"
+            headers.update(basic_auth(context, settings.username, password))
         self._api = ApiClient(
             context,
             settings,

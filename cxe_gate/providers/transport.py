@@ -4,6 +4,7 @@ errors that say what to check, never showing a credential."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import random
@@ -379,6 +380,13 @@ def _path_of(url: str) -> str:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def basic_auth(context: ProviderContext, user: str, password: str) -> dict[str, str]:
+    """The Authorization header, its encoded credential redacted like the secrets it holds."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    context.add_secret(token)  # a proxy's error page may echo the header back
+    return {"Authorization": f"Basic {token}"}
 
 
 def _reason(exc: Exception) -> str:
