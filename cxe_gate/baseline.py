@@ -75,14 +75,8 @@ def design(windows: Windows, release: TimeWindow) -> str:
 
 
 def _sampling_variance(m: Measurement) -> float:
-    """The sampling variance of one part's value: binomial for a rate, the scores' over n for a
-    mean, 0 (unknown) for a percentile or a count."""
-    assert m.value is not None
-    if m.successes is not None and m.samples > 0:
-        return m.value * (1 - m.value) / m.samples
-    if m.variance is not None and m.samples > 0:
-        return m.variance / m.samples
-    return 0.0
+    """The sampling variance of one part's value (0, unknown, for a percentile or a count)."""
+    return (m.sample_variance() or 0.0) / m.samples if m.samples > 0 else 0.0
 
 
 def combine(parts: list[tuple[TimeWindow, Measurement]]) -> Measurement:

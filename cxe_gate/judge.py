@@ -69,8 +69,7 @@ def _rules(
     ):
         if change is None:
             continue
-        spec = _relative_rule(rule, change, direction, value, baseline, unit)
-        rules.append(spec)
+        rules.append(_relative_rule(rule, change, direction, value, baseline, unit))
     return rules
 
 
@@ -166,12 +165,8 @@ def _sampling_variance(release: Measurement, baseline: Measurement) -> float:
     baseline's rate, its scores' variance over n for a mean, 0 (unknown) for a percentile."""
     if release.samples <= 0:
         return 0.0
-    if release.is_proportion and baseline.value is not None:
-        rate = min(max(baseline.value, 0.0), 1.0)
-        return rate * (1 - rate) / release.samples
-    if release.is_mean:
-        return (release.variance or 0.0) / release.samples
-    return 0.0
+    rate = None if baseline.value is None else min(max(baseline.value, 0.0), 1.0)
+    return (release.sample_variance(rate) or 0.0) / release.samples
 
 
 def _format_p(p: float | None) -> str:
@@ -717,15 +712,12 @@ def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Ver
     if errors and settings.on_error == "closed":
         return Verdict.ERROR, f"could not read the data for: {', '.join(errors)}"
     # An undecided warn-only criterion cannot block the release, but it cannot pass either.
-    unsure = [r.name for r in results if r.verdict == Verdict.INCONCLUSIVE and r.severity == "fail"]
+    blocking = [r for r in results if r.verdict == Verdict.INCONCLUSIVE and r.severity == "fail"]
+    unsure = [r.name for r in blocking]
     if unsure and settings.on_inconclusive == "fail":
         return Verdict.INCONCLUSIVE, f"not enough evidence for: {', '.join(unsure)}"
     # "No evidence of harm" needs evidence: a criterion that read no data at all is never accepted.
-    unread = [
-        r.name
-        for r in results
-        if r.verdict == Verdict.INCONCLUSIVE and r.severity == "fail" and r.value is None
-    ]
+    unread = [r.name for r in blocking if r.value is None]
     if unread:
         return Verdict.INCONCLUSIVE, (
             f"no data for: {', '.join(unread)} (on_inconclusive: {settings.on_inconclusive} "
@@ -739,7 +731,8 @@ def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Ver
         if unsure
         else []
     )
-    warned = _warned(results)
+    # Under policy: score a failed criterion that is not key only lowers the score: it warns.
+    warned = [r.name for r in results if r.verdict in (Verdict.WARN, Verdict.FAIL)]
     undecided = [
         r.name for r in results if r.verdict == Verdict.INCONCLUSIVE and r.severity == "warn"
     ]
@@ -756,8 +749,3 @@ def overall(results: list[CriterionResult], settings: GateSettings) -> tuple[Ver
     if accepted:
         return Verdict.PASS, "; ".join(["every decided criterion passed", *accepted])
     return Verdict.PASS, "every criterion passed"
-
-
-def _warned(results: list[CriterionResult]) -> list[str]:
-    """Criteria that warned, and (under policy: score) failed criteria that are not key."""
-    return [r.name for r in results if r.verdict in (Verdict.WARN, Verdict.FAIL)]

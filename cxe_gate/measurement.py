@@ -104,6 +104,14 @@ class Measurement:
     def is_mean(self) -> bool:
         return self.successes is None and self.variance is not None
 
+    def sample_variance(self, rate: float | None = None) -> float | None:
+        """The variance of one sample: p(1-p) for a rate (at `rate`, else its own value), the
+        scores' variance for a mean; None for a percentile or a count, which give none."""
+        if self.is_proportion:
+            p = self.value if rate is None else rate
+            return None if p is None else p * (1 - p)
+        return self.variance
+
 
 def format_value(value: float | None, unit: Unit | str) -> str:
     if value is None:

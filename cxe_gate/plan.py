@@ -56,13 +56,6 @@ def _hours(text_hours: float) -> str:
     return f"{text_hours / 24:.1f} days"
 
 
-def _per_sample_variance(m: Measurement) -> float | None:
-    assert m.value is not None
-    if m.successes is not None:
-        return m.value * (1 - m.value)
-    return m.variance
-
-
 @dataclass(frozen=True)
 class _Design:
     """V(T) = a / T + b: the release window's part shrinks with T, the rest does not."""
@@ -106,10 +99,11 @@ def _hours_read(baseline: Measurement, windows: list[TimeWindow]) -> float:
     """How many hours of data the baseline's samples came from: its periods with data, or its
     one window."""
     if baseline.parts:
-        spans = [p.end - p.start for p in baseline.parts if p.value is not None]
-    else:
-        spans = [w.end - w.start for w in windows]
-    return sum(span.total_seconds() for span in spans) / 3600
+        return (
+            sum((p.end - p.start).total_seconds() for p in baseline.parts if p.value is not None)
+            / 3600
+        )
+    return sum(w.hours for w in windows)
 
 
 def _plan_one(
@@ -124,7 +118,7 @@ def _plan_one(
     if not baseline.has_data or baseline.value is None:
         return CriterionPlan(name, f"{name}: the baseline has no data to plan from")
     per_hour = baseline.samples / baseline_hours if baseline_hours else None
-    sigma2 = _per_sample_variance(baseline)
+    sigma2 = baseline.sample_variance()
     tolerance = _tolerance(criterion, baseline.value)
     if per_hour is None or sigma2 is None:
         return CriterionPlan(

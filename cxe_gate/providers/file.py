@@ -445,17 +445,13 @@ class FileProvider(Provider):
         try:
             names = [row[0] for row in connection.execute(f"DESCRIBE {view}").fetchall()]
             for place, text in conditions:
-                try:
-                    kind = connection.execute(f"DESCRIBE SELECT ({text}) FROM {view}").fetchone()
-                    found = None if kind[1] in ("BOOLEAN", '"NULL"') else f"is {kind[1]}"
-                except duckdb.Error as exc:
-                    found = f"cannot be read: {_first_line(exc)}"
+                found = _bind(connection, view, text, failed="cannot be read")
                 if found:
                     problems.append(
                         (
                             place,
-                            f"{text!r} on the {table} file {found}, not true or false; its "
-                            f"columns are {', '.join(names)} (map more under columns.{table})",
+                            f"{text!r} on the {table} file {found}; its columns are "
+                            f"{', '.join(names)} (map more under columns.{table})",
                         )
                     )
         finally:
@@ -533,11 +529,7 @@ class FileProvider(Provider):
         condition alone and runs nothing."""
         connection = self._connect()
         for field, text in _conditions(criterion):
-            try:
-                kind = connection.execute(f"DESCRIBE SELECT ({text}) FROM {table}").fetchone()[1]
-                problem = None if kind in ("BOOLEAN", '"NULL"') else f"is {kind}, not true or false"
-            except duckdb.Error as exc:
-                problem = f"failed: {_first_line(exc)}"
+            problem = _bind(connection, table, text, failed="failed")
             if problem:
                 columns = [row[0] for row in connection.execute(f"DESCRIBE {table}").fetchall()]
                 return (
@@ -855,6 +847,18 @@ def _custom_measurement(names: list[str], row: tuple | None, query: str) -> Meas
             value=None if value is None else float(value), samples=samples, query=query
         )
     return replace(measured, data_end=_utc(newest))
+
+
+def _bind(
+    connection: duckdb.DuckDBPyConnection, source: str, text: str, *, failed: str
+) -> str | None:
+    """Why the condition cannot be a WHERE over `source` (a column it lacks, a text where true or
+    false belongs), or None. DESCRIBE binds the condition alone and runs nothing."""
+    try:
+        kind = connection.execute(f"DESCRIBE SELECT ({text}) FROM {source}").fetchone()[1]
+    except duckdb.Error as exc:
+        return f"{failed}: {_first_line(exc)}"
+    return None if kind in ("BOOLEAN", '"NULL"') else f"is {kind}, not true or false"
 
 
 def _first_line(exc: Exception) -> str:
