@@ -35,11 +35,11 @@ share k/24) give the 2 h view.
 - 24 h before/after: the baseline is the 24 h before the deploy, fixed; all traffic is the release.
 - same hours ×7: the baseline is the release window's clock hours on each of the 7 days before
   (its parts grow with the release window), combined as `cxe_gate.baseline.combine` does and handed
-  to the test as `cxe_gate.judge._counts` does: the pooled rate, with
+  to the test as `cxe_gate.judge.sequential.counts` does: the pooled rate, with
   Counts(variance_of_value = s² Σw², period_variance = max(0, s² − the parts' mean binomial
   variance)), s² the sample variance of the parts' rates, w their shares of the sessions. It is
   computed for every release and look at once with numpy; each cell checks CHECKED (release, look)
-  pairs against `combine` and `_counts` themselves (the largest difference is printed).
+  pairs against `combine` and `counts` themselves (the largest difference is printed).
 - cohorts 50/50 and cohorts 10/90 (canary): over the release window, each session is on the release
   with probability 1/2 (1/10) and on the old version, the baseline cohort, otherwise (independent
   Poisson streams). Both cohorts grow between looks; time of day and the day's jitter are common to
@@ -79,9 +79,9 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import mannwhitneyu
 
-from cxe_gate import judge
 from cxe_gate import sequential as sq
 from cxe_gate.baseline import MIN_PARTS, combine
+from cxe_gate.judge.sequential import counts as sequential_counts
 from cxe_gate.measurement import Measurement, TimeWindow
 
 INTERVAL_MINUTES = 5
@@ -177,8 +177,8 @@ def _values(conversions: np.ndarray, sessions: np.ndarray) -> np.ndarray:
 
 
 def same_hours_counts(sessions: np.ndarray, conversions: np.ndarray) -> dict[str, np.ndarray]:
-    """`combine`, then `judge._counts`, for all releases and looks at once. The parts' cumulative
-    counts are (releases, parts, looks); returns the baseline's Counts fields, (releases, looks),
+    """`combine`, then `judge.sequential.counts`, for all releases and looks at once. The parts'
+    cumulative counts are (releases, parts, looks); returns the baseline's Counts fields, (releases, looks),
     and where there is a baseline at all (MIN_PARTS parts with sessions)."""
     names = ("samples", "successes", "variance_of_value", "period_variance", "usable")
     shape = (sessions.shape[0], sessions.shape[2])
@@ -273,8 +273,8 @@ def simulate(rng: np.random.Generator, base: float, traffic: int, releases: int)
 
 
 def check_same_hours(cell: Cell, rng: np.random.Generator, samples: int) -> float:
-    """The vectorised same-hours baseline against `combine` and `judge._counts` themselves, on
-    `samples` random (release, look) pairs: the largest relative difference of any Counts field."""
+    """The vectorised same-hours baseline against `combine` and `judge.sequential.counts`
+    themselves, on `samples` random (release, look) pairs: the largest relative difference of any Counts field."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     worst = 0.0
     for release, k in zip(
@@ -290,7 +290,7 @@ def check_same_hours(cell: Cell, rng: np.random.Generator, samples: int) -> floa
             window = TimeWindow(f"baseline-{SAME_DAYS - block}d", start - back, start - back)
             value = c / n if n > 0 else None
             read.append((window, Measurement(value=value, samples=n, successes=c)))
-        counts = judge._counts(combine(read))
+        counts = sequential_counts(combine(read))
         if counts is None:
             assert not cell.same_hours["usable"][release, k - 1]
             continue
@@ -588,7 +588,7 @@ def oracle_of(method: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # the run
 
-CHECKED = 200  # (release, look) pairs of every cell checked against combine and _counts
+CHECKED = 200  # (release, look) pairs of every cell checked against combine and counts
 
 
 @dataclass
@@ -896,7 +896,7 @@ def report(result: Run) -> list[str]:
         f"(relative), alpha {ALPHA}, min_samples {MIN_SAMPLES}; looks every {INTERVAL_MINUTES} "
         f"min: {WAITS[LONG]} over a 24 h wait, {WAITS[SHORT]} over a 2 h wait",
         f"same-hours baseline: {CHECKED} (release, look) pairs per cell checked against "
-        f"cxe_gate.baseline.combine + judge._counts: largest relative difference "
+        f"cxe_gate.baseline.combine + judge.sequential.counts: largest relative difference "
         f"{result.same_hours_error:.1e}",
         f"boundaries: {len(boundaries.table)} computed by cxe_gate.sequential.boundary; of "
         f"{boundaries.looks:,} looks at a release near its boundary, {boundaries.inside:,} "

@@ -46,7 +46,11 @@ def apdex(
 ) -> Measurement:
     """Apdex_T = (satisfied + tolerating / 2) / total, as the Apdex specification defines it:
     satisfied at or under T, tolerating over T up to 4T, frustrated above 4T or failed."""
-    details = {"satisfied": satisfied, "tolerating": tolerating, "frustrated": frustrated}
+    details: dict[str, float] = {
+        "satisfied": satisfied,
+        "tolerating": tolerating,
+        "frustrated": frustrated,
+    }
     return _mean_of_scores(
         {1.0: satisfied, 0.5: tolerating, 0.0: frustrated}, query=query, details=details
     )
@@ -54,7 +58,11 @@ def apdex(
 
 def nps(promoters: int, passives: int, detractors: int, *, query: str | None = None) -> Measurement:
     """NPS = % promoters (9-10) - % detractors (0-6), on -100..100."""
-    details = {"promoters": promoters, "passives": passives, "detractors": detractors}
+    details: dict[str, float] = {
+        "promoters": promoters,
+        "passives": passives,
+        "detractors": detractors,
+    }
     return _mean_of_scores(
         {100.0: promoters, 0.0: passives, -100.0: detractors}, query=query, details=details
     )

@@ -6,12 +6,13 @@ import textwrap
 from datetime import timedelta
 
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
-from cxe_gate.config import GateConfig, Secret
+from cxe_gate.config import Criterion, CustomCriterion, GateConfig, Secret
 from cxe_gate.errors import ConfigError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
-from cxe_gate.measurement import Measurement
+from cxe_gate.measurement import Measurement, Unit
 from cxe_gate.providers import Provider, ProviderSettings, register
 from cxe_gate.results import Verdict
 
@@ -242,3 +243,53 @@ def test_json_schema_describes_the_file():
     }
     assert "ConversionCriterion" in metrics and "ApdexCriterion" in metrics
     assert schema["$defs"]["Journey"]["additionalProperties"] is False
+
+
+CRITERIA = TypeAdapter(Criterion)
+
+
+@pytest.mark.parametrize(
+    ("fields", "samples", "unit"),
+    [
+        ({"metric": "conversion", "journey": "checkout", "max_drop": "5%"}, "units", Unit.RATIO),
+        ({"metric": "error_rate", "max": "1%"}, "requests", Unit.RATIO),
+        ({"metric": "apdex", "t": "500ms", "min": 0.9}, "requests", Unit.SCORE),
+        ({"metric": "latency", "max": "800ms"}, "requests", Unit.MILLISECONDS),
+        ({"metric": "feedback", "scale": "nps", "min": 10}, "responses", Unit.POINTS),
+        ({"metric": "feedback", "scale": "csat", "min": "80%"}, "responses", Unit.RATIO),
+        ({"metric": "engagement", "measure": "active_users", "min": 10}, "users", "users"),
+        (
+            {"metric": "engagement", "measure": "events_per_session", "min": 1},
+            "sessions",
+            "per session",
+        ),
+        ({"metric": "engagement", "measure": "events_per_user", "min": 1}, "users", Unit.PER_USER),
+        (
+            {"metric": "engagement", "measure": "adoption", "event": "e", "min": "5%"},
+            "sessions",
+            Unit.RATIO,
+        ),
+        ({"metric": "custom", "query": "SELECT 1 AS value", "max": 5}, "samples", Unit.NUMBER),
+        ({"metric": "journeys_pass_rate", "min": "90%"}, "tests", Unit.NUMBER),
+    ],
+)
+def test_every_criterion_says_what_it_counts_and_the_unit_it_reads_in(fields, samples, unit):
+    criterion = CRITERIA.validate_python({"name": "c", **fields})
+    assert criterion.metric == fields["metric"]
+    assert criterion.samples_word == samples
+    assert criterion.default_unit() == unit
+
+
+def test_a_custom_criterion_keeps_unit_as_its_key_for_the_value_suffix():
+    fields = {"name": "queue", "metric": "custom", "query": "q", "max": 5, "unit": "jobs"}
+    criterion = CRITERIA.validate_python(fields)
+    assert isinstance(criterion, CustomCriterion)
+    assert criterion.suffix == "jobs" and criterion.default_unit() == "jobs"
+    # A dump is written as cxe.yml is, and validates again.
+    dumped = criterion.model_dump(exclude_unset=True)
+    assert dumped["unit"] == "jobs" and "suffix" not in dumped
+    assert CRITERIA.validate_python(dumped) == criterion
+    schema = GateConfig.model_json_schema()["$defs"]["CustomCriterion"]["properties"]
+    assert "unit" in schema and "suffix" not in schema
+    with pytest.raises(ValidationError, match="suffix"):
+        CRITERIA.validate_python({**fields, "suffix": "jobs"})

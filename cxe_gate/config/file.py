@@ -1,0 +1,192 @@
+"""The whole cxe.yml: providers, journeys, gate settings and criteria together, and the mistakes only
+the whole file shows (a name that points at nothing declared)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from .criteria import ConversionCriterion, Criterion, CriterionBase, EngagementCriterion
+from .fields import Duration, Strict
+from .journeys import Journey, journey_shorthand
+from .windows import Cohorts, Concurrent, Release, SameHours, Windows, WindowSpec
+
+
+class ProviderSpec(BaseModel):
+    """A named data source. `type` picks the provider; its other keys are checked by that provider's
+    own settings model (see cxe_gate.providers)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    type: str = Field(description="provider type, e.g. file, prometheus, datadog, http, sql")
+
+    @property
+    def options(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class GateSettings(Strict):
+    policy: Literal["any_fail", "score"] = Field(
+        "any_fail",
+        description="any_fail: a failed criterion of severity fail fails the release (as Argo "
+        "Rollouts and Flagger do); score: a weighted score decides between pass, warn and fail "
+        "(Keptn-style), with only `key` criteria failing the release alone",
+    )
+    on_inconclusive: Literal["fail", "warn", "pass"] = Field(
+        "fail",
+        description="the release's verdict when a criterion of severity fail is undecided: fail "
+        "keeps it inconclusive (exit 3); warn or pass accept that no evidence of harm was found, "
+        "and say so in the summary",
+    )
+    pass_score: float = Field(
+        90, ge=0, le=100, description="policy score: score at or above which the gate passes"
+    )
+    warn_score: float = Field(
+        75, ge=0, le=100, description="policy score: score below which the gate fails"
+    )
+    on_error: Literal["closed", "open"] = Field(
+        "closed",
+        description="closed: a criterion in error makes the verdict `error`; open: it is reported "
+        "but does not decide the verdict",
+    )
+
+    concurrency: int = Field(
+        50,
+        ge=1,
+        le=256,
+        description="how many criteria are queried at once (a provider may allow fewer: its "
+        "max_concurrency)",
+    )
+    deadline: Duration = Field(
+        timedelta(minutes=10),
+        description="the whole evaluation must be over by then; a criterion still waiting is an "
+        "error",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> GateSettings:
+        if self.warn_score > self.pass_score:
+            raise ValueError("warn_score must not be above pass_score")
+        return self
+
+
+class GateConfig(Strict):
+    """The whole cxe.yml."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"title": "cxe-gate success criteria"}
+    )
+
+    version: Literal[1] = Field(1, description="the file format's version")
+    release: Release = Field(default_factory=Release)
+    windows: Windows = Field(default_factory=Windows)
+    gate: GateSettings = Field(default_factory=GateSettings)
+    providers: dict[str, ProviderSpec] = Field(min_length=1)
+    journeys: dict[str, Annotated[Journey, BeforeValidator(journey_shorthand)]] = Field(
+        default_factory=dict
+    )
+    cohorts: Cohorts | None = Field(
+        None,
+        description="with windows.baseline: concurrent, the conditions that pick the release and "
+        "the baseline cohort (a criterion may override them)",
+    )
+    criteria: list[Criterion] = Field(min_length=1)
+
+    def provider_for(self, criterion: CriterionBase) -> str:
+        """The provider a criterion reads from (`reference_problems` guarantees it exists)."""
+        return criterion.provider if criterion.provider is not None else next(iter(self.providers))
+
+    def cohorts_for(self, criterion: CriterionBase) -> Cohorts | None:
+        """The cohorts a criterion compares, with windows.baseline: concurrent; else None."""
+        if self.windows.baseline != "concurrent":
+            return None
+        return criterion.cohorts or self.cohorts
+
+
+Location = tuple[str | int, ...]
+
+
+def _length(window: WindowSpec | SameHours | Concurrent, release: WindowSpec) -> timedelta:
+    # Each part of a same-hours baseline, and a concurrent cohort, is as long as the release window.
+    if isinstance(window, SameHours) or window == "concurrent":
+        return release.end - release.start
+    return window.end - window.start
+
+
+def reference_problems(config: GateConfig) -> list[tuple[Location, str]]:
+    """Mistakes no single model can see: names that must point at something declared elsewhere."""
+    problems: list[tuple[Location, str]] = []
+    declared = ", ".join(config.providers)
+    concurrent = config.windows.baseline == "concurrent"
+    if config.cohorts is not None and not concurrent:
+        problems.append(
+            (
+                ("cohorts",),
+                "cohorts are compared with windows.baseline: concurrent; set it, or remove cohorts",
+            )
+        )
+    seen: set[str] = set()
+    for index, criterion in enumerate(config.criteria):
+        here: Location = ("criteria", index)
+        if criterion.cohorts is not None and not concurrent:
+            problems.append(
+                (
+                    (*here, "cohorts"),
+                    "cohorts are compared with windows.baseline: concurrent; set it, or remove "
+                    "cohorts",
+                )
+            )
+        if concurrent and criterion.reads_provider and config.cohorts_for(criterion) is None:
+            problems.append(
+                (
+                    here,
+                    "windows.baseline: concurrent needs cohorts: {release: <condition>, baseline: "
+                    "<condition>} in the file or on this criterion",
+                )
+            )
+        if criterion.name in seen:
+            problems.append(
+                (
+                    (*here, "name"),
+                    f"two criteria are named {criterion.name!r}; names must be unique",
+                )
+            )
+        seen.add(criterion.name)
+        if criterion.reads_provider and criterion.provider is None and len(config.providers) > 1:
+            problems.append((here, f"say which provider to read: one of {declared}"))
+        elif criterion.provider is not None and criterion.provider not in config.providers:
+            problems.append(
+                (
+                    (*here, "provider"),
+                    f"provider {criterion.provider!r} is not declared under providers "
+                    f"(declared: {declared})",
+                )
+            )
+        if (
+            isinstance(criterion, EngagementCriterion)
+            and criterion.per_user
+            and criterion.has_relative_rules
+            and _length(config.windows.baseline, config.windows.release)
+            != _length(config.windows.release, config.windows.release)
+        ):
+            # Users pile up activity as a window grows: a 24 h baseline never compares with 2 h.
+            problems.append(
+                (
+                    here,
+                    f"{criterion.measure} per user compares only over windows of "
+                    "equal length; give the baseline the release window's length (e.g. "
+                    "the same hours a week before: {start: -7d, end: -166h}), measure per "
+                    "session, or use min/max",
+                )
+            )
+        if isinstance(criterion, ConversionCriterion) and criterion.journey not in config.journeys:
+            known = ", ".join(config.journeys) or "none"
+            problems.append(
+                (
+                    (*here, "journey"),
+                    f"journey {criterion.journey!r} is not declared under journeys (declared: {known})",
+                )
+            )
+    return problems
