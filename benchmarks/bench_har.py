@@ -62,7 +62,7 @@ BARE = textwrap.dedent("""\
 
 PIPELINE = textwrap.dedent("""\
     import json, sys
-    from cxe_gate.har.journey_map import build_journey_map
+    from cxe_gate.har.pipeline import build_journey_map
     journey_map = build_journey_map([sys.argv[1]])
     s = journey_map.summary
     assert not journey_map.failures, journey_map.failures

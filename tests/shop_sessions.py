@@ -3,9 +3,16 @@ Chromium: two customers browse a product, one buys (with secrets planted on the 
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from cxe_gate.browser import chromium_launch_args
+from examples.shop.server import running
+from examples.shop.shop import create_app
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJxYS1ib3QifQ.cGxhbnRlZC1zaWduYXR1cmU"
 EMAIL = "planted.customer@example.net"
@@ -64,8 +71,28 @@ def buy(browser: Browser, base: str, har: Path, *, password: bool = True) -> set
     return cookies
 
 
-def record_sessions(browser: Browser, base: str, directory: Path, *, password: bool = True):
+def record_sessions(
+    browser: Browser, base: str, directory: Path, *, password: bool = True
+) -> set[str]:
     """browse-1.har, browse-2.har and buy.har in `directory`; the shop's cookie values."""
     for number, product in enumerate((2, 5), 1):
         browse(browser, base, directory / f"browse-{number}.har", product)
     return buy(browser, base, directory / "buy.har", password=password)
+
+
+@contextmanager
+def shop_with_sessions(
+    root: Path, seed: int, *, password: bool = True
+) -> Iterator[tuple[str, Path, set[str]]]:
+    """The example shop running, the three sessions recorded from it into `root/hars` by a real
+    Chromium; yields the shop's URL, the HAR directory and the shop's cookie values."""
+    hars = root / "hars"
+    hars.mkdir()
+    app = create_app(root / "logs", latency_scale=0.0, rng=random.Random(seed))
+    with running(app) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**chromium_launch_args())
+        try:
+            cookies = record_sessions(browser, base, hars, password=password)
+        finally:
+            browser.close()
+        yield base, hars, cookies

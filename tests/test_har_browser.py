@@ -5,19 +5,14 @@ missing browser fails here; it never skips."""
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from urllib.parse import quote_plus
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import sync_playwright
-from shop_sessions import CARD, COOKIE, EMAIL, PASSWORD, TOKEN, record_sessions
+from shop_sessions import CARD, COOKIE, EMAIL, PASSWORD, TOKEN, shop_with_sessions
 
-from cxe_gate.browser import chromium_launch_args
 from cxe_gate.cli import main
-from examples.shop.server import running
-from examples.shop.shop import create_app
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -26,16 +21,7 @@ pytestmark = [pytest.mark.server, pytest.mark.slow]
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """Three customer sessions, one HAR each; yields the HAR directory and the shop's own cookie
     values (secrets too)."""
-    root = tmp_path_factory.mktemp("har")
-    hars = root / "hars"
-    hars.mkdir()
-    app = create_app(root / "logs", latency_scale=0.0, rng=random.Random(7))
-    with running(app) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium_launch_args())
-        try:
-            shop_cookies = record_sessions(browser, base, hars)
-        finally:
-            browser.close()
+    with shop_with_sessions(tmp_path_factory.mktemp("har"), 7) as (base, hars, shop_cookies):
         yield {"dir": hars, "cookies": shop_cookies, "base": base}
 
 

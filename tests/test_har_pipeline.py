@@ -12,13 +12,16 @@ from har_producers import PRODUCERS, SECRETS, Req, chrome, visit, write, write_a
 
 from cxe_gate.cli import main
 from cxe_gate.errors import HarError
-from cxe_gate.har.cluster import cluster, timing
-from cxe_gate.har.journey_map import JourneyMap, build_journey_map
+from cxe_gate.har.cluster import cluster
+from cxe_gate.har.journey_map import JourneyMap
 from cxe_gate.har.journeys import split_journeys
-from cxe_gate.har.load import parse_entry, read_entries
+from cxe_gate.har.load import read_entries
 from cxe_gate.har.noise import detect_first_party, drop_reason, is_navigation
+from cxe_gate.har.parse import parse_entry
+from cxe_gate.har.pipeline import build_journey_map
 from cxe_gate.har.routes import template_path, template_url
 from cxe_gate.har.scrub import Scrubber, ScrubRules, luhn_ok
+from cxe_gate.har.timing import timing
 
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 BUY = "GET / → GET /products/{id} → GET /checkout → POST /checkout → GET /orders/{id}"

@@ -16,8 +16,9 @@ from har_producers import chrome, playwright_attached, visit, write
 
 from cxe_gate.cli import main
 from cxe_gate.errors import HarError
-from cxe_gate.har.journey_map import build_journey_map
-from cxe_gate.har.load import expand, open_attachment, read_entries
+from cxe_gate.har.load import expand, read_entries
+from cxe_gate.har.parse import open_attachment
+from cxe_gate.har.pipeline import build_journey_map
 
 START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
 

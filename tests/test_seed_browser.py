@@ -17,10 +17,8 @@ from urllib.parse import quote_plus
 import pytest
 import shop_sessions
 from click.testing import CliRunner
-from playwright.sync_api import sync_playwright
 from shop_sessions import ADDRESS, CARD, COOKIE, EMAIL, NAME, TOKEN
 
-from cxe_gate.browser import chromium_launch_args
 from cxe_gate.cli import main
 from examples.shop import pages
 from examples.shop.server import running
@@ -51,16 +49,8 @@ def no_declines() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory, no_declines) -> dict[str, object]:
     root = tmp_path_factory.mktemp("seed")
-    hars = root / "hars"
-    hars.mkdir()
-    app = create_app(root / "logs", latency_scale=0.0, rng=random.Random(3))
-    with running(app) as base, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**chromium_launch_args())
-        try:
-            cookies = shop_sessions.record_sessions(browser, base, hars, password=False)
-        finally:
-            browser.close()
-    return {"root": root, "hars": hars, "cookies": cookies}
+    with shop_sessions.shop_with_sessions(root, 3, password=False) as (_, hars, cookies):
+        return {"root": root, "hars": hars, "cookies": cookies}
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +160,28 @@ def test_a_missing_variable_is_named(suites, tmp_path):
     assert done.returncode == 1, done.stdout
     assert "set the environment variable CXE_SECRET_NAME_1" in done.stdout
     assert "1 failed, 1 passed" in done.stdout
+
+
+def test_a_suite_seeded_before_the_rename_still_runs(suites, tmp_path):
+    """Suites seeded by earlier versions annotate their tests with `Journey` and open the journey
+    without pytest's `fail`: they still pass, and a broken step still fails saying what broke."""
+    old = tmp_path / "old-suite"
+    old.mkdir()
+    tests = (suites["api"] / "test_journeys.py").read_text("utf-8")
+    (old / "test_journeys.py").write_text(tests.replace("SeededJourney", "Journey"), "utf-8")
+    conftest = (suites["api"] / "conftest.py").read_text("utf-8")
+    (old / "conftest.py").write_text(conftest.replace(", fail=fail_plainly", ""), "utf-8")
+    app = create_app(tmp_path / "logs", latency_scale=0.0, rng=random.Random(5))
+    with running(app) as base:
+        assert _run(old, base, tmp_path / "good.xml") == {BROWSE: None, BUY: None}
+    broken = create_app(
+        tmp_path / "logs-broken",
+        latency_scale=0.0,
+        rng=random.Random(5),
+        breakages=["order_page_missing"],
+    )
+    with running(broken) as base:
+        outcomes = _run(old, base, tmp_path / "broken.xml")
+    assert outcomes[BROWSE] is None
+    assert "GET /orders/{hash}: /orders/" in outcomes[BUY], outcomes[BUY]
+    assert "answered 404, recorded 200" in outcomes[BUY]

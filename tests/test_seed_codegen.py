@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cxe_gate.har.journey_map import (
-    Journey,
     JourneyMap,
     Link,
+    MappedJourney,
     Request,
     Response,
     Step,
@@ -38,7 +38,7 @@ json_values = st.recursive(
 )
 TIMING = Timing(count=1, min_ms=5.0, p50_ms=5.0, p90_ms=5.0, max_ms=5.0, mean_ms=5.0)
 ALLOWED_CALLS = {"Call", "env", "ref", "url", "text", "capture", "float", "page"}
-ALLOWED_NAMES = {"Call", "Journey", "env", "ref", "url", "text", "capture", "float", "journey",
+ALLOWED_NAMES = {"Call", "SeededJourney", "env", "ref", "url", "text", "capture", "float", "journey",
                  "None"}  # fmt: skip
 
 
@@ -54,7 +54,7 @@ def _map(route, path, form, body, header, name, session) -> JourneyMap:
         links=[Link(target="header", at=[header], step=0, call=None, source="header",
                     key=[header])],
     )  # fmt: skip
-    journey = Journey(
+    journey = MappedJourney(
         id="j1", name=name, weight=1, share=1.0, occurrences=1, sessions=[session],
         recorded=["2026-11-23"], duration=TIMING,
         steps=[Step(page=page, calls=[]), Step(page=post, calls=[call])],

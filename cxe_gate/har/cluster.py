@@ -3,45 +3,16 @@ weighted by how many sessions took it, with the recorded timing distribution; he
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .journeys import Journey
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    count: int
-    min_ms: float | None
-    p50_ms: float | None
-    p90_ms: float | None
-    max_ms: float | None
-    mean_ms: float | None
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile of sorted values."""
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def timing(values: Iterable[float | None]) -> Timing:
-    known = sorted(v for v in values if v is not None)
-    if not known:
-        return Timing(0, None, None, None, None, None)
-    return Timing(
-        len(known),
-        known[0],
-        percentile(known, 50),
-        percentile(known, 90),
-        known[-1],
-        sum(known) / len(known),
-    )
+from .journeys import RecordedJourney
+from .timing import Timing, timing
 
 
 @dataclass(frozen=True, slots=True)
 class Cluster:
-    journeys: tuple[Journey, ...]
+    journeys: tuple[RecordedJourney, ...]
 
     @property
     def signature(self) -> tuple[tuple[str, ...], ...]:
@@ -60,8 +31,8 @@ class Cluster:
         return timing(j.duration_ms for j in self.journeys)
 
 
-def cluster(journeys: Iterable[Journey]) -> list[Cluster]:
-    groups: dict[tuple[tuple[str, ...], ...], list[Journey]] = {}
+def cluster(journeys: Iterable[RecordedJourney]) -> list[Cluster]:
+    groups: dict[tuple[tuple[str, ...], ...], list[RecordedJourney]] = {}
     for journey in journeys:
         groups.setdefault(journey.signature, []).append(journey)
     clusters = [Cluster(tuple(group)) for group in groups.values()]

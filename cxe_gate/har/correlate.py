@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .facts import is_dynamic
-from .model import Entry, Key, Produced
+from .model import Entry, Key, Produced, Source, Target
 
 # Request headers a client sets itself, or that carry secrets the scrubber handles: never targets.
 _NOT_TARGETS = frozenset(
@@ -25,15 +25,18 @@ _NOT_TARGETS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class Link:
-    target: str  # path, query, form, json, header
+class EntryLink:
+    """A value an entry sends that an earlier entry of the same file produced, by entry index (the
+    journey map turns it into a `Link` between steps)."""
+
+    target: Target
     at: Key  # path: (segment index,); query/form/header: (name,); json: key path
     producer: int  # index of the producing entry in its file
-    source: str  # json, html_input, html_meta, location, header, cookie
+    source: Source
     key: Key  # where in the producing response
 
 
-def _targets(entry: Entry) -> Iterator[tuple[str, Key, str]]:
+def _targets(entry: Entry) -> Iterator[tuple[Target, Key, str]]:
     parts = urlsplit(entry.url)
     for i, segment in enumerate(parts.path.split("/")):
         yield "path", (i,), unquote(segment)
@@ -58,7 +61,7 @@ def _targets(entry: Entry) -> Iterator[tuple[str, Key, str]]:
             yield "header", (name.lower(),), value
 
 
-def _json_targets(value: Any, key: Key) -> Iterator[tuple[str, Key, str]]:
+def _json_targets(value: Any, key: Key) -> Iterator[tuple[Target, Key, str]]:
     if isinstance(value, dict):
         for name, item in value.items():
             yield from _json_targets(item, (*key, name))
@@ -69,19 +72,19 @@ def _json_targets(value: Any, key: Key) -> Iterator[tuple[str, Key, str]]:
         yield "json", key, str(value)
 
 
-def find_links(entries: Sequence[Entry]) -> dict[int, tuple[Link, ...]]:
+def find_links(entries: Sequence[Entry]) -> dict[int, tuple[EntryLink, ...]]:
     """For each entry (by index) that sends back an earlier response's value, where it came from.
     The latest producer wins: a token refreshed by each page is taken from the last one."""
     ordered = sorted(entries, key=lambda e: (e.started, e.index))
     seen: dict[str, tuple[int, Produced]] = {}
-    links: dict[int, tuple[Link, ...]] = {}
+    links: dict[int, tuple[EntryLink, ...]] = {}
     for entry in ordered:
         found = []
         for target, at, value in _targets(entry):
             producer = seen.get(value) if is_dynamic(value) else None
             if producer is not None:
                 index, produced = producer
-                found.append(Link(target, at, index, produced.source, produced.key))
+                found.append(EntryLink(target, at, index, produced.source, produced.key))
         if found:
             links[entry.index] = tuple(found)
         if entry.facts is not None:

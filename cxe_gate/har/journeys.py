@@ -16,7 +16,9 @@ IDLE_GAP_S = 30 * 60.0  # the usual analytics session timeout
 
 
 @dataclass(frozen=True, slots=True)
-class Call:
+class RecordedCall:
+    """A request of a recorded step (its page or a call made from it), its route templated."""
+
     method: str
     host: str
     route: str
@@ -30,9 +32,11 @@ class Call:
 
 
 @dataclass(slots=True)
-class Step:
-    page: Call
-    calls: list[Call] = field(default_factory=list)
+class RecordedStep:
+    """A page the session opened and the calls made from it."""
+
+    page: RecordedCall
+    calls: list[RecordedCall] = field(default_factory=list)
 
     @property
     def signature(self) -> tuple[str, ...]:
@@ -40,9 +44,11 @@ class Step:
 
 
 @dataclass(frozen=True, slots=True)
-class Journey:
+class RecordedJourney:
+    """One journey of a session, as recorded (clusters merge look-alikes across sessions)."""
+
     session: str
-    steps: tuple[Step, ...]
+    steps: tuple[RecordedStep, ...]
     duration_ms: float
 
     @property
@@ -50,24 +56,24 @@ class Journey:
         return tuple(step.signature for step in self.steps)
 
 
-def _call(entry: Entry) -> Call:
-    return Call(
+def _call(entry: Entry) -> RecordedCall:
+    return RecordedCall(
         entry.method, entry.host, template_url(entry.url), entry.status, entry.time_ms, entry
     )
 
 
 def split_journeys(
     entries: Sequence[Entry], *, session: str, idle_gap_s: float = IDLE_GAP_S
-) -> list[Journey]:
+) -> list[RecordedJourney]:
     ordered = sorted(entries, key=lambda e: (e.started, e.index))
-    journeys: list[Journey] = []
-    steps: list[Step] = []
+    journeys: list[RecordedJourney] = []
+    steps: list[RecordedStep] = []
     first_ms = last_ms = 0.0
     pageref: str | None = None
 
     def close() -> None:
         if steps:
-            journeys.append(Journey(session, tuple(steps), max(0.0, last_ms - first_ms)))
+            journeys.append(RecordedJourney(session, tuple(steps), max(0.0, last_ms - first_ms)))
 
     for entry in ordered:
         start_ms = entry.started.timestamp() * 1000
@@ -78,7 +84,7 @@ def split_journeys(
             first_ms = last_ms = start_ms
         new_page = entry.pageref is not None and pageref is not None and entry.pageref != pageref
         if not steps or is_navigation(entry) or new_page:
-            steps.append(Step(_call(entry)))
+            steps.append(RecordedStep(_call(entry)))
         else:
             steps[-1].calls.append(_call(entry))
         pageref = entry.pageref or pageref

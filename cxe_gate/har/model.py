@@ -6,18 +6,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 Pairs = tuple[tuple[str, str], ...]
 Key = tuple[str | int, ...]  # a JSON key path, or one name / segment index
+# Where a response hands a value to the client, and where a later request sends it back.
+Source = Literal["json", "html_input", "html_meta", "location", "header", "cookie"]
+Target = Literal["path", "query", "form", "json", "header"]
 
 
 @dataclass(frozen=True, slots=True)
 class Produced:
     """A value a response hands to the client, where a later request may send it back."""
 
-    source: str  # json, html_input, location, header, cookie
+    source: Source
     key: Key  # where in the response: a JSON key path, an input / header / cookie name, ...
     value: str
 

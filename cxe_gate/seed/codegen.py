@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
-from ..har.journey_map import Journey, JourneyMap, Link, Request
+from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 
 PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
 DEFAULT_BUDGET_FACTOR = 2.0
@@ -44,45 +44,55 @@ class _Code:
     source: str
 
 
-def _string(value: str) -> str | _Code:
-    """A recorded string; a scrubbed secret inside it becomes an environment variable."""
+def _string(value: str, variables: set[str] | None = None) -> str | _Code:
+    """A recorded string; a scrubbed secret inside it becomes an environment variable (its name
+    added to `variables`)."""
     pieces = PLACEHOLDER.split(value)
     if len(pieces) == 1:
         return value
+    if variables is not None:
+        variables.update(pieces[1::2])
     parts = [repr(p) if i % 2 == 0 else f"env({p!r})" for i, p in enumerate(pieces) if p or i % 2]
     if len(parts) == 1:
         return _Code(parts[0])
     return _Code(f"text({', '.join(parts)})")
 
 
-def literal(value: Any) -> str:
-    """Python source for a JSON value (or a marker); always a valid expression."""
+def literal(value: Any, variables: set[str] | None = None) -> str:
+    """Python source for a JSON value (or a marker); always a valid expression. The environment
+    variables it reads are added to `variables`."""
     if isinstance(value, _Code):
         return value.source
     if isinstance(value, str):
-        found = _string(value)
+        found = _string(value, variables)
         return found.source if isinstance(found, _Code) else repr(found)
     if isinstance(value, bool) or value is None or isinstance(value, int):
         return repr(value)
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else f"float({str(value)!r})"
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{literal(str(k))}: {literal(v)}" for k, v in value.items()) + "}"
+        items = (f"{literal(str(k), variables)}: {literal(v, variables)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(literal(v) for v in value) + "]"
+        return "[" + ", ".join(literal(v, variables) for v in value) + "]"
     raise TypeError(f"no literal for {type(value).__name__}")
 
 
-def pretty(value: Any, indent: str = "", width: int = 100) -> str:
+def pretty(
+    value: Any, indent: str = "", width: int = 100, variables: set[str] | None = None
+) -> str:
     """`literal`, broken over lines (one key or item per line) where it would be too long."""
-    flat = literal(value)
+    flat = literal(value, variables)
     if len(indent) + len(flat) <= width or not isinstance(value, dict | list | tuple) or not value:
         return flat
     inner = indent + "    "
     if isinstance(value, dict):
-        items = [f"{inner}{literal(str(k))}: {pretty(v, inner, width)}," for k, v in value.items()]
+        items = [
+            f"{inner}{literal(str(k), variables)}: {pretty(v, inner, width, variables)},"
+            for k, v in value.items()
+        ]
         return "{\n" + "\n".join(items) + f"\n{indent}}}"
-    items = [f"{inner}{pretty(v, inner, width)}," for v in value]
+    items = [f"{inner}{pretty(v, inner, width, variables)}," for v in value]
     return "[\n" + "\n".join(items) + f"\n{indent}]"
 
 
@@ -94,7 +104,17 @@ def _identifier(text: str, fallback: str) -> str:
     return name or fallback
 
 
-def journey_test_name(number: int, journey: Journey) -> str:
+def _unique(base: str, taken: Iterable[str]) -> str:
+    """`base`, or `base_2`, `base_3`, ... when it is taken."""
+    used = set(taken)
+    name, n = base, 1
+    while name in used:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def journey_test_name(number: int, journey: MappedJourney) -> str:
     words: list[str] = []
     for step in journey.steps:
         page = step.page
@@ -123,11 +143,7 @@ class _Captures:
     def name_for(self, link: Link, hint: str) -> str:
         key = (link.step, link.call, link.source, tuple(link.key))
         if key not in self.names:
-            base = _identifier(hint, "value")
-            name, n = base, 1
-            while name in self.names.values():
-                n += 1
-                name = f"{base}_{n}"
+            name = _unique(_identifier(hint, "value"), self.names.values())
             self.names[key] = name
             spec = ", ".join([repr(link.source), *(repr(k) for k in link.key)])
             self.by_producer.setdefault((link.step, link.call), {})[name] = f"capture({spec})"
@@ -150,7 +166,9 @@ def _set_at(data: Any, key: Sequence[str | int], value: Any) -> None:
     data[key[-1]] = value
 
 
-def _path_source(path: str, links: dict[int, str], query_links: dict[str, str]) -> str:
+def _path_source(
+    path: str, links: dict[int, str], query_links: dict[str, str], variables: set[str]
+) -> str:
     """The request's path as code: a plain literal, or url(...) when parts are captured or
     secret. Parts are recorded text (str) or marker code (_Code); neighbouring text is joined."""
     raw_path, _, query = path.partition("?")
@@ -158,15 +176,14 @@ def _path_source(path: str, links: dict[int, str], query_links: dict[str, str]) 
     for i, segment in enumerate(raw_path.split("/")):
         if i:
             parts.append("/")
-        parts.append(_Code(f"ref({links[i]!r})") if i in links else _string(segment))
+        parts.append(_Code(f"ref({links[i]!r})") if i in links else _string(segment, variables))
     if query:
         parts.append("?")
         for n, (name, value) in enumerate(parse_qsl(query, keep_blank_values=True)):
             parts.append(("&" if n else "") + quote(name, safe="") + "=")
             captured = query_links.get(name)
-            parts.append(
-                _Code(f"ref({captured!r})") if captured else _string(quote(value, safe="${}"))
-            )
+            recorded = quote(value, safe="${}")
+            parts.append(_Code(f"ref({captured!r})") if captured else _string(recorded, variables))
     merged: list[str | _Code] = []
     for part in parts:
         if isinstance(part, str) and merged and isinstance(merged[-1], str):
@@ -175,7 +192,7 @@ def _path_source(path: str, links: dict[int, str], query_links: dict[str, str]) 
             merged.append(part)
     if len(merged) == 1 and isinstance(merged[0], str):
         return repr(merged[0])
-    return f"url({', '.join(literal(p) for p in merged)})"
+    return f"url({', '.join(literal(p, variables) for p in merged)})"
 
 
 # --- requests → keyword arguments -----------------------------------------------------------
@@ -192,39 +209,34 @@ def _status(status: int) -> int:
     return 200 if status in (0, -1, 304) else status
 
 
-class _Shapes:
-    def __init__(self) -> None:
-        self.names: dict[str, str] = {}
-        self.sources: list[str] = []
+class _Module:
+    """What the tests of one module share: the recorded response shapes, written once as SHAPE_
+    constants, and the environment variables their values read."""
 
-    def name_for(self, route: str, shape: dict[str, Any]) -> str:
+    def __init__(self, options: SeedOptions) -> None:
+        self.options = options
+        self.shape_names: dict[str, str] = {}
+        self.shape_sources: list[str] = []
+        self.variables: set[str] = set()
+
+    def shape_name(self, route: str, shape: dict[str, Any]) -> str:
         key = json.dumps(shape, sort_keys=True)
-        if key not in self.names:
+        if key not in self.shape_names:
             base = "SHAPE_" + _identifier(route.split("?", 1)[0], "root").upper()
-            name, n = base, 1
-            while name in self.names.values():
-                n += 1
-                name = f"{base}_{n}"
-            self.names[key] = name
-            self.sources.append(f"{name} = {pretty(shape)}")
-        return self.names[key]
+            name = _unique(base, self.shape_names.values())
+            self.shape_names[key] = name
+            self.shape_sources.append(f"{name} = {pretty(shape, variables=self.variables)}")
+        return self.shape_names[key]
 
 
 def _arguments(
-    request: Request,
-    links: list[Link],
-    captures: _Captures,
-    produces: dict[str, str],
-    shapes: _Shapes | None,
-    factor: float,
-    *,
-    page: bool,
+    request: Request, captures: _Captures, produces: dict[str, str], module: _Module, *, page: bool
 ) -> list[str]:
     path_links: dict[int, str] = {}
     query_links: dict[str, str] = {}
     fields: Any = json.loads(json.dumps(request.fields)) if request.fields is not None else None
     headers: dict[str, Any] = {}
-    for link in links:
+    for link in request.links:
         name = captures.name_for(link, _hint(link, request))
         if link.target == "path" and isinstance(link.at[0], int):
             path_links[link.at[0]] = name
@@ -233,34 +245,34 @@ def _arguments(
         elif link.target == "header":
             headers[str(link.at[0])] = _Code(f"ref({name!r})")
         elif fields is not None and link.target in ("form", "json"):
-            # A JSON body that is not an object is kept under the key "" (see journey_map).
+            # A JSON body that is not an object is kept under the key "" (see the pipeline).
             key = ["", *link.at] if link.target == "json" and list(fields) == [""] else link.at
             # If the body changed shape between occurrences, the recorded value stays.
             with suppress(KeyError, IndexError, TypeError):
                 _set_at(fields, key, _Code(f"ref({name!r})"))
-    arguments = [repr(request.method), _path_source(request.path or request.route, path_links,
-                                                    query_links)]  # fmt: skip
+    variables = module.variables
+    path = _path_source(request.path or request.route, path_links, query_links, variables)
+    arguments = [repr(request.method), path]
     arguments.append(f"route={request.route!r}")
     arguments.append(f"status={_status(request.status)!r}")
     if page and request.via != "navigation":
         arguments.append(f"via={request.via!r}")
     if (
-        shapes is not None
-        and request.response is not None
+        request.response is not None
         and request.response.shape is not None
         and "json" in request.response.mime
     ):
-        arguments.append(f"shape={shapes.name_for(request.route, request.response.shape)}")
-    budget = _budget(request, factor)
+        arguments.append(f"shape={module.shape_name(request.route, request.response.shape)}")
+    budget = _budget(request, module.options.budget_factor)
     if budget is not None:
         arguments.append(f"budget_ms={budget}")
     if request.body == "form" and fields is not None:
-        arguments.append(f"form={pretty(fields, ' ' * 8)}")
+        arguments.append(f"form={pretty(fields, ' ' * 8, variables=variables)}")
     elif request.body == "json" and fields is not None:
         body = fields[""] if list(fields) == [""] else fields
-        arguments.append(f"json={pretty(body, ' ' * 8)}")
+        arguments.append(f"json={pretty(body, ' ' * 8, variables=variables)}")
     if headers:
-        arguments.append(f"headers={literal(headers)}")
+        arguments.append(f"headers={literal(headers, variables)}")
     if produces:
         arguments.append("capture={" + ", ".join(f"{k!r}: {v}" for k, v in produces.items()) + "}")
     return arguments
@@ -274,7 +286,14 @@ def _call_source(arguments: list[str], indent: str, head: str) -> str:
     return f"{indent}{head}(\n" + "".join(f"{inner}{a},\n" for a in arguments) + f"{indent})"
 
 
-def _test_source(number: int, journey: Journey, shapes: _Shapes, options: SeedOptions) -> str:
+def _def_line(name: str) -> str:
+    one_line = f"def {name}(journey: SeededJourney) -> None:"
+    if len(one_line) <= 100:
+        return one_line
+    return f"def {name}(\n    journey: SeededJourney,\n) -> None:"
+
+
+def _test_source(number: int, journey: MappedJourney, module: _Module) -> str:
     captures = _Captures()
     # Names first (a producer must know its captures before it is written).
     for step in journey.steps:
@@ -288,31 +307,17 @@ def _test_source(number: int, journey: Journey, shapes: _Shapes, options: SeedOp
         f"# Weight {journey.weight}: taken in {journey.weight} of the recorded sessions "
         f"({journey.share:.0%}); recorded {recorded}.",
         f"# Sources: {files}{more}.",
-        f"def {journey_test_name(number, journey)}(journey: Journey) -> None:",
+        _def_line(journey_test_name(number, journey)),
         f"    {journey.name!r}",
     ]
     for i, step in enumerate(journey.steps):
         call_lines = []
         for k, call in enumerate(step.calls):
-            arguments = _arguments(
-                call,
-                call.links,
-                captures,
-                captures.by_producer.get((i, k), {}),
-                shapes,
-                options.budget_factor,
-                page=False,
-            )
+            produces = captures.by_producer.get((i, k), {})
+            arguments = _arguments(call, captures, produces, module, page=False)
             call_lines.append(_call_source(arguments, " " * 12, "Call") + ",")
-        arguments = _arguments(
-            step.page,
-            step.page.links,
-            captures,
-            captures.by_producer.get((i, None), {}),
-            shapes,
-            options.budget_factor,
-            page=True,
-        )
+        produces = captures.by_producer.get((i, None), {})
+        arguments = _arguments(step.page, captures, produces, module, page=True)
         if call_lines:
             arguments.append("calls=[\n" + "\n".join(call_lines) + "\n        ]")
             head = "    journey.page(\n"
@@ -326,10 +331,10 @@ def _test_source(number: int, journey: Journey, shapes: _Shapes, options: SeedOp
 # --- files ---------------------------------------------------------------------------------
 
 
-def _tests_module(journey_map: JourneyMap, options: SeedOptions) -> str:
+def _tests_module(journey_map: JourneyMap, module: _Module) -> str:
+    options = module.options
     journeys = journey_map.journeys[: options.top] if options.top else journey_map.journeys
-    shapes = _Shapes()
-    tests = [_test_source(i, j, shapes, options) for i, j in enumerate(journeys, 1)]
+    tests = [_test_source(i, j, module) for i, j in enumerate(journeys, 1)]
     summary = journey_map.summary
     header = [
         '"""Journeys real customers took, as regression tests: seeded by cxe-gate from '
@@ -342,16 +347,17 @@ def _tests_module(journey_map: JourneyMap, options: SeedOptions) -> str:
         "no uncaught page errors and no failed requests. Edit freely; re-seeding rewrites this",
         'file (the same input gives the same file)."""',
         "",
-        "from cxe_gate.seed.runtime import Call, Journey, capture, env, ref, text, url  # noqa: F401",
+        "from cxe_gate.seed.runtime import Call, SeededJourney, capture, env, ref, text, url"
+        "  # noqa: F401",
         "",
     ]
-    body = "\n\n".join(shapes.sources) + ("\n\n" if shapes.sources else "")
+    shapes = module.shape_sources
+    body = "\n\n".join(shapes) + ("\n\n" if shapes else "")
     return "\n".join(header) + "\n" + body + "\n" + "\n\n".join(tests)
 
 
-def _conftest(options: SeedOptions, tests_source: str) -> str:
-    variables = sorted(set(re.findall(r"env\('(CXE_SECRET_[A-Z0-9_]+)'\)", tests_source)))
-    listed = "".join(f"#   {v}\n" for v in variables) or "#   (none)\n"
+def _conftest(options: SeedOptions, variables: set[str]) -> str:
+    listed = "".join(f"#   {v}\n" for v in sorted(variables)) or "#   (none)\n"
     return f'''"""Fixtures of a suite seeded by cxe-gate: the `journey` each test drives, and a browser.
 
 The suite runs in {options.mode!r} mode (seeded with --mode); CXE_SEEDED_MODE=browser|api overrides
@@ -376,9 +382,14 @@ def browser_type_launch_args(browser_type_launch_args):
     return {{**browser_type_launch_args, **chromium_launch_args()}}
 
 
+def fail_plainly(message):
+    """A journey's problems fail the test as they are written, without a traceback."""
+    pytest.fail(message, pytrace=False)
+
+
 @pytest.fixture
 def journey(request, base_url):
-    with open_journey(request, base_url, SEEDED_MODE) as journey:
+    with open_journey(request, base_url, SEEDED_MODE, fail=fail_plainly) as journey:
         yield journey
 '''
 
@@ -388,5 +399,6 @@ def generate(journey_map: JourneyMap, options: SeedOptions | None = None) -> dic
     options = options or SeedOptions()
     if options.mode not in ("browser", "api"):
         raise ValueError(f"mode must be browser or api, got {options.mode!r}")
-    tests = _tests_module(journey_map, options)
-    return {"conftest.py": _conftest(options, tests), "test_journeys.py": tests}
+    module = _Module(options)
+    tests = _tests_module(journey_map, module)
+    return {"conftest.py": _conftest(options, module.variables), "test_journeys.py": tests}

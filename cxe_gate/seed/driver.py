@@ -1,0 +1,68 @@
+"""How a seeded journey's steps are sent: the `Driver` protocol a browser or a bare request context
+implements, and the route matching both use."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from .answer import Answer
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A request as the journey sends it: recorded values, every marker resolved."""
+
+    method: str
+    target: str  # path and query, below the base URL
+    form: dict[str, Any] | None = None
+    json: Any = None
+    headers: dict[str, Any] | None = None
+
+
+class Driver(Protocol):
+    """Sends pages and calls and hands back their answers. What goes wrong on the way (a form
+    without a field customers filled in, a page that got no response) is appended to `problems`,
+    in order; the journey takes them after each send."""
+
+    problems: list[str]
+
+    def open(self, target: str) -> Answer | None:
+        """Navigates to a path."""
+        ...
+
+    def follow(self, last: Answer | None) -> Answer | None:
+        """Where the previous page's redirect (`last`) led; None when it did not redirect."""
+        ...
+
+    def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
+        """A page reached by sending something: a form submitted on `last`, or a request."""
+        ...
+
+    def observed(self, method: str, route: str) -> Answer | None:
+        """The current page's own request to `route`, if the page made it."""
+        ...
+
+    def send(self, request: Outgoing) -> Answer | None:
+        """A call sent directly, as the page would have sent it."""
+        ...
+
+    def settle(self) -> None:
+        """Waits for the page to finish loading what it loads by itself."""
+        ...
+
+    def page_problems(self) -> list[str]:
+        """What went wrong in the page since the last step, beyond the journey's own requests."""
+        ...
+
+
+def route_pattern(route: str) -> re.Pattern[str]:
+    """`/products/{id}` → a regex for paths: each `{...}` one segment; query names ignored."""
+    path = route.split("?", 1)[0]
+    pieces = re.split(r"\{[^/{}]*\}", path)
+    return re.compile("^" + "[^/]+".join(re.escape(p) for p in pieces) + "/?$")
+
+
+def missing_field(method: str, route: str, name: str) -> str:
+    return f"{method} {route}: the form has no field `{name}` (the recorded customers filled it in)"

@@ -1,0 +1,176 @@
+"""The journey a seeded test replays, step by step through a `Driver`, and its checks: status class,
+JSON shape, time budget, captured values, and what the driver saw go wrong in the page. A failed
+step ends the journey with one sentence per problem."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from .answer import Answer
+from .driver import Driver, Outgoing, route_pattern
+from .markers import Capture, MissingValue, Url, resolve
+from .shapes import shape_problems
+
+BUDGET_SCALE_VARIABLE = "CXE_SEEDED_BUDGET_SCALE"  # e.g. 3 on a slow staging environment
+
+
+class JourneyFailed(AssertionError):
+    """A step of the journey failed its checks; the message says each problem in a sentence."""
+
+
+def raise_failed(message: str) -> NoReturn:
+    raise JourneyFailed(message)
+
+
+@dataclass(frozen=True)
+class Call:
+    """An API call the journey makes from a page, as recorded."""
+
+    method: str
+    path: str | Url
+    route: str
+    status: int
+    shape: dict[str, Any] | None = None
+    budget_ms: float | None = None
+    json: Any = None
+    form: dict[str, Any] | None = None
+    headers: dict[str, Any] | None = None
+    capture: dict[str, Capture] | None = None
+
+
+class SeededJourney:
+    """One recorded journey replayed: the steps a generated test calls, checked as they go. `fail`
+    ends the test with the problems' sentences (raising JourneyFailed unless a test runner's own
+    failure is given)."""
+
+    def __init__(self, driver: Driver, *, fail: Callable[[str], NoReturn] = raise_failed):
+        self.captured: dict[str, str] = {}
+        self.steps = 0
+        self._driver = driver
+        self._fail = fail
+        self._problems: list[str] = []
+        self._scale = float(os.environ.get(BUDGET_SCALE_VARIABLE) or 1.0)
+        self._last: Answer | None = None
+
+    def page(
+        self,
+        method: str,
+        path: str | Url,
+        *,
+        route: str,
+        status: int,
+        budget_ms: float | None = None,
+        via: str = "navigation",
+        form: dict[str, Any] | None = None,
+        json: Any = None,
+        headers: dict[str, Any] | None = None,
+        capture: dict[str, Capture] | None = None,
+        calls: Sequence[Call] = (),
+    ) -> None:
+        """One page of the journey and the API calls made from it."""
+        self.steps += 1
+        label = f"{method} {route}"
+        driver = self._driver
+        try:
+            target = self._resolve(path)
+            if via == "redirect":
+                answer = self._follow(route)
+            elif method == "GET" and form is None and json is None:
+                answer = self._sent(driver.open(target))
+            else:
+                request = Outgoing(
+                    method, target, self._resolve(form), self._resolve(json), self._resolve(headers)
+                )
+                answer = self._sent(driver.send_page(request, route, self._last))
+            if answer is not None:
+                self._check(label, answer, status, None, budget_ms, capture)
+                self._last = answer
+            driver.settle()
+            for call in calls:
+                self._call(call)
+        except MissingValue as exc:
+            # After what went wrong before it (a page that failed had nothing to capture).
+            self._problems.append(str(exc))
+        self._problems.extend(driver.page_problems())
+        self._end_step(label)
+
+    def _resolve(self, value: Any) -> Any:
+        return resolve(value, self.captured)
+
+    def _sent(self, answer: Answer | None) -> Answer | None:
+        """The driver's answer, after the problems it met sending."""
+        self._problems.extend(self._driver.problems)
+        self._driver.problems.clear()
+        return answer
+
+    def _follow(self, route: str) -> Answer | None:
+        landed = self._sent(self._driver.follow(self._last))
+        if landed is None:
+            self._problems.append(f"GET {route}: the previous step did not redirect here")
+            return None
+        path = urlsplit(landed.url).path
+        if not route_pattern(route).match(path):
+            self._problems.append(f"GET {route}: the redirect went to {path}, recorded {route}")
+        return landed
+
+    def _call(self, call: Call) -> None:
+        answer = self._driver.observed(call.method, call.route)
+        if answer is None:
+            request = Outgoing(
+                call.method,
+                self._resolve(call.path),
+                self._resolve(call.form),
+                self._resolve(call.json),
+                self._resolve(call.headers),
+            )
+            answer = self._sent(self._driver.send(request))
+        if answer is not None:
+            label = f"{call.method} {call.route}"
+            self._check(label, answer, call.status, call.shape, call.budget_ms, call.capture)
+
+    def _check(
+        self,
+        label: str,
+        answer: Answer,
+        status: int,
+        shape: dict[str, Any] | None,
+        budget_ms: float | None,
+        captures: dict[str, Capture] | None,
+    ) -> None:
+        where = urlsplit(answer.url).path or label
+        if answer.status // 100 != status // 100:
+            self._problems.append(f"{label}: {where} answered {answer.status}, recorded {status}")
+            return
+        if budget_ms is not None and answer.ms is not None:
+            budget = budget_ms * self._scale
+            if answer.ms > budget:
+                self._problems.append(
+                    f"{label}: took {answer.ms:.0f} ms, over its budget of {budget:.0f} ms"
+                )
+        if shape is not None:
+            try:
+                data = json.loads(answer.text() or "")
+            except ValueError:
+                self._problems.append(f"{label}: the answer is not JSON, recorded JSON")
+            else:
+                self._problems.extend(f"{label}: {p}" for p in shape_problems(shape, data)[:5])
+        for name, spec in (captures or {}).items():
+            value = answer.captured(spec)
+            if value is None:
+                key = ".".join(str(k) for k in spec.key) or "value"
+                self._problems.append(
+                    f"{label}: no {spec.source} {key} to capture as `{name}`, as recorded"
+                )
+            else:
+                self.captured[name] = value
+
+    def _end_step(self, label: str) -> None:
+        if self._problems:
+            lines = "\n".join(f"  - {p}" for p in dict.fromkeys(self._problems))
+            self._problems = []
+            self._fail(f"step {self.steps} ({label}):\n{lines}")
