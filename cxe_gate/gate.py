@@ -19,7 +19,6 @@ from .judge import error_result, judge, overall, score
 from .loader import LoadedConfig
 from .measurement import TimeWindow, Unit
 from .providers import MetricRequest, Provider, ProviderContext, provider_class
-from .providers.base import default_unit
 from .quantities import format_duration
 from .results import CriterionResult, GateReport, ReleaseReport, Verdict, WindowReport
 
@@ -124,7 +123,7 @@ def _evaluate_one(
     if not criterion.reads_provider:
         return _measured_in_pytest(criterion)
     name = config.provider_for(criterion)
-    unit = default_unit(criterion)
+    unit = criterion.default_unit()
     journey = (
         config.journeys.get(criterion.journey)
         if isinstance(criterion, ConversionCriterion)
@@ -199,7 +198,7 @@ def _past_deadline(
     return error_result(
         criterion,
         provider=loaded.config.provider_for(criterion),
-        unit=default_unit(criterion),
+        unit=criterion.default_unit(),
         message=f"no answer before the evaluation's deadline ({format_duration(deadline)}, "
         "gate.deadline)",
     )

@@ -4,6 +4,7 @@ once as `file:line: place: what was expected`."""
 from __future__ import annotations
 
 import difflib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +16,8 @@ from pydantic import BaseModel, ValidationError
 from .config import GateConfig, Location, Release, reference_problems
 from .errors import ConfigError
 from .moments import parse_deploy_time
-from .providers import ProviderSettings, available, provider_class
-from .providers.base import DataCheck, ProviderContext
+from .providers import ProviderSettings, available, capabilities, provider_class
+from .providers.base import DataCheck, MetricRequest, ProviderContext
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ def _resolve(data: Any, location: tuple[Any, ...]) -> tuple[Location, Location]:
     return tuple(found), tuple(rest[-1:])
 
 
-def _describe(error: dict[str, Any], vocabulary: set[str]) -> str:
+def _describe(error: Mapping[str, Any], vocabulary: set[str]) -> str:
     kind = error["type"]
     message = str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind == "extra_forbidden":
@@ -482,7 +483,7 @@ def _query_problems(
         provider = provider_class(spec.type) if spec else None
         if provider is None or name not in settings:
             continue  # reported already
-        for place, message in provider.criterion_problems(criterion, settings[name]):
+        for place, message in capabilities.criterion_problems(provider, criterion, settings[name]):
             problems.append((("criteria", index, *place), message))
         cohorts = config.cohorts_for(criterion)
         if cohorts is not None:
@@ -494,11 +495,9 @@ def _query_problems(
                     (where, f"criterion {criterion.name!r}, provider {name!r}: {message}")
                 )
         journey = config.journeys.get(getattr(criterion, "journey", None) or "")
-        if journey is not None:
-            if getattr(criterion, "unit", None):  # a conversion criterion's unit wins
-                journey = journey.model_copy(update={"unit": criterion.unit})
-            for message in provider.journey_problems(journey, settings[name]):
-                problems.append((("criteria", index, "journey"), message))
+        request = MetricRequest(criterion, journey)
+        for message in capabilities.journey_problems(provider, request, settings[name]):
+            problems.append((("criteria", index, "journey"), message))
     return problems
 
 

@@ -16,12 +16,12 @@ from cxe_gate.gate import build_provider
 from cxe_gate.judge import relative_change
 from cxe_gate.loader import LoadedConfig
 from cxe_gate.measurement import Measurement, TimeWindow
-from cxe_gate.providers import MetricRequest, Provider
+from cxe_gate.providers import MetricRequest, Provider, capabilities
 from cxe_gate.results import CriterionResult, GateReport
 
 from .state import GateRun, gate_run
 
-_CRITERION: TypeAdapter[CriterionBase] = TypeAdapter(Criterion)  # type: ignore[arg-type]
+_CRITERION: TypeAdapter[CriterionBase] = TypeAdapter(Criterion)
 
 
 def _fail(message: str) -> NoReturn:
@@ -101,7 +101,7 @@ class CxeGate:
         name = provider or criterion.provider or self._only_provider()
         source = self.provider(name)
         settings = self.loaded.provider_settings[name]
-        problems = type(source).criterion_problems(criterion, settings)
+        problems = capabilities.criterion_problems(type(source), criterion, settings)
         if problems:
             _fail("; ".join(f"{'.'.join(map(str, place))}: {text}" for place, text in problems))
         journey = None

@@ -455,7 +455,10 @@ def test_criteria_dynatrace_cannot_serve_are_refused_when_loading(tmp_path: Path
     assert "criteria[0].metric: a dynatrace provider serves error_rate, latency, apdex" in text
     assert "criteria[1].t: Dynatrace rates each user action by the Apdex thresholds" in text
     assert "criteria[2].query: expected a mapping {errors: …, requests: …}" in text
-    assert "criteria[3].filter: a dynatrace provider narrows by entity" in text
+    assert (
+        "criteria[3].filter: the dynatrace provider takes no SQL filter; it narrows by entity"
+        in text
+    )
     assert "criteria[4].query.unit: expected one of ms, s, us, µs, percent" in text
 
 

@@ -265,7 +265,7 @@ def test_the_provider_never_prints(shop_files, capfd):
     )
     try:
         query = "SELECT current_setting('enable_progress_bar')"
-        assert provider._connect().execute(query).fetchone()[0] is False
+        assert provider._tables.connect().execute(query).fetchone()[0] is False
     finally:
         provider.close()
 

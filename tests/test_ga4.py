@@ -25,7 +25,9 @@ from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
 from cxe_gate.measurement import TimeWindow
 from cxe_gate.providers.base import MetricRequest, ProviderContext
-from cxe_gate.providers.ga4 import JWT_GRANT, SCOPE, Ga4Provider, Ga4Settings
+from cxe_gate.providers.ga4 import Ga4Provider, Ga4Settings
+from cxe_gate.providers.ga4_client import SCOPE
+from cxe_gate.providers.google_token import JWT_GRANT
 from cxe_gate.results import Verdict
 
 PROPERTY = "123456"

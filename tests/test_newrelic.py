@@ -712,7 +712,8 @@ def test_a_refused_key_is_an_error_and_the_report_never_holds_it(api_server, tmp
     [
         (
             "{name: e, metric: engagement, measure: active_users, min: 1}",
-            "criteria[0].metric: a newrelic provider cannot measure engagement",
+            "criteria[0].metric: a newrelic provider serves error_rate, latency, apdex, conversion "
+            "and custom, not engagement",
         ),
         (
             "{name: e, metric: error_rate, max: 1%, query: 'SELECT count(*) FROM T SINCE 1 day ago'}",

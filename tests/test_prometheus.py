@@ -40,7 +40,7 @@ from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
 from cxe_gate.measurement import TimeWindow
-from cxe_gate.providers import prometheus
+from cxe_gate.providers import prometheus_counts
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.buckets import bucket_quantile
 from cxe_gate.providers.prometheus import PrometheusProvider, PrometheusSettings
@@ -420,8 +420,8 @@ def test_a_restarted_counter_is_read_sample_by_sample(prom, monkeypatch):
     # At most 3 raw samples per answer, and a window too big for that is cut in 2: each half is
     # counted like a window, per series; the first holds the reset (3 samples, read raw), the
     # second rose from 15 to 70 (55, as Prometheus subtracts it).
-    monkeypatch.setattr(prometheus, "_RAW_SAMPLES", 3)
-    monkeypatch.setattr(prometheus, "_SPLIT", 2)
+    monkeypatch.setattr(prometheus_counts, "_RAW_SAMPLES", 3)
+    monkeypatch.setattr(prometheus_counts, "_SPLIT", 2)
     t = 1795417200  # the release window's start
     first, second = f"{t + 900}.000", f"{t + 1800}.000"
     prom.on_at(kept(narrowed, "900s"), first, series())

@@ -26,7 +26,7 @@ from cxe_gate.errors import ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
 from cxe_gate.measurement import TimeWindow
-from cxe_gate.providers import prometheus
+from cxe_gate.providers import prometheus_counts
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.prometheus import PrometheusProvider, PrometheusSettings
 from cxe_gate.results import Verdict
@@ -171,7 +171,7 @@ def test_a_window_of_two_scrapes_is_noted(deploy):
 def test_reading_restarted_series_in_parts_changes_nothing(deploy, monkeypatch):
     whole = {k: m.details for k, m in _error_rate(deploy).items()}
     # at most 7 raw samples per answer: the window is cut, and its parts with a restart cut again
-    monkeypatch.setattr(prometheus, "_RAW_SAMPLES", 7)
+    monkeypatch.setattr(prometheus_counts, "_RAW_SAMPLES", 7)
     assert {k: m.details for k, m in _error_rate(deploy).items()} == whole
 
 

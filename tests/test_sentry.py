@@ -553,7 +553,7 @@ def test_a_missing_release_variable_is_an_error_verdict(api_server, tmp_path, en
     [
         (
             "{name: l, metric: latency, max: 800ms}",
-            "criteria[0].metric: a sentry provider cannot measure latency",
+            "criteria[0].metric: a sentry provider serves error_rate and custom, not latency",
         ),
         (
             "{name: e, metric: error_rate, max: 1%, errors: 'status >= 400'}",

@@ -452,7 +452,8 @@ def test_the_loader_refuses_what_the_provider_cannot_run(tmp_path: Path):
         "criteria[1].query: expected an SQL query as text for a sql provider"
     )
     assert problems[2].endswith(
-        "criteria[2].filter: the sql provider runs `query` as written: put this condition in it"
+        "criteria[2].filter: the sql provider takes no SQL filter; it runs `query` as written: "
+        "put this condition in it"
     )
     assert (
         "criteria[3].query: unknown parameter :t; this criterion's query may use :start, :end, :cohort, :t_ms"

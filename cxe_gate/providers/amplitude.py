@@ -12,29 +12,26 @@ from pydantic import AnyHttpUrl, Field, field_validator
 
 from ..config import (
     ConversionCriterion,
-    CriterionBase,
     EngagementCriterion,
-    Journey,
-    Location,
     Secret,
 )
 from ..measurement import Measurement, TimeWindow
 from .analytics import (
+    AnalyticsProvider,
     AnalyticsService,
     Answers,
     Check,
     QueryKeys,
-    criterion_journey,
     engagement_measurement,
     read_count,
-    refuse_unservable,
     request_text,
     snippet,
 )
 from .answers import provider_error
-from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .base import MetricRequest, ProviderContext
+from .capabilities import criterion_journey, refuse_unservable
 from .days import DaySpan, day_spans, time_zone, with_spans
-from .funnels import funnel_measurement, users_funnel_problems
+from .funnels import funnel_measurement
 from .transport import ApiClient, HttpSettings, basic_auth
 
 REGIONS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
@@ -56,11 +53,8 @@ _SEGMENTS: Check = (
     "a list of segment conditions such as {prop: country, op: is, values: [France]}",
 )
 AMPLITUDE = AnalyticsService(
-    name="amplitude",
     service="Amplitude",
     segmentation="Amplitude's Dashboard API",
-    narrow="narrow an amplitude query with segments instead: query: {s: [{prop: country, op: is, "
-    "values: [France]}]}",
     conversion=QueryKeys(
         "Amplitude funnel",
         {
@@ -124,20 +118,16 @@ class _Asked:
     body: Any
 
 
-class AmplitudeProvider(Provider):
+class AmplitudeProvider(AnalyticsProvider):
     settings_model = AmplitudeSettings
     settings: AmplitudeSettings
     max_concurrency = 5  # Amplitude allows 5 concurrent requests per project
-
-    @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
-        return AMPLITUDE.problems(criterion)
-
-    @classmethod
-    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
-        return users_funnel_problems(journey, "Amplitude")
+    narrow_instead = (
+        "narrow an amplitude query with segments instead: query: {s: [{prop: country, op: is, "
+        "values: [France]}]}"
+    )
+    query_kind = "a mapping of Amplitude REST parameters"
+    analytics = AMPLITUDE
 
     def __init__(self, settings: AmplitudeSettings, context: ProviderContext):
         super().__init__(settings, context)
@@ -153,9 +143,6 @@ class AmplitudeProvider(Provider):
         )
         # Criteria often ask the same question (active users): ask Amplitude once per evaluation.
         self._answers: Answers[_Asked] = Answers()
-
-    def close(self) -> None:
-        self.client.close()
 
     # --- plumbing -------------------------------------------------------------------------------
 

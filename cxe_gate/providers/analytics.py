@@ -1,5 +1,5 @@
-"""What the product-analytics providers (amplitude, mixpanel, ga4) share: the criteria they can serve,
-raw query parameters, counts read from answers, answers kept for one evaluation, and engagement
+"""What the product-analytics providers (amplitude, mixpanel, ga4) share: the metrics they serve and
+what they refuse, raw query parameters, counts read from answers, answers kept for one evaluation, and engagement
 measured from whole-window user counts."""
 
 from __future__ import annotations
@@ -9,13 +9,15 @@ import math
 import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from .. import metrics
 from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, Journey, Location
 from ..measurement import Measurement
 from .answers import provider_error
-from .base import MetricRequest, Provider, ProviderContext
+from .base import Provider, ProviderContext, ProviderSettings
+from .funnels import users_funnel_problems
+from .transport import ApiClient
 
 Check = tuple[Callable[[Any], bool], str]  # a test of a raw query value, and what it should be
 
@@ -51,80 +53,61 @@ class QueryKeys:
         return problems
 
 
-_OTHER_SOURCE = {
-    "error_rate": "an APM or error-tracking provider (prometheus, datadog, newrelic, dynatrace, "
-    "sentry)",
-    "apdex": "an APM provider (prometheus, datadog, newrelic, dynatrace)",
-    "latency": "an APM provider (prometheus, datadog, newrelic, dynatrace)",
-    "feedback": "a feedback source (the http provider)",
-    "custom": "the http or sql provider",
-}
-SERVES = "conversion and engagement (active_users, events_per_user, adoption with unit: user)"
+# What such a service counts; its providers declare `serves = ANALYTICS_METRICS`.
+ANALYTICS_METRICS = ("conversion", "engagement")
 
 
 @dataclass(frozen=True)
 class AnalyticsService:
     """A service that counts conversion and engagement among users (amplitude, mixpanel)."""
 
-    name: str  # the provider's type: "amplitude"
     service: str  # "Amplitude"
     segmentation: str  # what counts engagement: "Amplitude's Dashboard API"
-    narrow: str  # how to narrow a query instead of an SQL filter
     conversion: QueryKeys
     engagement: QueryKeys
 
     def problems(self, criterion: CriterionBase) -> list[tuple[Location, str]]:
-        """What such a service cannot serve (session-unit funnels: see funnels.py)."""
-        metric = getattr(criterion, "metric", "custom")
-        if metric not in ("conversion", "engagement"):
-            source = _OTHER_SOURCE.get(metric, "another provider")
-            return [
-                (
-                    ("metric",),
-                    f"{self.name} cannot measure {metric}: it serves {SERVES}; read {metric} from "
-                    f"{source}",
-                )
-            ]
-        problems: list[tuple[Location, str]] = []
-        if criterion.filter is not None:
-            problems.append(
-                (("filter",), f"filter is SQL for the file and sql providers; {self.narrow}")
-            )
+        """What such a service cannot serve of conversion and engagement (session-unit funnels:
+        see funnels.py)."""
         if isinstance(criterion, ConversionCriterion):
-            problems += self.conversion.problems(criterion.query)
-        elif isinstance(criterion, EngagementCriterion):
-            if criterion.measure == "events_per_session":
-                problems.append(
-                    (
-                        ("measure",),
-                        f"{self.segmentation} does not count events per session; use "
-                        "events_per_user",
-                    )
+            return self.conversion.problems(criterion.query)
+        if not isinstance(criterion, EngagementCriterion):
+            return []
+        problems: list[tuple[Location, str]] = []
+        if criterion.measure == "events_per_session":
+            problems.append(
+                (
+                    ("measure",),
+                    f"{self.segmentation} does not count events per session; use events_per_user",
                 )
-            elif criterion.measure == "adoption" and criterion.unit == "session":
-                problems.append(
-                    (("unit",), f"{self.service} counts adoption among users: use unit: user")
-                )
-            problems += self.engagement.problems(criterion.query)
-        return problems
+            )
+        elif criterion.measure == "adoption" and criterion.unit == "session":
+            problems.append(
+                (("unit",), f"{self.service} counts adoption among users: use unit: user")
+            )
+        return problems + self.engagement.problems(criterion.query)
 
 
-def criterion_journey(request: MetricRequest) -> Journey:
-    """The journey a conversion criterion reads, the criterion's `unit` winning over the journey's
-    (as the loader hands it to `Provider.journey_problems`)."""
-    assert request.journey is not None
-    unit = getattr(request.criterion, "unit", None)
-    return request.journey.model_copy(update={"unit": unit}) if unit else request.journey
+class AnalyticsProvider(Provider):
+    """A provider of such a service: what it serves and refuses, said once for them all."""
 
+    serves = ANALYTICS_METRICS
+    takes_filter = False
+    analytics: ClassVar[AnalyticsService]
+    client: ApiClient
 
-def refuse_unservable(provider: Provider, request: MetricRequest) -> None:
-    """Raise what the file loader would have refused about a request (for callers without it)."""
-    criterion = request.criterion
-    problems = [m for _, m in provider.criterion_problems(criterion, provider.settings)]
-    if isinstance(criterion, ConversionCriterion) and request.journey is not None:
-        problems += provider.journey_problems(criterion_journey(request), provider.settings)
-    if problems:
-        raise provider_error(provider.context, problems[0])
+    @classmethod
+    def criterion_problems(
+        cls, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[tuple[Location, str]]:
+        return cls.analytics.problems(criterion)
+
+    @classmethod
+    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+        return users_funnel_problems(journey, cls.analytics.service)
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def parse_count(value: object) -> int | None:
@@ -204,7 +187,7 @@ def engagement_measurement(
             raise provider_error(
                 context, f"adoption: {counted} users sent {event} but only {users} {active}", query
             )
-        details = {"users": users or 0, "adopters": counted or 0}
+        details: dict[str, float] = {"users": users or 0, "adopters": counted or 0}
         return metrics.proportion(counted or 0, users or 0, query=query, details=details)
     if not users:
         return Measurement(value=None, samples=0, query=query)

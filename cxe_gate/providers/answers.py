@@ -1,5 +1,6 @@
 """Reading a metrics API's answer: its data points (null and NaN are no data, never zero), the totals
-of its series, the error rate its counts give, and errors that quote what came back."""
+of its series, the error rate its counts give, values nested in it, and errors that quote what came
+back."""
 
 from __future__ import annotations
 
@@ -84,3 +85,25 @@ def expected_shape(expected: str, got: Any) -> str:
     """An answer not shaped as `expected`, quoting the start of what came."""
     text = repr(got)
     return f"expected {expected}, got {text[:200]}{'…' if len(text) > 200 else ''}"
+
+
+def shown(value: Any, limit: int = 200) -> str:
+    """A value as an error quotes it: its repr on one line, cut at `limit` characters."""
+    text = " ".join(repr(value).split()) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def dig(answer: Any, keys: tuple[str, ...]) -> Any:
+    """The value under `keys` in nested JSON objects, or None where one is missing."""
+    for key in keys:
+        if not isinstance(answer, dict):
+            return None
+        answer = answer.get(key)
+    return answer
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of what an exception says (a library's error may run on for lines), or its
+    type's name when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else type(exc).__name__

@@ -38,8 +38,10 @@ class ProviderContext:
     _secrets: dict[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def secret(self, ref: SecretRef, key: str) -> str:
-        """Resolve a `${VAR}` secret, or say exactly which variable is missing."""
+    def secret(self, written: str, key: str) -> str:
+        """Resolve a `${VAR}` secret (a setting validated as `Secret`), or say exactly which
+        variable is missing."""
+        ref = SecretRef(written)
         value = self.environ.get(ref.variable)
         if not value:
             raise ConfigError(
@@ -96,6 +98,13 @@ class MetricRequest:
     release: str | None = None  # the release's name (release.name or --release), when given
 
 
+# What a provider that does not declare `takes_cohorts` says of any cohorts.
+COHORTS_REFUSED = (
+    "this provider cannot split traffic into cohorts; judge it against the same hours on "
+    "earlier days (windows.baseline: {same_hours: 7}) or a before/after window"
+)
+
+
 class Provider(ABC):
     """Register a subclass under a `type` name (see cxe_gate.providers.registry)."""
 
@@ -103,12 +112,22 @@ class Provider(ABC):
     # How many criteria may query this provider at once (None: as many as the gate runs).
     max_concurrency: ClassVar[int | None] = None
 
+    # What the provider declares it can do. capabilities.py refuses the rest with one message per
+    # kind, when the file loads and again when a request built in code is measured.
+    serves: ClassVar[tuple[str, ...] | None] = None  # the metrics it measures; None: every one
+    why_not: ClassVar[Mapping[str, str]] = {}  # a metric it does not serve → why the product cannot
+    takes_filter: ClassVar[bool] = True  # whether it reads a criterion's `filter`
+    narrow_instead: ClassVar[str] = ""  # without a filter: how to narrow what it measures
+    takes_cohorts: ClassVar[bool] = False  # whether it splits traffic into cohorts
+    query_kind: ClassVar[str] = "a raw query"  # what its raw `query` is: "a PromQL query", "NRQL"
+
     @classmethod
     def criterion_problems(
         cls, criterion: CriterionBase, settings: ProviderSettings
     ) -> list[tuple[Location, str]]:
-        """Problems with a criterion this provider cannot serve (an unsupported metric, a malformed
-        raw query), each at a place relative to the criterion. Checked when the file is loaded."""
+        """Problems with a criterion of a metric this provider serves (a malformed raw query, a
+        field it cannot apply), each at a place relative to the criterion. Checked when the file
+        is loaded, after what the declarations above refuse (capabilities.criterion_problems)."""
         return []
 
     @classmethod
@@ -126,11 +145,8 @@ class Provider(ABC):
     ) -> list[str]:
         """Why this provider cannot compare these cohorts (a condition it cannot read, a raw query
         it cannot narrow). Checked at load time for `windows.baseline: concurrent`; a provider
-        that never splits traffic by cohort refuses all of them."""
-        return [
-            "this provider cannot split traffic into cohorts; judge it against the same hours on "
-            "earlier days (windows.baseline: {same_hours: 7}) or a before/after window"
-        ]
+        that does not declare `takes_cohorts` refuses all of them."""
+        return [] if cls.takes_cohorts else [COHORTS_REFUSED]
 
     @classmethod
     def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
@@ -153,27 +169,7 @@ class Provider(ABC):
 
     def unit(self, request: MetricRequest) -> Unit | str:
         """The unit of the values `measure` returns for this criterion."""
-        return default_unit(request.criterion)
+        return request.criterion.default_unit()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; called once after the evaluation."""
-
-
-def default_unit(criterion: CriterionBase) -> Unit | str:
-    metric = getattr(criterion, "metric", "custom")
-    if metric in ("conversion", "error_rate"):
-        return Unit.RATIO
-    if metric == "apdex":
-        return Unit.SCORE
-    if metric == "latency":
-        return Unit.MILLISECONDS
-    if metric == "feedback":
-        return Unit.POINTS if getattr(criterion, "scale", "") == "nps" else Unit.RATIO
-    if metric == "engagement":
-        measure = getattr(criterion, "measure", "")
-        return {
-            "active_users": "users",
-            "events_per_user": Unit.PER_USER,
-            "events_per_session": "per session",
-        }.get(measure, Unit.RATIO)
-    return getattr(criterion, "unit", None) or Unit.NUMBER

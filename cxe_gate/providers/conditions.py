@@ -13,6 +13,8 @@ from sqlglot.optimizer.annotate_types import annotate_types
 from sqlglot.parser import Parser
 from sqlglot.tokens import Token, TokenType
 
+from .answers import first_line
+
 EXAMPLE = "route = '/checkout'"
 
 # SQLAlchemy backend names (URL.get_backend_name()) → SQLGlot dialects. Unknown: generic parsing.
@@ -83,7 +85,7 @@ def check_condition(text: str, dialect: str | None, *, example: str = EXAMPLE) -
     try:
         tokens = sqlglot.tokenize(text, read=dialect)
     except TokenError as exc:
-        return f"cannot be read as SQL ({_first_line(exc)}: an unclosed quote?); {expected}"
+        return f"cannot be read as SQL ({first_line(exc)}: an unclosed quote?); {expected}"
     if not tokens:
         return f"holds only an SQL comment; {expected}"
     problem = _token_problem(text, tokens)
@@ -98,7 +100,7 @@ def check_condition(text: str, dialect: str | None, *, example: str = EXAMPLE) -
             return f"is a {first.text.upper()} statement, not a condition; {expected}"
         return f"is not valid SQL: {_parse_error(text, exc)}; {expected}"
     except SqlglotError as exc:
-        return f"is not valid SQL: {_first_line(exc)}; {expected}"
+        return f"is not valid SQL: {first_line(exc)}; {expected}"
     problem = _node_problem(condition, dialect) or _structure_problem(text, condition, dialect)
     if problem is None:
         problem = _type_problem(condition, dialect)
@@ -127,7 +129,7 @@ def _token_problem(text: str, tokens: list[Token]) -> str | None:
     return None
 
 
-def _node_problem(condition: exp.Expression, dialect: str | None) -> str | None:
+def _node_problem(condition: exp.Expr, dialect: str | None) -> str | None:
     """A statement, subquery, parameter or aggregate anywhere in the condition."""
     if isinstance(condition, exp.Query):
         return f"is a {condition.key.upper()} query, not a condition"
@@ -150,7 +152,7 @@ def _node_problem(condition: exp.Expression, dialect: str | None) -> str | None:
     return None
 
 
-def _structure_problem(text: str, condition: exp.Expression, dialect: str | None) -> str | None:
+def _structure_problem(text: str, condition: exp.Expr, dialect: str | None) -> str | None:
     """The text pasted as the engines will paste it must read back as one SELECT whose WHERE is one
     parenthesised condition: this one, whole."""
     found = f"would change the query it narrows (pasted as WHERE ({_shorten(text)}))"
@@ -171,7 +173,7 @@ def _structure_problem(text: str, condition: exp.Expression, dialect: str | None
     return None
 
 
-def _type_problem(condition: exp.Expression, dialect: str | None) -> str | None:
+def _type_problem(condition: exp.Expr, dialect: str | None) -> str | None:
     """A value SQLGlot can tell is not true or false: a number, a text, arithmetic. A bare column or
     a function it does not know may be a boolean, and passes."""
     if isinstance(condition, exp.Null):
@@ -195,7 +197,7 @@ def _failed_at(exc: ParseError, token: Token) -> bool:
 
 def _parse_error(text: str, exc: ParseError) -> str:
     error = exc.errors[0] if exc.errors else {}
-    description = str(error.get("description") or _first_line(exc))
+    description = str(error.get("description") or first_line(exc))
     highlight = str(error.get("highlight") or "").strip()
     line, col = error.get("line"), error.get("col")
     where = ""
@@ -220,15 +222,10 @@ def _place(text: str, offset: int | None) -> str:
     return f" at line {line}, column {column}" if "\n" in text.strip() else f" at column {column}"
 
 
-def _shown(node: exp.Expression, dialect: str | None) -> str:
+def _shown(node: exp.Expr, dialect: str | None) -> str:
     return _shorten(node.sql(dialect=dialect))
 
 
 def _shorten(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__

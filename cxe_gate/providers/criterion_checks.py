@@ -7,17 +7,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..config import (
-    ApdexCriterion,
-    CriterionBase,
-    CustomCriterion,
-    ErrorRateCriterion,
-    LatencyCriterion,
-    Location,
-)
+from ..config import ApdexCriterion, CriterionBase, Location
 from ..quantities import format_duration
 
-SERVED = (ErrorRateCriterion, LatencyCriterion, ApdexCriterion, CustomCriterion)
+# What an APM metrics API serves: its providers declare `serves = APM_METRICS`.
+APM_METRICS = ("error_rate", "latency", "apdex", "custom")
 
 
 @dataclass(frozen=True)
@@ -38,23 +32,6 @@ class QueryForm:
         return text
 
 
-def metric_of(criterion: CriterionBase) -> str:
-    return getattr(criterion, "metric", "custom")
-
-
-def unserved_problems(criterion: CriterionBase, provider: str) -> list[tuple[Location, str]]:
-    if isinstance(criterion, SERVED):
-        return []
-    metric = metric_of(criterion)
-    return [
-        (
-            ("metric",),
-            f"a {provider} provider serves error_rate, latency, apdex and custom, not {metric}; "
-            f"read {metric} from an analytics provider",
-        )
-    ]
-
-
 def query_parts(
     criterion: CriterionBase, forms: Mapping[str, QueryForm], *, strip: bool = False
 ) -> dict[str, str]:
@@ -64,7 +41,7 @@ def query_parts(
     if query is None:
         return {}
     if isinstance(query, str):
-        part = forms[metric_of(criterion)].text_part
+        part = forms[criterion.metric].text_part
         return {part: query} if part else {}
     return {str(key): str(value).strip() if strip else str(value) for key, value in query.items()}
 
@@ -83,7 +60,7 @@ def query_problems(
     query = criterion.query
     if query is None:
         return []
-    form = forms[metric_of(criterion)]
+    form = forms[criterion.metric]
     if isinstance(query, str):
         if form.text_part is None:
             return [

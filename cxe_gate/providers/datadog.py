@@ -4,36 +4,26 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from itertools import pairwise
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from ..config import (
     ApdexCriterion,
     CriterionBase,
-    CustomCriterion,
     Duration,
-    ErrorRateCriterion,
     LatencyCriterion,
     Location,
     Secret,
-    SecretRef,
 )
-from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
-from .answers import data_point, error_rate_of_counts, expected_shape, provider_error, total
-from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
-from .criterion_checks import (
-    QueryForm,
-    apdex_t_problems,
-    query_parts,
-    query_problems,
-    unserved_problems,
-)
-from .transport import ApiClient, HttpSettings, seconds_from_now
+from .answers import error_rate_of_counts, total
+from .apm import ApmProvider, ApmQueries
+from .base import ProviderContext, ProviderSettings
+from .criterion_checks import QueryForm, apdex_t_problems, query_parts
+from .datadog_api import DatadogApi, Series, data_end
+from .transport import ApiClient, HttpSettings, key_headers, seconds_from_now
 
 # When a rate limit lifts. Datadog sends no Retry-After: X-RateLimit-Reset holds the seconds left
 # until the limit resets, next to X-RateLimit-Limit, -Period, -Remaining and -Name
@@ -151,66 +141,32 @@ class DatadogSettings(HttpSettings):
         return self.api_url or f"https://api.{self.site}"
 
 
-@dataclass(frozen=True)
-class _Series:
-    """One series of an answer: values in time order (None where Datadog had no point)."""
-
-    times: tuple[float, ...]  # ms, each the start of the rollup bucket its value stands for
-    values: tuple[float | None, ...]
-    unit: str | None  # a time unit's name ("second") when Datadog said so
-    bucket_ms: float | None = None  # the rollup interval, when the answer tells it
-
-
-def _data_end(answer: dict[str, list[_Series]], window: TimeWindow) -> datetime | None:
-    """How far the answer's data reaches: the time of its newest point holding a value. Datadog
-    stamps a point with the start of its rollup bucket, so this is never later than the newest
-    data, and short of it by at most a bucket; a bucket that began before the window counts from
-    the window's start (the query reads nothing earlier). A bucket as long as the window (the
-    default queries' `.rollup(…, <window>)`) cannot place the end of the data: None, as when the
-    answer does not tell the interval."""
-    span_ms = (window.end - window.start).total_seconds() * 1000
-    newest: float | None = None
-    for series in answer.values():
-        for item in series:
-            if item.bucket_ms is None or item.bucket_ms >= span_ms:
-                continue
-            for start, value in zip(item.times, item.values, strict=True):
-                if value is not None and (newest is None or start > newest):
-                    newest = start
-    if newest is None:
-        return None
-    found = datetime.fromtimestamp(0, UTC) + timedelta(milliseconds=newest)
-    return min(window.end, max(window.start, found))
+def _part_problem(metric: str, part: str, value: str) -> str | None:
+    """What is wrong with the text of a raw query's part (the same for every metric)."""
+    if part == "unit" and value.strip() not in _UNIT_WORDS:
+        return f"expected a unit of time (ns, us, ms, s), got {value!r}"
+    if part == "aggregate" and value not in _AGGREGATES:
+        return f"expected one of {', '.join(_AGGREGATES)}, got {value!r}"
+    return None
 
 
-def _spacing(times: tuple[float, ...]) -> float | None:
-    """The rollup interval the times are spaced by (the smallest step, should queries of several
-    intervals share them); None with fewer than two."""
-    steps = [b - a for a, b in pairwise(times) if b > a]
-    return min(steps) if steps else None
-
-
-class DatadogProvider(Provider):
+class DatadogProvider(ApmProvider):
     settings_model = DatadogSettings
     settings: DatadogSettings
+    query_kind = "a Datadog metric query"  # a filter is tags added to the scope
+    errors_problem = (
+        "Datadog counts an error where the tracer flagged the span as one "
+        "(trace.<operation>.errors); to count other failures, give query: "
+        "{errors: <count query>, requests: <count query>}"
+    )
+    queries = ApmQueries(_QUERY_FORMS, "a ratio", _part_problem)
 
     @classmethod
-    def criterion_problems(
+    def product_problems(
         cls, criterion: CriterionBase, settings: ProviderSettings
     ) -> list[tuple[Location, str]]:
         assert isinstance(settings, DatadogSettings)
-        if unserved := unserved_problems(criterion, "datadog"):
-            return unserved
         problems: list[tuple[Location, str]] = []
-        if "errors" in criterion.model_fields_set:
-            problems.append(
-                (
-                    ("errors",),
-                    "Datadog counts an error where the tracer flagged the span as one "
-                    "(trace.<operation>.errors); to count other failures, give query: "
-                    "{errors: <count query>, requests: <count query>}",
-                )
-            )
         if criterion.filter is not None:
             if criterion.query is not None:
                 problems.append(
@@ -243,46 +199,24 @@ class DatadogProvider(Provider):
                 "settings)",
                 with_t="computes this service's Apdex with",
             )
-        problems += query_problems(
-            criterion,
-            _QUERY_FORMS,
-            query_kind="a Datadog metric query",
-            not_counts="a ratio",
-            part_problem=_part_problem,
-        )
         return problems
 
     def __init__(self, settings: DatadogSettings, context: ProviderContext):
         super().__init__(settings, context)
-        api_key = context.secret(SecretRef(settings.api_key), "api_key")
-        app_key = context.secret(SecretRef(settings.app_key), "app_key")
+        api_key = context.secret(settings.api_key, "api_key")
+        app_key = context.secret(settings.app_key, "app_key")
         self.client = ApiClient(
             context,
             settings,
             base_url=settings.base_url,
-            headers={
-                "DD-API-KEY": api_key,
-                "DD-APPLICATION-KEY": app_key,
-                "Accept": "application/json",
-            },
+            headers=key_headers(context, {"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key})
+            | {"Accept": "application/json"},
             auth_hint=f"and that site ({settings.site}) is the account's Datadog site",
             reset_headers=RESET_HEADERS,
         )
-
-    def close(self) -> None:
-        self.client.close()
+        self._api = DatadogApi(self.client, settings.api)
 
     # --- metrics --------------------------------------------------------------------------------
-
-    def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
-        criterion = request.criterion
-        build = {
-            ErrorRateCriterion: self._error_rate,
-            LatencyCriterion: self._latency,
-            ApdexCriterion: self._apdex,
-            CustomCriterion: self._custom,
-        }[type(criterion)]
-        return {window.label: build(criterion, window) for window in windows}
 
     def _scope(self, criterion: CriterionBase) -> str:
         tags = [f"service:{self.settings.service}"] if self.settings.service else []
@@ -309,7 +243,7 @@ class DatadogProvider(Provider):
     def _error_rate(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         queries = self._defaults(criterion, window) | query_parts(criterion, _QUERY_FORMS)
         sent = {role: queries[role] for role in ("errors", "requests")}
-        answer, text = self._fetch(sent, window)
+        answer, text = self._api.fetch(sent, window)
         measured = error_rate_of_counts(
             total(answer["errors"]),
             total(answer["requests"]),
@@ -317,14 +251,14 @@ class DatadogProvider(Provider):
             text,
             same_source="do both queries read the same spans?",
         )
-        return replace(measured, data_end=_data_end(answer, window))
+        return replace(measured, data_end=data_end(answer, window))
 
     def _latency(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         assert isinstance(criterion, LatencyCriterion)
         parts = query_parts(criterion, _QUERY_FORMS)
         queries = self._defaults(criterion, window) | parts
         sent = {role: queries[role] for role in ("latency", "requests")}
-        answer, text = self._fetch(sent, window)
+        answer, text = self._api.fetch(sent, window)
         value, buckets = self._window_mean(answer, "latency", text)
         if value is None:
             return Measurement(value=None, samples=0, query=text)
@@ -341,13 +275,13 @@ class DatadogProvider(Provider):
             samples,
             details=details,
             query=text,
-            data_end=_data_end(answer, window),
+            data_end=data_end(answer, window),
         )
 
     def _apdex(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         queries = self._defaults(criterion, window) | query_parts(criterion, _QUERY_FORMS)
         sent = {role: queries[role] for role in ("apdex", "requests")}
-        answer, text = self._fetch(sent, window)
+        answer, text = self._api.fetch(sent, window)
         score, buckets = self._window_mean(answer, "apdex", text)
         if score is None:
             return Measurement(value=None, samples=0, query=text)
@@ -367,7 +301,7 @@ class DatadogProvider(Provider):
             variance=variance,
             details=details,
             query=text,
-            data_end=_data_end(answer, window),
+            data_end=data_end(answer, window),
         )
 
     def _custom(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
@@ -376,7 +310,7 @@ class DatadogProvider(Provider):
         sent = {"value": parts["query"]}
         if "samples" in parts:
             sent["samples"] = parts["samples"]
-        answer, text = self._fetch(sent, window)
+        answer, text = self._api.fetch(sent, window)
         value = self._aggregate(answer["value"], aggregate, text)
         if value is None:
             return Measurement(value=None, samples=0, query=text)
@@ -384,15 +318,15 @@ class DatadogProvider(Provider):
         if "samples" in parts:
             counted = total(answer["samples"])
             samples = round(counted) if counted is not None else 0
-        details = {"samples": samples} if "samples" in parts else {}
+        details: dict[str, float] = {"samples": samples} if "samples" in parts else {}
         return Measurement(
-            value, samples, details=details, query=text, data_end=_data_end(answer, window)
+            value, samples, details=details, query=text, data_end=data_end(answer, window)
         )
 
     # --- reading answers ------------------------------------------------------------------------
 
     def _window_mean(
-        self, answer: dict[str, list[_Series]], role: str, text: str
+        self, answer: dict[str, list[Series]], role: str, text: str
     ) -> tuple[float | None, int]:
         """One value over the window: the single bucket's, or, when Datadog split the window into
         rollup buckets, their mean weighted by each bucket's requests (exact for Apdex, an
@@ -422,7 +356,7 @@ class DatadogProvider(Provider):
             return sum(v for _, v in points) / len(points), len(points)
         return sum(weights.get(t, 0.0) * v for t, v in points) / weight, len(points)
 
-    def _samples(self, answer: dict[str, list[_Series]], text: str) -> int:
+    def _samples(self, answer: dict[str, list[Series]], text: str) -> int:
         requests = total(answer["requests"])
         if requests is None:
             raise self._fail(
@@ -432,7 +366,7 @@ class DatadogProvider(Provider):
             )
         return round(requests)
 
-    def _aggregate(self, series: list[_Series], aggregate: str, text: str) -> float | None:
+    def _aggregate(self, series: list[Series], aggregate: str, text: str) -> float | None:
         if aggregate == "sum":
             return total(series)
         if len(series) > 1:
@@ -451,164 +385,6 @@ class DatadogProvider(Provider):
             return values[-1]
         return min(values) if aggregate == "min" else max(values)
 
-    # --- the API --------------------------------------------------------------------------------
 
-    def _fetch(
-        self, queries: dict[str, str], window: TimeWindow
-    ) -> tuple[dict[str, list[_Series]], str]:
-        """Every query's series over the window, by role, and the text of what was sent."""
-        start_ms = int(window.start.timestamp() * 1000)
-        end_ms = int(window.end.timestamp() * 1000)
-        if self.settings.api == "v1":
-            start, end = start_ms // 1000, end_ms // 1000
-            text = "; ".join(f"{role}: {q}" for role, q in queries.items())
-            text += f" (GET /api/v1/query, from={start}&to={end} s)"
-            return {role: self._v1(q, start, end, text) for role, q in queries.items()}, text
-        text = "; ".join(f"{role}: {q}" for role, q in queries.items())
-        text += f" (POST /api/v2/query/timeseries, from={start_ms}&to={end_ms} ms)"
-        return self._v2(queries, start_ms, end_ms, text), text
-
-    def _v2(
-        self, queries: dict[str, str], start_ms: int, end_ms: int, text: str
-    ) -> dict[str, list[_Series]]:
-        roles = list(queries)
-        body = {
-            "data": {
-                "type": "timeseries_request",
-                "attributes": {
-                    "from": start_ms,
-                    "to": end_ms,
-                    "queries": [
-                        {"data_source": "metrics", "name": role, "query": queries[role]}
-                        for role in roles
-                    ],
-                },
-            }
-        }
-        reply = self.client.post(
-            "/api/v2/query/timeseries", json_body=body, query=text, accept={400}
-        )
-        answer = reply.body
-        if reply.status == 400:
-            raise self._fail(f"Datadog rejected the query: {_error_text(answer)}", text)
-        attributes = _dig(answer, ("data", "attributes"))
-        if isinstance(answer, dict) and answer.get("errors"):
-            raise self._fail(f"Datadog answered with errors: {_error_text(answer)}", text)
-        if not isinstance(attributes, dict):
-            raise self._fail(
-                expected_shape("data.attributes with series, times and values", answer), text
-            )
-        series = attributes.get("series") or []
-        values = attributes.get("values") or []
-        times = attributes.get("times") or []
-        if not (isinstance(series, list) and isinstance(values, list) and isinstance(times, list)):
-            raise self._fail(expected_shape("lists in series, times and values", attributes), text)
-        if len(values) != len(series):
-            raise self._fail(
-                f"expected a values list for each of the {len(series)} series, got {len(values)}",
-                text,
-            )
-        found: dict[str, list[_Series]] = {role: [] for role in roles}
-        stamps = tuple(data_point(t, "a time", self.context, text) or 0.0 for t in times)
-        bucket_ms = _spacing(stamps)  # every series shares the times
-        for info, points in zip(series, values, strict=True):
-            index = info.get("query_index") if isinstance(info, dict) else None
-            if not isinstance(index, int) or not 0 <= index < len(roles):
-                raise self._fail(
-                    f"expected series[].query_index between 0 and {len(roles) - 1}, got {index!r}",
-                    text,
-                )
-            if not isinstance(points, list) or len(points) != len(stamps):
-                raise self._fail(
-                    f"expected {len(stamps)} values per series (one per time), got "
-                    f"{len(points) if isinstance(points, list) else points!r}",
-                    text,
-                )
-            found[roles[index]].append(
-                _Series(
-                    stamps,
-                    tuple(data_point(v, "a value", self.context, text) for v in points),
-                    _unit_name(info.get("unit")),
-                    bucket_ms,
-                )
-            )
-        return found
-
-    def _v1(self, query: str, start: int, end: int, text: str) -> list[_Series]:
-        reply = self.client.get(
-            "/api/v1/query",
-            params={"from": start, "to": end, "query": query},
-            query=text,
-            accept={400},
-        )
-        answer = reply.body
-        if reply.status == 400:
-            raise self._fail(f"Datadog rejected the query: {_error_text(answer)}", text)
-        if not isinstance(answer, dict):
-            raise self._fail(expected_shape("an object with series", answer), text)
-        if answer.get("status") == "error" or answer.get("error"):
-            raise self._fail(f"Datadog answered with an error: {answer.get('error')}", text)
-        series = answer.get("series")
-        if not isinstance(series, list):
-            raise self._fail(expected_shape("series as a list", answer), text)
-        found = []
-        for item in series:
-            pointlist = item.get("pointlist") if isinstance(item, dict) else None
-            if pointlist is None and isinstance(item, dict) and "pointlist" in item:
-                pointlist = []  # a null pointlist: no points
-            if not isinstance(pointlist, list) or not all(
-                isinstance(p, list) and len(p) == 2 for p in pointlist
-            ):
-                raise self._fail(
-                    expected_shape("series[].pointlist as [[time, value], …]", item), text
-                )
-            stamps = tuple(data_point(p[0], "a time", self.context, text) or 0.0 for p in pointlist)
-            # `interval` is the series' rollup interval in seconds
-            interval = item.get("interval")
-            known = isinstance(interval, int | float) and not isinstance(interval, bool)
-            found.append(
-                _Series(
-                    stamps,
-                    tuple(data_point(p[1], "a value", self.context, text) for p in pointlist),
-                    _unit_name(item.get("unit")),
-                    interval * 1000 if known and interval > 0 else _spacing(stamps),
-                )
-            )
-        return found
-
-    def _fail(self, message: str, text: str) -> ProviderError:
-        return provider_error(self.context, message, text)
-
-
-def _part_problem(part: str, value: str) -> str | None:
-    if part == "unit" and value.strip() not in _UNIT_WORDS:
-        return f"expected a unit of time (ns, us, ms, s), got {value!r}"
-    if part == "aggregate" and value not in _AGGREGATES:
-        return f"expected one of {', '.join(_AGGREGATES)}, got {value!r}"
-    return None
-
-
-def _series_unit(series: list[_Series]) -> str | None:
+def _series_unit(series: list[Series]) -> str | None:
     return next((s.unit for s in series if s.unit), None)
-
-
-def _unit_name(unit: Any) -> str | None:
-    """The unit Datadog names for a series' values: `unit` is [{name: "second", …}, per-unit]."""
-    first = unit[0] if isinstance(unit, list) and unit else unit
-    name = first.get("name") if isinstance(first, dict) else None
-    return str(name).lower() if name else None
-
-
-def _dig(value: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-def _error_text(answer: Any) -> str:
-    errors = answer.get("errors") if isinstance(answer, dict) else None
-    if isinstance(errors, list):
-        return "; ".join(str(e) for e in errors) or "no reason given"
-    return str(errors or answer or "no reason given")[:300]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
@@ -16,25 +15,20 @@ from ..config import (
     CriterionBase,
     CustomCriterion,
     Duration,
-    ErrorRateCriterion,
     LatencyCriterion,
     Location,
     Secret,
-    SecretRef,
 )
-from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow, Unit
-from .answers import data_point, error_rate_of_counts, expected_shape, provider_error, total
-from .base import MetricRequest, Provider, ProviderContext, ProviderSettings, default_unit
-from .criterion_checks import (
-    QueryForm,
-    apdex_t_problems,
-    metric_of,
-    query_parts,
-    query_problems,
-    unserved_problems,
+from .answers import data_point, error_rate_of_counts, expected_shape, total
+from .apm import ApmProvider, ApmQueries
+from .base import (
+    MetricRequest,
+    ProviderContext,
+    ProviderSettings,
 )
-from .transport import ApiClient, HttpSettings, unix_time
+from .criterion_checks import QueryForm, apdex_t_problems, query_parts
+from .transport import ApiClient, HttpSettings, token_auth, unix_time
 
 # When a rate limit lifts. Dynatrace's Managed Cluster API documents X-RateLimit-Reset as a UNIX
 # time in microseconds (dynatrace.com/support/help/managed-cluster/cluster-api/basics/
@@ -126,6 +120,13 @@ class DynatraceSettings(HttpSettings):
         return self.url or f"https://{self.environment}.live.dynatrace.com"
 
 
+def _unit_problem(metric: str, part: str, value: str) -> str | None:
+    units = sorted(_TO_MS) + ([_PERCENT] if metric == "custom" else [])
+    if part == "unit" and value.strip() not in units:
+        return f"expected one of {', '.join(units)}, got {value!r}"
+    return None
+
+
 @dataclass(frozen=True)
 class _Series:
     """One series of a metric's answer: its dimension values and its values (None: no data)."""
@@ -134,86 +135,56 @@ class _Series:
     values: tuple[float | None, ...]
 
 
-class DynatraceProvider(Provider):
+class DynatraceProvider(ApmProvider):
     settings_model = DynatraceSettings
     settings: DynatraceSettings
+    takes_filter = False
+    narrow_instead = (
+        "it narrows by entity: set the provider's entity_selector, or the query's entitySelector"
+    )
+    query_kind = "a metric selector"
+    errors_problem = (
+        "Dynatrace counts failed requests itself (builtin:service.errors.total.count); to count "
+        "others, give query: {errors: <metric selector>, requests: <metric selector>}"
+    )
+    queries = ApmQueries(_QUERY_FORMS, "a rate", _unit_problem)
 
     @classmethod
-    def criterion_problems(
+    def product_problems(
         cls, criterion: CriterionBase, settings: ProviderSettings
     ) -> list[tuple[Location, str]]:
         assert isinstance(settings, DynatraceSettings)
-        if unserved := unserved_problems(criterion, "dynatrace"):
-            return unserved
-        problems: list[tuple[Location, str]] = []
-        if "errors" in criterion.model_fields_set:
-            problems.append(
-                (
-                    ("errors",),
-                    "Dynatrace counts failed requests itself (builtin:service.errors.total.count); "
-                    "to count others, give query: {errors: <metric selector>, requests: <metric "
-                    "selector>}",
-                )
-            )
-        if criterion.filter is not None:
-            problems.append(
-                (
-                    ("filter",),
-                    "a dynatrace provider narrows by entity: set the provider's entity_selector, "
-                    "or the query's entitySelector",
-                )
-            )
-        if isinstance(criterion, ApdexCriterion):
-            problems += apdex_t_problems(
-                criterion,
-                settings.apdex_t,
-                product="Dynatrace",
-                own_t="rates each user action by the Apdex thresholds set for the application in "
-                "Dynatrace",
-                with_t="rates this application's actions with",
-            )
-        problems += query_problems(
+        if not isinstance(criterion, ApdexCriterion):
+            return []
+        return apdex_t_problems(
             criterion,
-            _QUERY_FORMS,
-            query_kind="a metric selector",
-            not_counts="a rate",
-            part_problem=partial(_unit_problem, metric_of(criterion)),
+            settings.apdex_t,
+            product="Dynatrace",
+            own_t="rates each user action by the Apdex thresholds set for the application in "
+            "Dynatrace",
+            with_t="rates this application's actions with",
         )
-        return problems
 
     def __init__(self, settings: DynatraceSettings, context: ProviderContext):
         super().__init__(settings, context)
-        token = context.secret(SecretRef(settings.token), "token")
+        token = context.secret(settings.token, "token")
         self.client = ApiClient(
             context,
             settings,
             base_url=settings.base_url,
-            headers={"Authorization": f"Api-Token {token}", "Accept": "application/json"},
+            headers=token_auth(context, token, scheme="Api-Token") | {"Accept": "application/json"},
             auth_hint="and that the token has the metrics.read scope",
             reset_headers=RESET_HEADERS,
         )
-
-    def close(self) -> None:
-        self.client.close()
 
     def unit(self, request: MetricRequest) -> Unit | str:
         criterion = request.criterion
         declared = query_parts(criterion, _QUERY_FORMS, strip=True).get("unit")
         if isinstance(criterion, CustomCriterion) and declared:
             return Unit.RATIO if declared == _PERCENT else Unit.MILLISECONDS
-        return default_unit(criterion)
+        return criterion.default_unit()
 
     # --- metrics --------------------------------------------------------------------------------
-
-    def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
-        criterion = request.criterion
-        build = {
-            ErrorRateCriterion: self._error_rate,
-            LatencyCriterion: self._latency,
-            ApdexCriterion: self._apdex,
-            CustomCriterion: self._custom,
-        }[type(criterion)]
-        return {window.label: build(criterion, window) for window in windows}
 
     def _error_rate(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         parts = query_parts(criterion, _QUERY_FORMS, strip=True)
@@ -399,16 +370,6 @@ class DynatraceProvider(Provider):
             tuple(dimensions),
             tuple(data_point(v, "values", self.context, text, plural=True) for v in values),
         )
-
-    def _fail(self, message: str, text: str) -> ProviderError:
-        return provider_error(self.context, message, text)
-
-
-def _unit_problem(metric: str, part: str, value: str) -> str | None:
-    units = sorted(_TO_MS) + ([_PERCENT] if metric == "custom" else [])
-    if part == "unit" and value.strip() not in units:
-        return f"expected one of {', '.join(units)}, got {value!r}"
-    return None
 
 
 def _error_text(answer: Any) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import glob
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 
 class DuckType(Protocol):
@@ -19,7 +20,9 @@ class DuckType(Protocol):
     def id(self) -> str: ...
 
     @property
-    def children(self) -> list[tuple[str, DuckType]]: ...
+    def children(self) -> Sequence[tuple[str, Any]]:
+        """A struct's or map's fields and their types; a decimal's width and scale, an enum's
+        values (never navigated)."""
 
 
 Format = Literal["parquet", "csv", "json"]

@@ -1,25 +1,18 @@
 """The `http` provider: any JSON HTTP API (NPS/CSAT tools, in-house metric endpoints). Each criterion's
 `query` says which request to send per window and where in the answer its numbers are, as JSONPath
-(starting with `$`) or JMESPath (anything else)."""
+(starting with `$`) or JMESPath (anything else): see json_paths.py."""
 
 from __future__ import annotations
 
 import difflib
 import json
-import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from functools import lru_cache
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
 
-import jmespath
-from jmespath.exceptions import JMESPathError
-from jsonpath_ng.exceptions import JSONPathError
-from jsonpath_ng.ext import parse as parse_jsonpath
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..config import (
@@ -30,11 +23,11 @@ from ..config import (
     ErrorRateCriterion,
     FeedbackCriterion,
     Location,
-    SecretRef,
 )
 from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .json_paths import Answer, check_path
 from .query_contract import COUNTS, counts_problem, from_counts, parameters
 from .transport import ApiClient, HttpSettings, basic_auth
 
@@ -46,8 +39,6 @@ _CREDENTIAL = re.compile(
     r"auth|token|secret|passw|cookie|signature|apikey|(^|[-_])key$", re.IGNORECASE
 )
 _SCALES = {"percent": 0.01, "seconds": 1000.0, "microseconds": 0.001}
-# A Unix time at least this large is in milliseconds: 10^11 seconds would be the year 5138.
-_MS_FROM = 1e11
 
 
 def _refs(text: str) -> list[str]:
@@ -128,24 +119,6 @@ class HttpProviderSettings(HttpSettings):
 # --- the criterion's query ----------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
-def _compiled(path: str) -> Any:
-    """A JSONPath (starts with `$`) or a JMESPath expression, compiled once."""
-    if path.startswith("$"):
-        return parse_jsonpath(path)
-    return jmespath.compile(path)
-
-
-def _check_path(path: str) -> str:
-    path = path.strip()
-    try:
-        _compiled(path)
-    except (JSONPathError, JMESPathError) as exc:
-        kind = "JSONPath" if path.startswith("$") else "JMESPath (a JSONPath starts with $)"
-        raise ValueError(f"{path!r} is not a valid {kind}: {_first_line(exc)}") from None
-    return path
-
-
 Scalar = str | int | float | bool
 
 
@@ -197,7 +170,7 @@ class HttpQuery(BaseModel):
     )
     @classmethod
     def _path(cls, path: str | None) -> str | None:
-        return None if path is None else _check_path(path)
+        return None if path is None else check_path(path)
 
     @field_validator("samples")
     @classmethod
@@ -206,7 +179,7 @@ class HttpQuery(BaseModel):
             if samples < 1:
                 raise ValueError("a fixed samples count must be at least 1")
             return samples
-        return None if samples is None else _check_path(str(samples))
+        return None if samples is None else check_path(str(samples))
 
     @field_validator("path")
     @classmethod
@@ -303,96 +276,6 @@ def _validation_problems(exc: ValidationError, prefix: Location) -> list[tuple[L
     return [(place, "; ".join(messages)) for place, messages in found.items()]
 
 
-# --- reading numbers out of an answer -----------------------------------------------------------
-
-
-def _as_number(value: Any) -> float | None:
-    """A JSON number, or a number written as text ("12.5", as many APIs send them); else None."""
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value.strip())
-        except ValueError:
-            return None
-    return None
-
-
-def _found(path: str, body: Any) -> list[Any]:
-    """Every value `path` matches in `body` (JMESPath: its result, a list read as its items)."""
-    compiled = _compiled(path)
-    if path.startswith("$"):
-        return [match.value for match in compiled.find(body)]
-    result = compiled.search(body)
-    if result is None:
-        return []
-    return result if isinstance(result, list) else [result]
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value, default=str)
-    return text if len(text) <= 60 else text[:60] + "…"
-
-
-class _Answer:
-    """One window's JSON answer, read through the query's paths."""
-
-    def __init__(self, body: Any, error: Callable[[str], ProviderError]):
-        self.body = body
-        self._error = error
-
-    def number(self, path: str) -> float | None:
-        """The one number at `path`; None when it matches nothing, null or NaN (no data)."""
-        found = [v for v in _found(path, self.body) if v is not None]
-        if not found:
-            return None
-        if len(found) > 1:
-            raise self._error(
-                f"{path} matched {len(found)} values ({_shown(found[:3])}), expected one number"
-            )
-        value = found[0]
-        number = _as_number(value)
-        if number is None:
-            raise self._error(f"{path} matched {_shown(value)}, expected a number")
-        if math.isnan(number):
-            return None
-        if math.isinf(number):
-            raise self._error(f"{path} matched {_shown(value)}, expected a finite number")
-        return number
-
-    def newest(self, path: str) -> datetime | None:
-        """The newest of the times at `path`; None when it matches nothing or only null."""
-        found = [self._time(path, v) for v in _found(path, self.body) if v is not None]
-        return max(found) if found else None
-
-    def _time(self, path: str, value: Any) -> datetime:
-        number = _as_number(value)
-        if number is None and isinstance(value, str):
-            try:
-                moment = datetime.fromisoformat(value.strip())
-            except ValueError:
-                moment = None
-            if moment is not None:
-                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-        if number is None or not math.isfinite(number):
-            raise self._error(
-                f"{path} matched {_shown(value)}, expected a time: ISO 8601 or Unix seconds "
-                "or milliseconds"
-            )
-        since = (
-            timedelta(milliseconds=number) if abs(number) >= _MS_FROM else timedelta(seconds=number)
-        )
-        return datetime.fromtimestamp(0, UTC) + since
-
-    def count(self, path: str) -> int | None:
-        number = self.number(path)
-        if number is None:
-            return None
-        if number < 0 or number != int(number):
-            raise self._error(f"{path} matched {number:g}, expected a count (a whole number ≥ 0)")
-        return int(number)
-
-
 # --- the provider -------------------------------------------------------------------------------
 
 
@@ -428,6 +311,9 @@ def _fill(item: Any, values: Mapping[str, str | int | float]) -> Any:
 class HttpProvider(Provider):
     settings_model = HttpProviderSettings
     settings: HttpProviderSettings
+    takes_filter = False
+    narrow_instead = "put the condition in params"
+    query_kind = "a mapping with path and value"
 
     @classmethod
     def criterion_problems(
@@ -443,12 +329,8 @@ class HttpProvider(Provider):
                 )
             ]
         if not isinstance(criterion.query, dict):
-            return [(("query",), "expected a mapping with path and value for an http provider")]
+            return [(("query",), f"expected {cls.query_kind} for an http provider")]
         problems: list[tuple[Location, str]] = []
-        if criterion.filter is not None:
-            problems.append(
-                (("filter",), "an http provider cannot filter rows: put the condition in params")
-            )
         try:
             query = HttpQuery.model_validate(criterion.query)
         except ValidationError as exc:
@@ -507,7 +389,7 @@ class HttpProvider(Provider):
     def _resolve(self, template: str, key: str) -> str:
         """A header or parameter with its `${VAR}` references filled from the environment; the
         whole value, and as a query string carries it, is redacted like the secrets in it."""
-        value = _REF.sub(lambda m: self.context.secret(SecretRef(m[0]), key), template)
+        value = _REF.sub(lambda m: self.context.secret(m[0], key), template)
         if value != template:
             self.context.add_secret(value)
             self.context.add_secret(quote_plus(value))
@@ -558,7 +440,7 @@ class HttpProvider(Provider):
                 query=shown,
             )
 
-        answer = _Answer(reply.body, error)
+        answer = Answer(reply.body, error)
         measured = _measurement(query, answer, shown, error)
         if query.data_end is not None:
             measured = replace(measured, data_end=answer.newest(query.data_end))
@@ -567,7 +449,7 @@ class HttpProvider(Provider):
 
 def _measurement(
     query: HttpQuery,
-    answer: _Answer,
+    answer: Answer,
     shown: str,
     error: Callable[[str], ProviderError],
 ) -> Measurement:
@@ -625,8 +507,3 @@ def _measurement(
         details=details,
         query=shown,
     )
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

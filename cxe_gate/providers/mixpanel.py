@@ -16,28 +16,27 @@ from ..config import (
     ConversionCriterion,
     CriterionBase,
     EngagementCriterion,
-    Journey,
     Location,
     Secret,
 )
 from ..measurement import Measurement, TimeWindow
 from ..quantities import format_duration
 from .analytics import (
+    AnalyticsProvider,
     AnalyticsService,
     Answers,
     Check,
     QueryKeys,
-    criterion_journey,
     engagement_measurement,
     read_count,
-    refuse_unservable,
     request_text,
     snippet,
 )
 from .answers import provider_error
-from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .base import MetricRequest, ProviderContext, ProviderSettings
+from .capabilities import criterion_journey, refuse_unservable
 from .days import DaySpan, day_spans, local, time_zone, with_spans
-from .funnels import funnel_measurement, users_funnel_problems
+from .funnels import funnel_measurement
 from .transport import ApiClient, HttpSettings, basic_auth
 
 REGIONS = {
@@ -59,10 +58,8 @@ def _text(value: object) -> bool:
 
 _WHERE: Check = (_text, 'a segmentation expression such as properties["$os"] == "iOS"')
 MIXPANEL = AnalyticsService(
-    name="mixpanel",
     service="Mixpanel",
     segmentation="Mixpanel's segmentation",
-    narrow='narrow a mixpanel query with query: {where: \'properties["$os"] == "iOS"\'}',
     conversion=QueryKeys(
         "Mixpanel funnel",
         {
@@ -157,17 +154,20 @@ def _spill_note(
     return note
 
 
-class MixpanelProvider(Provider):
+class MixpanelProvider(AnalyticsProvider):
     settings_model = MixpanelSettings
     settings: MixpanelSettings
     max_concurrency = 5  # the Query API runs 5 queries at once per project (and 60 an hour)
+    narrow_instead = 'narrow a mixpanel query with query: {where: \'properties["$os"] == "iOS"\'}'
+    query_kind = "a mapping of Mixpanel Query API parameters"
+    analytics = MIXPANEL
 
     @classmethod
     def criterion_problems(
         cls, criterion: CriterionBase, settings: ProviderSettings
     ) -> list[tuple[Location, str]]:
         assert isinstance(settings, MixpanelSettings)
-        problems = MIXPANEL.problems(criterion)
+        problems = super().criterion_problems(criterion, settings)
         raw = criterion.query if isinstance(criterion.query, Mapping) else {}
         if isinstance(criterion, ConversionCriterion) and not (
             "funnel_id" in raw or criterion.journey in settings.funnels
@@ -194,10 +194,6 @@ class MixpanelProvider(Provider):
             )
         return problems
 
-    @classmethod
-    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
-        return users_funnel_problems(journey, "Mixpanel")
-
     def __init__(self, settings: MixpanelSettings, context: ProviderContext):
         super().__init__(settings, context)
         username = context.secret(settings.username, "username")
@@ -212,9 +208,6 @@ class MixpanelProvider(Provider):
         )
         # 60 queries an hour: a question two criteria share is asked once per evaluation.
         self._answers: Answers[tuple[str, Any]] = Answers()
-
-    def close(self) -> None:
-        self.client.close()
 
     # --- plumbing -------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -28,10 +29,12 @@ from ..config import (
 )
 from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
-from .answers import data_point, expected_shape, provider_error
+from .answers import data_point, expected_shape, provider_error, shown
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .capabilities import refuse_unservable, text_query_problems
 from .funnels import judged_on
-from .transport import ApiClient, HttpSettings
+from .nerdgraph import NerdGraph
+from .transport import ApiClient, HttpSettings, key_headers
 
 # NerdGraph per data center (newrelic-client-go pkg/region: US, EU, JP, and GOV for FedRAMP).
 ENDPOINTS = {
@@ -40,7 +43,6 @@ ENDPOINTS = {
     "jp": "https://api.jp.newrelic.com/graphql",
     "gov": "https://gov-api.newrelic.com/graphql",
 }
-_SERVED = ("apdex", "error_rate", "latency", "conversion", "custom")
 # Clauses the provider writes itself: a raw query that sets them would measure another window or
 # come back as many rows.
 _OWN_CLAUSES = re.compile(r"\b(SINCE|UNTIL|TIMESERIES|FACET|COMPARE\s+WITH)\b", re.IGNORECASE)
@@ -163,26 +165,18 @@ class NewRelicProvider(Provider):
     settings_model = NewRelicSettings
     settings: NewRelicSettings
     max_concurrency = 20  # NerdGraph: 25 concurrent requests per user, shared with other tools
+    serves = ("error_rate", "latency", "apdex", "conversion", "custom")
+    query_kind = "NRQL"  # a filter is an NRQL condition too
 
     @classmethod
     def criterion_problems(
         cls, criterion: CriterionBase, settings: ProviderSettings
     ) -> list[tuple[Location, str]]:
-        metric = getattr(criterion, "metric", "")
-        if metric not in _SERVED:
-            return [
-                (
-                    ("metric",),
-                    f"a newrelic provider cannot measure {metric}; it serves {', '.join(_SERVED)}",
-                )
-            ]
         if isinstance(criterion, ConversionCriterion) and criterion.order == "strict":
             return [(("order",), ORDER_PROBLEM)]
         query = criterion.query
-        if query is None:
-            return []
         if not isinstance(query, str):
-            return [(("query",), "expected NRQL as text for a newrelic provider")]
+            return text_query_problems(cls, criterion)
         if "select" not in query.lower():
             return [(("query",), "expected an NRQL query: SELECT … FROM …")]
         clause = _OWN_CLAUSES.search(query)
@@ -217,9 +211,10 @@ class NewRelicProvider(Provider):
             context,
             settings,
             base_url=settings.url or ENDPOINTS[settings.region],
-            headers={"API-Key": key},
+            headers=key_headers(context, {"API-Key": key}),
             auth_hint="(a User key, NRAK-…) and that region is the account's data center",
         )
+        self._nerdgraph = NerdGraph(self.client, settings.account_id, settings.query_seconds)
 
     def close(self) -> None:
         self.client.close()
@@ -227,18 +222,21 @@ class NewRelicProvider(Provider):
     # --- queries ----------------------------------------------------------------------------------
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
+        refuse_unservable(self, request)  # the loader's refusals, for a request built in code
         criterion = request.criterion
         if isinstance(criterion, ConversionCriterion):
             return self._conversions(criterion, request, windows)
         select = self._select(request)
         nrql = {w.label: f"{select} {_since(w)}" for w in windows}
-        rows = self._run([(w.label, nrql[w.label]) for w in windows])
-        read = {
+        rows = self._nerdgraph.rows([(w.label, nrql[w.label]) for w in windows])
+        # Each reader takes its own kind of criterion: the dict is keyed by that kind.
+        readers: dict[type, Callable[[Any, dict[str, Any] | None, str], Measurement]] = {
             ErrorRateCriterion: self._error_rate,
             ApdexCriterion: self._apdex,
             LatencyCriterion: self._latency,
             CustomCriterion: self._custom,
-        }[type(criterion)]
+        }
+        read = readers[type(criterion)]
         # A raw query's SELECT is its author's.
         dated = criterion.query is None
         result = {}
@@ -255,12 +253,6 @@ class NewRelicProvider(Provider):
     ) -> dict[str, Measurement]:
         """Each window's funnel and, for the default funnel, how many distinct values of its
         attribute it dealt with (whether NRQL counted exactly), all in one GraphQL request."""
-        # The loader refused an ordered conversion in the file; a request built in code is
-        # checked here.
-        if criterion.order == "strict":
-            raise ProviderError(
-                f"criterion {criterion.name!r}: {ORDER_PROBLEM}", provider=self.context.name
-            )
         funnel = self._select(request)
         nrql = {w.label: f"{funnel} {_since(w)}" for w in windows}
         asked = [(w.label, nrql[w.label]) for w in windows]
@@ -269,7 +261,7 @@ class NewRelicProvider(Provider):
             counted = self._distinct_values(criterion, request)
             distinct = {w.label: f"{counted} {_since(w)}" for w in windows}
             asked += [(w.label, distinct[w.label]) for w in windows]
-        rows = self._run(asked)
+        rows = self._nerdgraph.rows(asked)
         result = {}
         for i, w in enumerate(windows):
             values = None
@@ -343,12 +335,6 @@ class NewRelicProvider(Provider):
     def _funnel(self, criterion: ConversionCriterion, request: MetricRequest) -> str:
         journey = request.journey
         assert journey is not None
-        # The loader refused these in the file; a request built in code is checked here.
-        problems = self.journey_problems(journey, self.settings)
-        if problems:
-            raise ProviderError(
-                f"journey {criterion.journey!r}: {'; '.join(problems)}", provider=self.context.name
-            )
         step = nrql_name(self.settings.step_attribute)
         steps = ", ".join(
             f"WHERE {step} = {nrql_string(name)} AS {nrql_string(name)}" for name in journey.steps
@@ -381,82 +367,6 @@ class NewRelicProvider(Provider):
         names = ", ".join(nrql_string(name) for name in journey.steps)
         steps_only = f"{nrql_name(s.step_attribute)} IN ({names})"
         return f"FROM {nrql_name(s.journey_event_type)}{self._scope(criterion, steps_only)}"
-
-    def _run(self, asked: list[tuple[str, str]]) -> list[dict[str, Any] | None]:
-        """Send every (window label, NRQL) in one GraphQL request, one alias each; the one row of
-        each, in the order asked."""
-        aliases = {f"w{i}": label for i, (label, _) in enumerate(asked)}
-        nrql = {f"w{i}": query for i, (_, query) in enumerate(asked)}
-        timeout = self.settings.query_seconds
-        fields = " ".join(
-            f"{alias}: nrql(query: ${alias}, timeout: {timeout}) {{ results }}" for alias in aliases
-        )
-        variables_decl = ", ".join(f"${alias}: Nrql!" for alias in aliases)
-        graphql = (
-            f"query($account: Int!, {variables_decl}) "
-            f"{{ actor {{ account(id: $account) {{ {fields} }} }} }}"
-        )
-        variables: dict[str, Any] = {"account": self.settings.account_id}
-        variables.update(nrql)
-        sent = "\n".join(query for _, query in asked)
-        reply = self.client.post(
-            "", json_body={"query": graphql, "variables": variables}, query=sent, accept={400}
-        )
-        body = reply.body
-        if not isinstance(body, dict):
-            raise self._error(expected_shape("a GraphQL answer (an object)", body), sent)
-        if body.get("errors"):
-            raise self._error(self._graphql_errors(body["errors"], aliases), sent)
-        if reply.status != 200:
-            raise self._error(f"{reply.status} without GraphQL errors: {_show(body)}", sent)
-        account = _path(body, ("data", "actor", "account"))
-        if not isinstance(account, dict):
-            raise self._error(expected_shape("data.actor.account in the answer", body), sent)
-        rows: list[dict[str, Any] | None] = []
-        for alias, label in aliases.items():
-            if not isinstance(account.get(alias), dict) or "results" not in account[alias]:
-                raise self._error(
-                    f"the {label} window: "
-                    + expected_shape("nrql.results in the answer", account.get(alias)),
-                    nrql[alias],
-                )
-            rows.append(self._one_row(account[alias]["results"], label, nrql[alias]))
-        return rows
-
-    def _one_row(self, results: Any, label: str, query: str) -> dict[str, Any] | None:
-        if results is None or results == []:
-            return None  # NerdGraph's "no data"
-        if not isinstance(results, list) or not all(isinstance(r, dict) for r in results):
-            raise self._error(
-                f"the {label} window: " + expected_shape("results as a list of rows", results),
-                query,
-            )
-        if len(results) > 1:
-            raise self._error(
-                f"the {label} window: expected one row, got {len(results)} (a FACET or "
-                "TIMESERIES query?)",
-                query,
-            )
-        return results[0]
-
-    def _graphql_errors(self, errors: Any, aliases: dict[str, str]) -> str:
-        if not isinstance(errors, list):
-            return f"NerdGraph answered with errors: {_show(errors)}"
-        parts = []
-        for error in errors:
-            if not isinstance(error, dict):
-                parts.append(_show(error))
-                continue
-            text = str(error.get("message") or "an error without a message")
-            path = error.get("path") or []
-            window = next((aliases[p] for p in path if p in aliases), None)
-            kind = (error.get("extensions") or {}).get("errorClass") or (
-                error.get("extensions") or {}
-            ).get("error_code")
-            parts.append(
-                (f"the {window} window: " if window else "") + text + (f" ({kind})" if kind else "")
-            )
-        return "NerdGraph answered with errors: " + "; ".join(parts)
 
     def _error(self, message: str, query: str) -> ProviderError:
         return provider_error(self.context, message, query)
@@ -544,7 +454,7 @@ class NewRelicProvider(Provider):
                 return self._number(value, wanted, query)
             if len(value) == 1:
                 return self._number(value, next(iter(value)), query)
-            raise self._error(f"expected the {wanted}th percentile in {_show(value)}", query)
+            raise self._error(f"expected the {wanted}th percentile in {shown(value)}", query)
         return self._number(row, keys[0], query)
 
     def _conversion(
@@ -641,16 +551,3 @@ def _funnel_steps(row: dict[str, Any]) -> list[Any] | None:
         if isinstance(value, dict) and isinstance(value.get("steps"), list):
             return value["steps"]
     return None
-
-
-def _path(body: Any, keys: tuple[str, ...]) -> Any:
-    for key in keys:
-        if not isinstance(body, dict):
-            return None
-        body = body.get(key)
-    return body
-
-
-def _show(value: Any, limit: int = 200) -> str:
-    text = " ".join(repr(value).split()) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= limit else text[:limit] + "…"

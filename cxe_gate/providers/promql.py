@@ -69,16 +69,29 @@ def selector(metric: str, matchers: list[str]) -> str:
     return f"{metric}{{{', '.join(matchers)}}}" if matchers else metric
 
 
+def epoch_ms(moment: datetime) -> int:
+    """Milliseconds since the Unix epoch, the precision Prometheus keeps."""
+    return round((moment - _EPOCH) / _MS)
+
+
+def from_epoch_ms(ms: int) -> datetime:
+    return _EPOCH + ms * _MS
+
+
 def unix_time(moment: datetime) -> str:
     """Unix seconds with milliseconds, the precision Prometheus keeps: `1763884800.123`."""
-    ms = round((moment - _EPOCH) / _MS)
+    ms = epoch_ms(moment)
     return f"{ms // 1000}.{ms % 1000:03d}"
+
+
+def duration_text(ms: int) -> str:
+    """Milliseconds as a PromQL duration: `3600s`, or `1500ms` when not whole seconds."""
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
 def range_text(window: TimeWindow) -> str:
     """The window's length as a PromQL range: `3600s`, or `1500ms` when not whole seconds."""
-    ms = round((window.end - window.start) / _MS)
-    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+    return duration_text(round((window.end - window.start) / _MS))
 
 
 def substitute(query: str, window: TimeWindow) -> str:

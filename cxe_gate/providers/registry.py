@@ -52,3 +52,16 @@ def provider_class(type_name: str) -> type[Provider] | None:
         provider = getattr(importlib.import_module(module_name), attribute)
     _registered[type_name] = provider
     return provider
+
+
+def type_name(provider: type[Provider]) -> str:
+    """The `type` a provider class is known by in cxe.yml, for its messages ("a datadog provider");
+    its class name when it was never registered."""
+    path = f"{provider.__module__}:{provider.__qualname__}"
+    for name, target in _BUILTIN.items():
+        if target == path:
+            return name
+    for name, registered in _registered.items():
+        if registered is provider:
+            return name
+    return provider.__name__

@@ -27,10 +27,9 @@ from ..errors import ConfigError, ProviderError
 from ..measurement import Measurement, TimeWindow
 from .answers import data_point, expected_shape, provider_error
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
-from .transport import ApiClient, HttpSettings, Reply, unix_time
+from .transport import ApiClient, HttpSettings, Reply, token_auth, unix_time
 
 DEFAULT_URL = "https://sentry.io"
-_SERVED = ("error_rate", "custom")
 _VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _NEEDS_QUOTES = re.compile(r'[\s",()\[\]]')
 _ERROR_RATE_KEYS = {"unit"}
@@ -125,20 +124,13 @@ class SentryProvider(Provider):
     settings_model = SentrySettings
     settings: SentrySettings
     max_concurrency = 10  # Sentry limits concurrent requests per caller and endpoint
+    serves = ("error_rate", "custom")  # the crash rate; a sessions or events field
+    query_kind = "a mapping of Sentry query parameters"  # a filter is Sentry search syntax
 
     @classmethod
     def criterion_problems(
         cls, criterion: CriterionBase, settings: ProviderSettings
     ) -> list[tuple[Location, str]]:
-        metric = getattr(criterion, "metric", "")
-        if metric not in _SERVED:
-            return [
-                (
-                    ("metric",),
-                    f"a sentry provider cannot measure {metric}; it serves error_rate (crash "
-                    "rate of sessions or users) and custom (a sessions or events field)",
-                )
-            ]
         problems: list[tuple[Location, str]] = []
         if isinstance(criterion, ErrorRateCriterion) and "errors" in criterion.model_fields_set:
             problems.append(
@@ -167,7 +159,7 @@ class SentryProvider(Provider):
             context,
             settings,
             base_url=settings.base_url,
-            headers={"Authorization": f"Bearer {token}"},
+            headers=token_auth(context, token),
             auth_hint="(a token with org:read) and that url/region is the organization's",
             reset_headers=RESET_HEADERS,
         )

@@ -30,11 +30,12 @@ from ..config import (
     LatencyCriterion,
     Location,
     Secret,
-    SecretRef,
 )
 from ..errors import ConfigError, ProviderError
 from ..measurement import Measurement, TimeWindow
+from .answers import first_line
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .capabilities import text_query_problems
 from .conditions import check_condition, dialect_for_backend
 from .query_contract import COUNTS, counts_problem, from_counts, parameters
 
@@ -181,11 +182,6 @@ class _Database(Protocol):
     def close(self) -> None: ...
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0].strip() if text else type(exc).__name__
-
-
 class _DuckDb:
     """A DuckDB file opened read-only through the duckdb module (no SQLAlchemy dialect needed)."""
 
@@ -202,7 +198,7 @@ class _DuckDb:
                 try:
                     self._connection = duckdb.connect(self.path, read_only=self.path != ":memory:")
                 except duckdb.Error as exc:
-                    raise fail(f"cannot open {self.path}: {_first_line(exc)}") from None
+                    raise fail(f"cannot open {self.path}: {first_line(exc)}") from None
             return self._connection
 
     def run(self, sql: str, params: dict[str, Any], timeout: float, fail: _Fail) -> _Result:
@@ -218,7 +214,7 @@ class _DuckDb:
         except duckdb.InterruptException:
             raise fail.timed_out(timeout, "timeout; the query was interrupted") from None
         except duckdb.Error as exc:
-            raise fail(f"query failed: {_first_line(exc)}") from None
+            raise fail(f"query failed: {first_line(exc)}") from None
         finally:
             timer.cancel()
             cursor.close()
@@ -261,7 +257,7 @@ class _SqlAlchemy:
         try:
             connection = self.engine.connect()
         except DBAPIError as exc:
-            message = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+            message = first_line(exc.orig) if exc.orig is not None else first_line(exc)
             if _AUTH_FAILED.search(message) or _sqlstate(exc).startswith("28"):
                 raise fail.refused(
                     f"the database at {where} refused the credentials of user "
@@ -269,7 +265,7 @@ class _SqlAlchemy:
                 ) from None
             raise fail(f"cannot connect to the database at {where}: {message}") from None
         except SQLAlchemyError as exc:
-            raise fail(f"cannot connect to the database at {where}: {_first_line(exc)}") from None
+            raise fail(f"cannot connect to the database at {where}: {first_line(exc)}") from None
         with connection:
             try:
                 with connection.begin():
@@ -284,14 +280,14 @@ class _SqlAlchemy:
                     columns = list(result.keys())
                     rows = [tuple(row) for row in result.fetchmany(2)]
             except DBAPIError as exc:
-                message = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)
+                message = first_line(exc.orig) if exc.orig is not None else first_line(exc)
                 if _sqlstate(exc) == "57014" or "statement timeout" in message:
                     raise fail.timed_out(
                         timeout, "statement_timeout; the database cancelled the query"
                     ) from None
                 raise fail(f"query failed: {message}") from None
             except SQLAlchemyError as exc:
-                raise fail(f"query failed: {_first_line(exc)}") from None
+                raise fail(f"query failed: {first_line(exc)}") from None
         return _Result(columns, rows)
 
     def close(self) -> None:
@@ -421,6 +417,10 @@ def _shown(sql: str, params: dict[str, Any]) -> str:
 class SqlProvider(Provider):
     settings_model = SqlSettings
     settings: SqlSettings
+    takes_filter = False
+    narrow_instead = "it runs `query` as written: put this condition in it"
+    takes_cohorts = True
+    query_kind = "an SQL query"
 
     @classmethod
     def criterion_problems(
@@ -436,12 +436,8 @@ class SqlProvider(Provider):
                 )
             ]
         if not isinstance(criterion.query, str):
-            return [(("query",), "expected an SQL query as text for a sql provider")]
+            return text_query_problems(cls, criterion)
         problems: list[tuple[Location, str]] = []
-        if criterion.filter is not None:
-            problems.append(
-                (("filter",), "the sql provider runs `query` as written: put this condition in it")
-            )
         used = _parameters(criterion.query)
         available = _available(criterion)
         unknown = sorted(used - set(available))
@@ -487,7 +483,7 @@ class SqlProvider(Provider):
         super().__init__(settings, context)
         self._url_text = settings.url
         if _ENV_REF.match(settings.url):
-            self._url_text = context.secret(SecretRef(settings.url), "url")
+            self._url_text = context.secret(settings.url, "url")
         self._database = self._open()
 
     def _open(self) -> _Database:

@@ -1,6 +1,6 @@
 """HTTP for providers: JSON over `requests` with per-request timeouts, retries with backoff that
 honour `Retry-After` and each service's own rate-limit reset header, the evaluation's deadline, and
-errors that say what to check, never showing a credential."""
+errors that say what to check; and the headers that carry credentials, never shown."""
 
 from __future__ import annotations
 
@@ -382,13 +382,6 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def basic_auth(context: ProviderContext, user: str, password: str) -> dict[str, str]:
-    """The Authorization header, its encoded credential redacted like the secrets it holds."""
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    context.add_secret(token)  # a proxy's error page may echo the header back
-    return {"Authorization": f"Basic {token}"}
-
-
 def _reason(exc: Exception) -> str:
     """The innermost cause of a requests error, without urllib3's object reprs."""
     text = str(exc)
@@ -401,3 +394,28 @@ def _reason(exc: Exception) -> str:
         if match:
             return match.group(1).strip()
     return text.rsplit(":", maxsplit=1)[-1].strip() or type(exc).__name__
+
+
+# --- credentials ---------------------------------------------------------------------------------
+# Every header that carries a credential is built here, and what it sends is redacted like the
+# secrets it came from: a proxy's error page may echo a header back.
+
+
+def key_headers(context: ProviderContext, keys: Mapping[str, str]) -> dict[str, str]:
+    """Headers that each carry a key as it is (Datadog's DD-API-KEY, New Relic's API-Key)."""
+    for key in keys.values():
+        context.add_secret(key)
+    return dict(keys)
+
+
+def token_auth(context: ProviderContext, token: str, *, scheme: str = "Bearer") -> dict[str, str]:
+    """The Authorization header for a token: Bearer, or a service's own scheme (Api-Token)."""
+    context.add_secret(token)
+    return {"Authorization": f"{scheme} {token}"}
+
+
+def basic_auth(context: ProviderContext, user: str, password: str) -> dict[str, str]:
+    """The Authorization header for HTTP Basic: its encoded pair shows neither part, so redacting
+    the parts could not hide it."""
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return token_auth(context, token, scheme="Basic")

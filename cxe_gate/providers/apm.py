@@ -1,0 +1,98 @@
+"""What the providers of an APM metrics API share (datadog, dynatrace): the metrics they serve, the
+checks every such API makes of a criterion (an `errors` rule it cannot apply, the parts of a raw
+query), and measuring a criterion window by window, one reader per metric."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import ClassVar
+
+from ..config import (
+    ApdexCriterion,
+    CriterionBase,
+    CustomCriterion,
+    ErrorRateCriterion,
+    LatencyCriterion,
+    Location,
+)
+from ..errors import ProviderError
+from ..measurement import Measurement, TimeWindow
+from .answers import provider_error
+from .base import MetricRequest, Provider, ProviderSettings
+from .criterion_checks import APM_METRICS, QueryForm, query_problems
+from .transport import ApiClient
+
+
+@dataclass(frozen=True)
+class ApmQueries:
+    """What a raw `query` may be on one APM product, for the checks and their messages."""
+
+    forms: Mapping[str, QueryForm]  # per metric
+    not_counts: str  # what a text error-rate query would be: "a ratio"
+    # (metric, part, text) → what is wrong with a part's text, or None
+    part_problem: Callable[[str, str, str], str | None]
+
+
+class ApmProvider(Provider):
+    """A provider of an APM metrics API: a subclass says how its product counts errors and what its
+    raw queries may be, and reads each metric for one window."""
+
+    serves = APM_METRICS
+    errors_problem: ClassVar[str]  # why `errors` does not apply, and how to count other failures
+    queries: ClassVar[ApmQueries]
+    client: ApiClient
+
+    @classmethod
+    def criterion_problems(
+        cls, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[tuple[Location, str]]:
+        problems: list[tuple[Location, str]] = []
+        if "errors" in criterion.model_fields_set:
+            problems.append((("errors",), cls.errors_problem))
+        problems += cls.product_problems(criterion, settings)
+        problems += query_problems(
+            criterion,
+            cls.queries.forms,
+            query_kind=cls.query_kind,
+            not_counts=cls.queries.not_counts,
+            part_problem=partial(cls.queries.part_problem, criterion.metric),
+        )
+        return problems
+
+    @classmethod
+    def product_problems(
+        cls, criterion: CriterionBase, settings: ProviderSettings
+    ) -> list[tuple[Location, str]]:
+        """What else the product cannot apply (an Apdex T other than its own)."""
+        return []
+
+    def close(self) -> None:
+        self.client.close()
+
+    def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
+        criterion = request.criterion
+        read = {
+            ErrorRateCriterion: self._error_rate,
+            LatencyCriterion: self._latency,
+            ApdexCriterion: self._apdex,
+            CustomCriterion: self._custom,
+        }[type(criterion)]
+        return {window.label: read(criterion, window) for window in windows}
+
+    @abstractmethod
+    def _error_rate(self, criterion: CriterionBase, window: TimeWindow) -> Measurement: ...
+
+    @abstractmethod
+    def _latency(self, criterion: CriterionBase, window: TimeWindow) -> Measurement: ...
+
+    @abstractmethod
+    def _apdex(self, criterion: CriterionBase, window: TimeWindow) -> Measurement: ...
+
+    @abstractmethod
+    def _custom(self, criterion: CriterionBase, window: TimeWindow) -> Measurement: ...
+
+    def _fail(self, message: str, text: str) -> ProviderError:
+        return provider_error(self.context, message, text)

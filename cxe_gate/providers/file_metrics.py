@@ -1,0 +1,260 @@
+"""The `file` provider's metric SQL: per metric kind, one query that labels rows by window, so both
+windows come from a single scan, and the measurement each window's row gives."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from .. import metrics
+from ..config import (
+    ApdexCriterion,
+    ConversionCriterion,
+    EngagementCriterion,
+    FeedbackCriterion,
+    Journey,
+    LatencyCriterion,
+)
+from ..errors import DataError
+from ..measurement import Measurement, TimeWindow
+from .file_tables import Table, span_of, sql_string, timestamp, utc
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    """A metric's SQL over `table`: a row per window, its label first; `build` turns a window's
+    row (None: the window had no rows) and the SQL into its measurement."""
+
+    table: Table
+    sql: str
+    build: Callable[[Row | None, str], Measurement]
+
+
+def scoped(table: Table, windows: list[TimeWindow], condition: str | None) -> str:
+    """Rows of `table` in any window, labelled `win`, narrowed by the criterion's checked filter
+    (`condition`, parenthesised)."""
+    where = span_of(windows)
+    if condition:
+        where += f" AND {condition}"
+    return f"SELECT *, {_window_label(windows)} AS win FROM {table} WHERE {where}"
+
+
+def _window_label(windows: list[TimeWindow]) -> str:
+    """A CASE expression naming each row's window. Windows do not overlap in time (the config
+    guarantees it), except concurrent cohorts, which their conditions tell apart."""
+    whens = " ".join(
+        f"WHEN ts >= {timestamp(w.start)} AND ts < {timestamp(w.end)}"
+        + (f" AND coalesce(({w.cohort}), false)" if w.cohort else "")
+        + f" THEN {sql_string(w.label)}"
+        for w in windows
+    )
+    return f"CASE {whens} END"
+
+
+def error_rate(rows: str, errors: str) -> MetricQuery:
+    """Failed requests (`errors`, a checked condition) of all requests in `rows`."""
+    sql = (
+        f"SELECT win, count(*), count(*) FILTER (WHERE coalesce({errors}, false)) "
+        f"FROM ({rows}) GROUP BY win"
+    )
+
+    def build(row: Row | None, query: str) -> Measurement:
+        requests, errors = row or (0, 0)
+        return metrics.proportion(
+            errors, requests, query=query, details={"requests": requests, "errors": errors}
+        )
+
+    return MetricQuery("requests", sql, build)
+
+
+def apdex(criterion: ApdexCriterion, rows: str, errors: str) -> MetricQuery:
+    t = criterion.t.total_seconds() * 1000
+    ok = f"NOT coalesce({errors}, false) AND duration_ms IS NOT NULL"
+    sql = (
+        f"SELECT win, count(*) FILTER (WHERE {ok} AND duration_ms <= {t!r}), "
+        f"count(*) FILTER (WHERE {ok} AND duration_ms > {t!r} AND duration_ms <= {4 * t!r}), "
+        f"count(*) FROM ({rows}) GROUP BY win"
+    )
+
+    def build(row: Row | None, query: str) -> Measurement:
+        satisfied, tolerating, total = row or (0, 0, 0)
+        return metrics.apdex(satisfied, tolerating, total - satisfied - tolerating, query=query)
+
+    return MetricQuery("requests", sql, build)
+
+
+def latency(criterion: LatencyCriterion, rows: str) -> MetricQuery:
+    fraction = criterion.percentile / 100
+    sql = (
+        f"SELECT win, quantile_cont(duration_ms, {fraction!r}), count(duration_ms) "
+        f"FROM ({rows}) GROUP BY win"
+    )
+
+    def build(row: Row | None, query: str) -> Measurement:
+        none: Row = (None, 0)  # no rows: no requests
+        value, samples = row or none
+        return Measurement(
+            value=None if not samples else float(value),
+            samples=samples,
+            details={"requests": samples},
+            query=query,
+        )
+
+    return MetricQuery("requests", sql, build)
+
+
+def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQuery:
+    """NPS or CSAT of the survey answers in `rows`; a score off the scale fails as `provider`."""
+    low, high = (0, 10) if criterion.scale == "nps" else (1, 5)
+    valid = f"score BETWEEN {low} AND {high} AND score = floor(score)"
+    if criterion.scale == "nps":
+        counts = (
+            "count(*) FILTER (WHERE score >= 9), count(*) FILTER (WHERE score BETWEEN 7 AND 8), "
+            "count(*) FILTER (WHERE score <= 6)"
+        )
+    else:
+        counts = "count(*) FILTER (WHERE score >= 4), count(*)"
+    sql = (
+        f"SELECT win, {counts}, count(*) FILTER (WHERE score IS NOT NULL AND NOT ({valid})), "
+        f"any_value(score) FILTER (WHERE NOT ({valid})) "
+        f"FROM ({rows}) GROUP BY win"
+    )
+
+    def build(row: Row | None, query: str) -> Measurement:
+        if row is None:
+            return (
+                metrics.nps(0, 0, 0, query=query)
+                if criterion.scale == "nps"
+                else metrics.csat(0, 0, query=query)
+            )
+        *counts_, invalid, example = row
+        if invalid:
+            raise DataError(
+                f"feedback: {invalid} {criterion.scale.upper()} scores are not whole numbers "
+                f"from {low} to {high} (e.g. {example}); check criterion {criterion.name!r}'s "
+                "filter selects only this survey's answers",
+                provider=provider,
+                query=query,
+            )
+        if criterion.scale == "nps":
+            return metrics.nps(*counts_, query=query)
+        return metrics.csat(*counts_, query=query)
+
+    return MetricQuery("feedback", sql, build)
+
+
+def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
+    if criterion.measure == "active_users":
+        sql = f"SELECT win, count(DISTINCT user_id) FROM ({rows}) GROUP BY win"
+
+        def count_users(row: Row | None, query: str) -> Measurement:
+            users = row[0] if row else 0
+            return Measurement(
+                value=float(users) if users else None,
+                samples=users,
+                details={"users": users},
+                query=query,
+            )
+
+        return MetricQuery("events", sql, count_users)
+    counted = f"event = {sql_string(criterion.event)}" if criterion.event else "true"
+    unit = "user_id" if criterion.per_user else "session_id"
+    sql = (
+        f"WITH per_unit AS (SELECT win, {unit}, count(*) FILTER (WHERE {counted}) AS n "
+        f"FROM ({rows}) WHERE {unit} IS NOT NULL GROUP BY win, {unit}) "
+        f"SELECT win, count(*), count(*) FILTER (WHERE n > 0), avg(n), coalesce(var_samp(n), 0) "
+        f"FROM per_unit GROUP BY win"
+    )
+    word = "users" if criterion.per_user else "sessions"
+
+    def build(row: Row | None, query: str) -> Measurement:
+        none: Row = (0, 0, None, None)  # no rows: no units
+        units, adopters, mean, variance = row or none
+        if criterion.measure == "adoption":
+            return metrics.proportion(
+                adopters, units, query=query, details={word: units, "adopters": adopters}
+            )
+        if not units:
+            return Measurement(value=None, samples=0, query=query)
+        return Measurement(
+            value=float(mean),
+            samples=units,
+            variance=float(variance),
+            details={word: units},
+            query=query,
+        )
+
+    return MetricQuery("events", sql, build)
+
+
+def conversion(criterion: ConversionCriterion, journey: Journey, rows: str) -> MetricQuery:
+    unit = f"{criterion.unit or journey.unit}_id"
+    steps = journey.steps
+    names = ", ".join(sql_string(s) for s in steps)
+    # Greedy earliest match of each step after the previous one: a unit has completed the steps
+    # in order if and only if this chain reaches the last step.
+    parts = [
+        f"e AS (SELECT win, {unit} AS unit, ts, event FROM ({rows}) "
+        f"WHERE event IN ({names}) AND {unit} IS NOT NULL)",
+        f"s1 AS (SELECT win, unit, min(ts) AS t, min(ts) AS t0 FROM e "
+        f"WHERE event = {sql_string(steps[0])} GROUP BY win, unit)",
+    ]
+    for k, step in enumerate(steps[1:], start=2):
+        within = ""
+        if journey.within is not None:
+            within = f" AND e.ts <= p.t0 + INTERVAL '{journey.within.total_seconds()} seconds'"
+        parts.append(
+            f"s{k} AS (SELECT e.win, e.unit, min(e.ts) AS t, min(p.t0) AS t0 FROM e "
+            f"JOIN s{k - 1} p ON e.win = p.win AND e.unit = p.unit AND e.ts >= p.t{within} "
+            f"WHERE e.event = {sql_string(step)} GROUP BY e.win, e.unit)"
+        )
+    counts = ", ".join(f"count(s{k}.unit)" for k in range(1, len(steps) + 1))
+    joins = " ".join(f"LEFT JOIN s{k} USING (win, unit)" for k in range(2, len(steps) + 1))
+    sql = f"WITH {', '.join(parts)} SELECT win, {counts} FROM s1 {joins} GROUP BY win"
+
+    def build(row: Row | None, query: str) -> Measurement:
+        reached = row or (0,) * len(steps)
+        return metrics.proportion(
+            reached[-1],
+            reached[0],
+            query=query,
+            details={f"step {i + 1}: {s}": reached[i] for i, s in enumerate(steps)},
+        )
+
+    return MetricQuery("events", sql, build)
+
+
+def custom_measurement(names: list[str], row: Row | None, query: str) -> Measurement:
+    """What a custom query's row says: value (and samples), or successes and trials; and, when it
+    returns one, data_end."""
+    if "value" not in names and not {"successes", "trials"} <= set(names):
+        raise DataError(
+            "a custom query must return a column named value (and optionally samples), "
+            "or successes and trials",
+            provider="custom",
+            query=query,
+        )
+    values = dict(zip(names, row, strict=True)) if row else {}
+    newest = values.get("data_end")  # optional: the window's newest row, as for built-in metrics
+    if newest is not None and not isinstance(newest, datetime):
+        raise DataError(
+            f"a custom query's data_end is {newest!r} ({type(newest).__name__}), expected a "
+            "timestamp such as max(ts)",
+            provider="custom",
+            query=query,
+        )
+    if "successes" in values and "trials" in values:
+        measured = metrics.proportion(
+            int(values["successes"] or 0), int(values["trials"] or 0), query=query
+        )
+    else:
+        value = values.get("value")
+        samples = int(values.get("samples") or (1 if value is not None else 0))
+        measured = Measurement(
+            value=None if value is None else float(value), samples=samples, query=query
+        )
+    return replace(measured, data_end=utc(newest))
