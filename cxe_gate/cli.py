@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import timedelta
+from enum import IntEnum
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -25,24 +26,36 @@ from .report import check_report_path, write_report
 from .report.terminal import render_poll_line, render_poll_table, render_terminal
 from .results import GateReport, Verdict
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
+if TYPE_CHECKING:
+    from .har.journey_map import JourneyMap
+
+
+class ExitCode(IntEnum):
+    """What `cxe-gate` exits with; CI steps and the action branch on these numbers (README)."""
+
+    OK = 0  # passed (or warned, unless --fail-on warn)
+    FAIL = 1  # the release failed its criteria
+    USAGE = 2  # the criteria file or the options are wrong
+    INCONCLUSIVE = 3  # too little data to decide
+    ERROR = 4  # the data could not be read
+
 
 _EXIT_CODES = {
-    Verdict.PASS: EXIT_OK,
-    Verdict.WARN: EXIT_OK,
-    Verdict.FAIL: EXIT_FAIL,
-    Verdict.INCONCLUSIVE: EXIT_INCONCLUSIVE,
-    Verdict.ERROR: EXIT_ERROR,
+    Verdict.PASS: ExitCode.OK,
+    Verdict.WARN: ExitCode.OK,
+    Verdict.FAIL: ExitCode.FAIL,
+    Verdict.INCONCLUSIVE: ExitCode.INCONCLUSIVE,
+    Verdict.ERROR: ExitCode.ERROR,
 }
 
 
-def exit_code(verdict: Verdict, *, fail_on: str = "fail") -> int:
+def exit_code(verdict: Verdict, *, fail_on: str = "fail") -> ExitCode:
     if verdict == Verdict.WARN and fail_on == "warn":
-        return EXIT_FAIL
+        return ExitCode.FAIL
     return _EXIT_CODES[verdict]
 
 
-def _fail(error: CxeGateError, code: int) -> NoReturn:
+def _fail(error: CxeGateError, code: ExitCode) -> NoReturn:
     click.secho(str(error), fg="red", err=True)
     sys.exit(code)
 
@@ -53,9 +66,9 @@ def _errors_exit() -> Iterator[None]:
     try:
         yield
     except ConfigError as exc:
-        _fail(exc, EXIT_USAGE)
+        _fail(exc, ExitCode.USAGE)
     except CxeGateError as exc:
-        _fail(exc, EXIT_ERROR)
+        _fail(exc, ExitCode.ERROR)
 
 
 class _Duration(click.ParamType):
@@ -230,9 +243,9 @@ def evaluate(
             click.secho(
                 f"{path}: cannot write the report: {exc.strerror or exc}", fg="red", err=True
             )
-            sys.exit(EXIT_ERROR)
+            sys.exit(ExitCode.ERROR)
         click.echo(f"wrote {path}")
-    sys.exit(EXIT_OK if dry_run else exit_code(report.verdict, fail_on=fail_on))
+    sys.exit(ExitCode.OK if dry_run else exit_code(report.verdict, fail_on=fail_on))
 
 
 @main.command()
@@ -280,7 +293,7 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value / 1000:.2f} s"
 
 
-def _har_options(command):  # type: ignore[no-untyped-def]
+def _har_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """What `journeys` and `seed` share: where the site is and what to scrub."""
     for option in reversed(
         (
@@ -312,9 +325,9 @@ def _read_hars(
     first_party: tuple[str, ...],
     keep: tuple[str, ...],
     scrub_pattern: tuple[str, ...],
-):  # type: ignore[no-untyped-def]
-    from .har.journey_map import build_journey_map
+) -> JourneyMap:
     from .har.load import expand
+    from .har.pipeline import build_journey_map
     from .har.scrub import ScrubRules
 
     patterns = {}
@@ -335,7 +348,7 @@ def _read_hars(
         )
 
 
-def _echo_failures(journey_map) -> None:  # type: ignore[no-untyped-def]
+def _echo_failures(journey_map: JourneyMap) -> None:
     for failure in journey_map.failures:
         where = ":".join(p for p in (failure.file, failure.location) if p)
         click.secho(f"{where}: {failure.message}", fg="red", err=True)
@@ -393,9 +406,9 @@ def journeys(
             output.write_text(journey_map.model_dump_json(indent=2) + "\n", encoding="utf-8")
         except OSError as exc:
             click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
-            sys.exit(EXIT_ERROR)
+            sys.exit(ExitCode.ERROR)
         click.echo(f"wrote {output}")
-    sys.exit(EXIT_ERROR if journey_map.failures else EXIT_OK)
+    sys.exit(ExitCode.ERROR if journey_map.failures else ExitCode.OK)
 
 
 @main.command()
@@ -455,18 +468,18 @@ def seed(
             else _read_hars(inputs, first_party, keep, scrub_pattern)
         )
     except HarError as exc:
-        _fail(exc, EXIT_ERROR)
+        _fail(exc, ExitCode.ERROR)
         return
     _echo_failures(journey_map)
     if not journey_map.journeys:
         click.secho("no journey found: nothing to seed", fg="red", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
     files = generate(journey_map, SeedOptions(mode=mode, top=top, budget_factor=budget_factor))
     try:
         written = write_suite(output, files)
     except OSError as exc:
         click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
-        sys.exit(EXIT_ERROR)
+        sys.exit(ExitCode.ERROR)
     count = min(top or len(journey_map.journeys), len(journey_map.journeys))
     click.echo(
         f"{count} journey test(s) in {mode} mode from {journey_map.summary.sessions} session(s)"
@@ -474,7 +487,7 @@ def seed(
     for path in written:
         click.echo(f"wrote {path}")
     click.echo(f"run: pytest {output} --base-url URL")
-    sys.exit(EXIT_ERROR if journey_map.failures else EXIT_OK)
+    sys.exit(ExitCode.ERROR if journey_map.failures else ExitCode.OK)
 
 
 if __name__ == "__main__":  # pragma: no cover

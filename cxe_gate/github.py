@@ -71,7 +71,7 @@ def criterion_lines(config: Path) -> dict[str, int]:
     return lines
 
 
-def annotations(
+def workflow_annotations(
     report: GateReport, *, config: str | None = None, lines: dict[str, int] | None = None
 ) -> list[Annotation]:
     lines = lines or {}
@@ -145,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         criterion_lines(Path(args.config)) if args.config and Path(args.config).is_file() else {}
     )
     where = _workspace_path(args.config)
-    for annotation in annotations(report, config=where, lines=lines):
+    for annotation in workflow_annotations(report, config=where, lines=lines):
         print(annotation.command())
 
     values = {

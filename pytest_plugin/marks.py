@@ -110,12 +110,11 @@ class ReportTags:
                 and not hasattr(report, "wasxfail")
             ):
                 tag["warned"] = crash_line(report)
-                line = item.location[1]
                 warnings.warn_explicit(
                     CxeGateWarning(f"{marked.name}: {tag['warned']} (severity warn)"),
                     CxeGateWarning,
                     filename=str(item.path),
-                    lineno=(line or 0) + 1,
+                    lineno=(item.location[1] or 0) + 1,
                 )
                 report.outcome = "passed"
                 report.longrepr = None

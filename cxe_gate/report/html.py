@@ -233,9 +233,9 @@ def _path_svg(report: GateReport, criterion: CriterionResult) -> str:
     )
     # The highest and lowest value, each level with its place; the times of the first and the
     # last poll below.
-    for v in sorted({max(known), min(known)}):
+    for tick in sorted({max(known), min(known)}):
         parts.append(
-            f'<text class="tick" x="0" y="{y(v) + 4:.1f}">{_e(format_value(v, unit))}</text>'
+            f'<text class="tick" x="0" y="{y(tick) + 4:.1f}">{_e(format_value(tick, unit))}</text>'
         )
     parts.append(
         f'<text class="tick" x="{_PATH_LEFT}" y="{_PATH_HEIGHT - 4}">'

@@ -98,14 +98,16 @@ def render_junit(report: GateReport) -> str:
         "errors": str(report.count(Verdict.ERROR)),
         "skipped": "0",
     }
-    root = ET.Element("testsuites", name="cxe-gate", **counts, time="0")
+    root = ET.Element("testsuites", {"name": "cxe-gate", **counts, "time": "0"})
     suite = ET.SubElement(
         root,
         "testsuite",
-        name="cxe-gate",
-        **counts,
-        time="0",
-        timestamp=_timestamp(report.generated_at),
+        {
+            "name": "cxe-gate",
+            **counts,
+            "time": "0",
+            "timestamp": _timestamp(report.generated_at),
+        },
     )
     properties = {
         "release": report.release.name or "",
