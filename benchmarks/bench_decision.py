@@ -59,7 +59,7 @@ from scipy.stats import mannwhitneyu
 
 from cxe_gate import sequential as sq
 
-try:  # imported as benchmarks.bench_decision (tests/test_sequential.py)
+try:  # imported as benchmarks.bench_decision (tests/core/test_sequential.py)
     from . import bench_designs
 except ImportError:  # run as a script: benchmarks/ is on the path
     import bench_designs

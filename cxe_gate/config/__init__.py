@@ -24,7 +24,7 @@ from .criteria import (
 )
 from .fields import ChangeLimit, Duration, Level, Strict
 from .file import GateConfig, GateSettings, Location, ProviderSpec, reference_problems
-from .journeys import CountingUnit, Journey
+from .journeys import CountingUnit, JourneySpec
 from .scales import RATE, SHARE, Scale
 from .secrets import Secret, SecretRef
 from .windows import Cohorts, Concurrent, Release, SameHours, Windows, WindowSpec
@@ -48,7 +48,7 @@ __all__ = [
     "FeedbackCriterion",
     "GateConfig",
     "GateSettings",
-    "Journey",
+    "JourneySpec",
     "JourneysPassRateCriterion",
     "LatencyCriterion",
     "Level",

@@ -10,7 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 
 from .criteria import ConversionCriterion, Criterion, CriterionBase, EngagementCriterion
 from .fields import Duration, Strict
-from .journeys import Journey, journey_shorthand
+from .journeys import JourneySpec, journey_shorthand
 from .windows import Cohorts, Concurrent, Release, SameHours, Windows, WindowSpec
 
 
@@ -84,7 +84,7 @@ class GateConfig(Strict):
     windows: Windows = Field(default_factory=Windows)
     gate: GateSettings = Field(default_factory=GateSettings)
     providers: dict[str, ProviderSpec] = Field(min_length=1)
-    journeys: dict[str, Annotated[Journey, BeforeValidator(journey_shorthand)]] = Field(
+    journeys: dict[str, Annotated[JourneySpec, BeforeValidator(journey_shorthand)]] = Field(
         default_factory=dict
     )
     cohorts: Cohorts | None = Field(

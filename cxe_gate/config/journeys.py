@@ -13,7 +13,7 @@ from .fields import Duration, Strict
 CountingUnit = Literal["session", "user"]
 
 
-class Journey(Strict):
+class JourneySpec(Strict):
     steps: list[str] = Field(
         min_length=2, description="event names, in the order customers take them"
     )

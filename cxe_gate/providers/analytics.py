@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .. import metrics
-from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, Journey, Location
+from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, JourneySpec, Location
 from ..measurement import Measurement
 from .answers import provider_error
 from .base import Provider, ProviderContext, ProviderSettings
@@ -103,7 +103,7 @@ class AnalyticsProvider(Provider):
         return cls.analytics.problems(criterion)
 
     @classmethod
-    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+    def journey_problems(cls, journey: JourneySpec, settings: ProviderSettings) -> list[str]:
         return users_funnel_problems(journey, cls.analytics.service)
 
     def close(self) -> None:

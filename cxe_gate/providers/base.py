@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config import Cohorts, CriterionBase, Journey, Location, SecretRef
+from ..config import Cohorts, CriterionBase, JourneySpec, Location, SecretRef
 from ..errors import ConfigError
 from ..measurement import Measurement, TimeWindow, Unit
 
@@ -86,7 +86,7 @@ class DataCheck:
     index: int  # its place under `criteria`
     criterion: CriterionBase
     cohorts: Cohorts | None = None
-    journey: Journey | None = None  # a conversion's journey
+    journey: JourneySpec | None = None  # a conversion's journey
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class MetricRequest:
     """One criterion to measure, with what it refers to resolved."""
 
     criterion: CriterionBase
-    journey: Journey | None = None
+    journey: JourneySpec | None = None
     release: str | None = None  # the release's name (release.name or --release), when given
 
 
@@ -149,7 +149,7 @@ class Provider(ABC):
         return [] if cls.takes_cohorts else [COHORTS_REFUSED]
 
     @classmethod
-    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+    def journey_problems(cls, journey: JourneySpec, settings: ProviderSettings) -> list[str]:
         """What this provider cannot measure about a journey a conversion criterion reads (session
         funnels from a users-only API, a `within` it cannot express). Checked at load time."""
         return []

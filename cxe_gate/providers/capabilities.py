@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..config import ConversionCriterion, CriterionBase, Journey, Location
+from ..config import ConversionCriterion, CriterionBase, JourneySpec, Location
 from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderSettings
 from .registry import type_name
@@ -81,7 +81,7 @@ def text_query_problems(
     return [(("query",), expected)]
 
 
-def criterion_journey(request: MetricRequest) -> Journey:
+def criterion_journey(request: MetricRequest) -> JourneySpec:
     """The journey a conversion criterion reads, the criterion's `unit` winning over the journey's."""
     assert request.journey is not None
     criterion = request.criterion

@@ -18,7 +18,7 @@ from ..config import (
     EngagementCriterion,
     ErrorRateCriterion,
     FeedbackCriterion,
-    Journey,
+    JourneySpec,
     LatencyCriterion,
     Location,
 )
@@ -131,7 +131,7 @@ class FileProvider(Provider):
         return problems
 
     @classmethod
-    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+    def journey_problems(cls, journey: JourneySpec, settings: ProviderSettings) -> list[str]:
         assert isinstance(settings, FileSettings)
         if journey.unit != "session":
             return []

@@ -14,7 +14,7 @@ from ..config import (
     ConversionCriterion,
     EngagementCriterion,
     FeedbackCriterion,
-    Journey,
+    JourneySpec,
     LatencyCriterion,
 )
 from ..errors import DataError
@@ -191,7 +191,7 @@ def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
     return MetricQuery("events", sql, build)
 
 
-def conversion(criterion: ConversionCriterion, journey: Journey, rows: str) -> MetricQuery:
+def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) -> MetricQuery:
     unit = f"{criterion.unit or journey.unit}_id"
     steps = journey.steps
     names = ", ".join(sql_string(s) for s in steps)

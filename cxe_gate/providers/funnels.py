@@ -8,14 +8,14 @@ from dataclasses import replace
 from datetime import timedelta
 
 from .. import metrics
-from ..config import Journey
+from ..config import JourneySpec
 from ..measurement import Measurement
 from ..quantities import format_duration
 from .answers import provider_error
 from .base import ProviderContext
 
 
-def users_funnel_problems(journey: Journey, service: str) -> list[str]:
+def users_funnel_problems(journey: JourneySpec, service: str) -> list[str]:
     """What a funnel API counting users, with a conversion window in whole seconds, cannot measure
     (the journey's unit is the criterion's, when it sets one)."""
     problems = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ..config import CriterionBase, Journey, Location
+from ..config import CriterionBase, JourneySpec, Location
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import refuse_unservable
@@ -54,7 +54,7 @@ class Ga4Provider(Provider):
         return [] if criterion.query is None else _query_problems(criterion.query)
 
     @classmethod
-    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+    def journey_problems(cls, journey: JourneySpec, settings: ProviderSettings) -> list[str]:
         problems = []
         # A journey left at the default unit is read as users; one that says sessions is refused.
         if journey.unit == "session" and "unit" in journey.model_fields_set:

@@ -22,7 +22,7 @@ from ..config import (
     CustomCriterion,
     Duration,
     ErrorRateCriterion,
-    Journey,
+    JourneySpec,
     LatencyCriterion,
     Location,
     Secret,
@@ -191,7 +191,7 @@ class NewRelicProvider(Provider):
         return []
 
     @classmethod
-    def journey_problems(cls, journey: Journey, settings: ProviderSettings) -> list[str]:
+    def journey_problems(cls, journey: JourneySpec, settings: ProviderSettings) -> list[str]:
         problems = []
         if journey.within is not None:
             problems.append(
@@ -355,12 +355,12 @@ class NewRelicProvider(Provider):
             + self._journey_events(criterion, journey)
         )
 
-    def _funnel_attribute(self, criterion: ConversionCriterion, journey: Journey) -> str:
+    def _funnel_attribute(self, criterion: ConversionCriterion, journey: JourneySpec) -> str:
         s = self.settings
         unit = criterion.unit or journey.unit
         return nrql_name(s.session_attribute if unit == "session" else s.user_attribute)
 
-    def _journey_events(self, criterion: ConversionCriterion, journey: Journey) -> str:
+    def _journey_events(self, criterion: ConversionCriterion, journey: JourneySpec) -> str:
         """FROM the journey's events, only those of its steps: the funnel counts the same, and
         sessions that took no step do not push it past the 256 values it counts exactly."""
         s = self.settings

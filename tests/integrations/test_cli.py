@@ -170,7 +170,7 @@ def test_wait_and_interval_are_checked_before_any_work(shop_files, args, message
     assert "Traceback" not in result.output and "poll 1" not in result.output
 
 
-SHOP = Path(__file__).resolve().parent.parent / "examples" / "shop" / "cxe.yml"
+SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop" / "cxe.yml"
 
 
 def test_wait_stops_at_the_first_poll_that_settles_a_regression(tmp_path):

@@ -35,7 +35,7 @@ from cxe_gate.results import (
     WindowReport,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "examples" / "shop"
 GOOD = ("shop-1.4.0", "2026-11-10T14:00:00Z")
 REGRESSED = ("shop-1.5.0", "2026-11-17T14:00:00Z")

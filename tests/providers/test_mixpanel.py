@@ -17,7 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from cxe_gate.config import ConversionCriterion, EngagementCriterion, Journey
+from cxe_gate.config import ConversionCriterion, EngagementCriterion, JourneySpec
 from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
@@ -37,7 +37,7 @@ WINDOWS = [  # the gate's defaults: 24 h before the deploy, 2 h after
     TimeWindow("baseline", DEPLOY - timedelta(hours=24), DEPLOY),
     TimeWindow("release", DEPLOY, NOW),
 ]
-CHECKOUT = Journey(steps=["view_item", "purchase"], unit="user")
+CHECKOUT = JourneySpec(steps=["view_item", "purchase"], unit="user")
 
 
 def funnel_day(*counts: Any, events: tuple[str, ...] = ("view_item", "purchase")) -> dict:
@@ -127,7 +127,7 @@ def provider(url: str | None, **settings: Any) -> MixpanelProvider:
     return MixpanelProvider(MixpanelSettings.model_validate(options), context)
 
 
-def conversion(journey: Journey = CHECKOUT, **fields: Any) -> MetricRequest:
+def conversion(journey: JourneySpec = CHECKOUT, **fields: Any) -> MetricRequest:
     criterion = ConversionCriterion(
         name="checkout", metric="conversion", journey="checkout", max_drop="5%", **fields
     )
@@ -214,7 +214,7 @@ def test_journey_within_and_a_raw_query_shape_the_funnel(
 ):
     mixpanel.funnels[BASELINE_DAY] = one_bucket("2026-11-22", 1000, 100)
     mixpanel.funnels[RELEASE_DAY] = one_bucket("2026-11-23", 400, 30)
-    journey = Journey(steps=["view_item", "purchase"], unit="user", within="90m")
+    journey = JourneySpec(steps=["view_item", "purchase"], unit="user", within="90m")
     query = {"funnel_id": 42, "where": 'properties["$os"] == "iOS"'}
     measured = provider(api_server.url_for(""), workspace_id=9).measure(
         conversion(journey, query=query), WINDOWS
@@ -243,7 +243,7 @@ def test_a_funnel_whose_steps_are_not_the_journey_is_an_error(
 
 def test_a_session_journey_is_refused_rather_than_read_as_users():
     with pytest.raises(ProviderError, match=r"Mixpanel funnels count users.*set unit: user"):
-        provider(NOWHERE).measure(conversion(Journey(steps=["view_item", "purchase"])), WINDOWS)
+        provider(NOWHERE).measure(conversion(JourneySpec(steps=["view_item", "purchase"])), WINDOWS)
 
 
 # --- engagement ---------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from tiny_logs import DEPLOY, iso, write_ndjson
 
 from cxe_gate.cli import main
-from cxe_gate.config import ConversionCriterion, Journey
+from cxe_gate.config import ConversionCriterion, JourneySpec
 from cxe_gate.errors import ConfigError, DataError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
@@ -50,7 +50,7 @@ class Event:
 
 
 # --- the story every preset tells ---------------------------------------------------------------
-# Journey view_item → add_to_cart → purchase.
+# JourneySpec view_item → add_to_cart → purchase.
 STORY = [
     # baseline: alice and bob start sessions in the same second (and millisecond): keyed by
     # person, they stay two sessions. Merged, the pair would look like one converting session.
@@ -683,7 +683,9 @@ def test_a_session_criterion_reaching_the_provider_directly_is_refused(tmp_path)
     criterion = ConversionCriterion(name="c", metric="conversion", journey="j", max_drop="10%")
     window = TimeWindow(label="release", start=moment(0), end=moment(7200))
     with pytest.raises(DataError, match="preset segment has no session id"):
-        provider.measure(MetricRequest(criterion, journey=Journey(steps=list(JOURNEY))), [window])
+        provider.measure(
+            MetricRequest(criterion, journey=JourneySpec(steps=list(JOURNEY))), [window]
+        )
     provider.close()
 
 

@@ -16,7 +16,7 @@ from criteria_files import WINDOWS
 from pydantic import TypeAdapter
 from tiny_logs import write_ndjson
 
-from cxe_gate.config import Criterion, Journey
+from cxe_gate.config import Criterion, JourneySpec
 from cxe_gate.errors import DataError, ProviderError
 from cxe_gate.measurement import Measurement
 from cxe_gate.providers.base import MetricRequest, ProviderContext
@@ -66,7 +66,7 @@ def file_provider(directory: Path, **files: str) -> FileProvider:
     return FileProvider(FileSettings(**files), ProviderContext(name="logs", base_dir=directory))
 
 
-def measure(provider, steps: Journey | None = None, **fields) -> dict[str, Measurement]:
+def measure(provider, steps: JourneySpec | None = None, **fields) -> dict[str, Measurement]:
     criterion = TypeAdapter(Criterion).validate_python({"name": "c", "max_rise": "50%", **fields})
     return provider.measure(MetricRequest(criterion, journey=steps), WINDOWS)
 
@@ -117,7 +117,7 @@ def test_event_metrics_end_at_the_newest_event_of_any_kind(tmp_path):
     )
     provider = file_provider(tmp_path, events="events.ndjson")
     expected = (utc("2026-11-10T11:30Z"), utc("2026-11-10T14:50:05Z"))
-    journey = Journey.model_validate({"steps": ["view", "buy"]})
+    journey = JourneySpec.model_validate({"steps": ["view", "buy"]})
     conversion = measure(provider, journey, metric="conversion", journey="shop")
     assert data_ends(conversion) == expected
     assert (conversion["release"].successes, conversion["release"].samples) == (1, 1)

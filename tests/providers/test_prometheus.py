@@ -2,8 +2,8 @@
 API (/api/v1/query, /api/v1/query_range, /api/v1/labels): the queries it builds, the counts it
 reads, no data in its disguises, the API's errors, TLS and credentials, and the gate end to end.
 How far the data reaches (`data_end`) is also checked against a real Prometheus, backfilled and
-scraping; tests/test_prometheus_counts.py checks the counts against a real Prometheus and an app's
-own request log, tests/test_prometheus_server.py against a real Prometheus scraping the example
+scraping; tests/providers/test_prometheus_counts.py checks the counts against a real Prometheus and an app's
+own request log, tests/providers/test_prometheus_server.py against a real Prometheus scraping the example
 shop."""
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from cxe_gate.config import ConversionCriterion, EngagementCriterion, Journey
+from cxe_gate.config import ConversionCriterion, EngagementCriterion, JourneySpec
 from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
@@ -36,7 +36,7 @@ WINDOWS = [
     TimeWindow("release", DEPLOY, NOW),
 ]
 NOWHERE = "http://127.0.0.1:9"  # for tests that must fail before sending anything
-CHECKOUT = Journey(steps=["view_item", "add_to_cart", "purchase"], unit="user")
+CHECKOUT = JourneySpec(steps=["view_item", "add_to_cart", "purchase"], unit="user")
 
 
 def funnel(*counts: Any) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def test_raw_query_and_journey_within_shape_the_funnel(
         "mode": "unordered",
         "s": segments,
     }
-    journey = Journey(steps=["view_item", "purchase"], unit="session", within="30m")
+    journey = JourneySpec(steps=["view_item", "purchase"], unit="session", within="30m")
     criterion = ConversionCriterion(
         name="c", metric="conversion", journey="j", unit="user", min=0.01, query=query
     )
@@ -220,7 +220,7 @@ def test_raw_query_and_journey_within_shape_the_funnel(
 
 def test_a_session_journey_is_refused_rather_than_read_as_users():
     request = MetricRequest(
-        criterion=conversion().criterion, journey=Journey(steps=["view_item", "purchase"])
+        criterion=conversion().criterion, journey=JourneySpec(steps=["view_item", "purchase"])
     )
     with pytest.raises(ProviderError, match=r"Amplitude funnels count users.*set unit: user"):
         provider(NOWHERE).measure(request, WINDOWS)  # refused before anything is sent

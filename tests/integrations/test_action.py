@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
 SHOP_DATA = ROOT / "examples" / "shop" / "data"
 SHOP_CONFIG = ROOT / "examples" / "shop" / "cxe.yml"

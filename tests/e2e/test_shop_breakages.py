@@ -193,5 +193,5 @@ def test_the_server_command_takes_repeatable_break_options(tmp_path, monkeypatch
 
 
 def test_every_breakage_is_documented_in_the_readme():
-    readme = (Path(__file__).parents[1] / "examples/shop/README.md").read_text()
+    readme = (Path(__file__).parents[2] / "examples/shop/README.md").read_text()
     assert all(f"| `{name}` |" in readme for name in BREAKAGES)

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cxe_gate.cli import main
 from examples.shop.simulate import export_parquet, simulate
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = datetime(2026, 11, 10, 14, tzinfo=UTC)
 SESSIONS_PER_HOUR = 300
 

@@ -19,7 +19,7 @@ from cxe_gate.cli import main
 
 pytest_plugins = ["pytester"]
 
-SHOP = Path(__file__).resolve().parent.parent / "examples" / "shop"
+SHOP = Path(__file__).resolve().parents[2] / "examples" / "shop"
 GATE = ("--cxe-config", "cxe.yml")
 REGRESSED = ("--cxe-release", "shop-1.5.0", "--cxe-deployed-at", "2026-11-17T14:00:00Z")
 JOURNEYS = """

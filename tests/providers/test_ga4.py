@@ -19,7 +19,7 @@ from google.auth import jwt
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from cxe_gate.config import ConversionCriterion, CustomCriterion, EngagementCriterion, Journey
+from cxe_gate.config import ConversionCriterion, CustomCriterion, EngagementCriterion, JourneySpec
 from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
@@ -39,7 +39,7 @@ WEEKS = [  # the week before the deploy and the week after: whole days in UTC
     TimeWindow("baseline", DEPLOY - timedelta(days=7), DEPLOY),
     TimeWindow("release", DEPLOY, DEPLOY + timedelta(days=7)),
 ]
-CHECKOUT = Journey(steps=["view_item", "add_to_cart", "purchase"])
+CHECKOUT = JourneySpec(steps=["view_item", "add_to_cart", "purchase"])
 
 
 def _pem(key: rsa.RSAPrivateKey) -> str:
@@ -890,7 +890,7 @@ def test_malformed_or_partial_answers_are_errors(ga4: Ga4, tmp_path, path, reply
 
 def test_a_journey_time_limit_cannot_be_applied_by_a_ga4_funnel(ga4: Ga4, tmp_path):
     criterion = conversion().criterion
-    journey = Journey(steps=["view_item", "purchase"], within="30m")
+    journey = JourneySpec(steps=["view_item", "purchase"], within="30m")
     with pytest.raises(
         ProviderError, match="GA4 funnels bound only the time between one step and the next"
     ):

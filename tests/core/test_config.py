@@ -242,7 +242,7 @@ def test_json_schema_describes_the_file():
         for ref in (m["$ref"] for m in schema["properties"]["criteria"]["items"]["oneOf"])
     }
     assert "ConversionCriterion" in metrics and "ApdexCriterion" in metrics
-    assert schema["$defs"]["Journey"]["additionalProperties"] is False
+    assert schema["$defs"]["JourneySpec"]["additionalProperties"] is False
 
 
 CRITERIA = TypeAdapter(Criterion)

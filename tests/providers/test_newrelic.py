@@ -22,7 +22,7 @@ from cxe_gate.config import (
     ConversionCriterion,
     CustomCriterion,
     ErrorRateCriterion,
-    Journey,
+    JourneySpec,
     LatencyCriterion,
 )
 from cxe_gate.errors import ConfigError, ProviderError
@@ -229,7 +229,7 @@ def test_data_end_is_asked_with_apdex_and_not_of_raw_queries_or_funnels(api_serv
     assert "max(timestamp) AS 'data_end'" in seen[0]["variables"]["w1"]
 
     raw = CustomCriterion(name="c", metric="custom", min=1, query="SELECT 2 AS 'value' FROM X")
-    journey = Journey(steps=["view", "buy"])
+    journey = JourneySpec(steps=["view", "buy"])
     funnel = ConversionCriterion(name="f", metric="conversion", journey="buy", min=0.1, order="any")
     for request in (MetricRequest(raw), MetricRequest(funnel, journey=journey)):
         assert nr.measure(request, WINDOWS)["release"].data_end is None
@@ -262,7 +262,7 @@ def test_an_aliased_percentile_in_a_raw_query_is_read_too(api_server):
     )
 
 
-CHECKOUT = Journey(steps=["view product", "add to cart", "O'Brien checkout"])
+CHECKOUT = JourneySpec(steps=["view product", "add to cart", "O'Brien checkout"])
 STEPS_ONLY = "actionName IN ('view product', 'add to cart', 'O\\'Brien checkout')"
 
 
@@ -396,12 +396,12 @@ def test_conversion_by_user_uses_the_user_attribute(api_server):
     api_server.expect_request("/graphql").respond_with_handler(nerdgraph(answer))
     nr = provider(api_server, step_attribute="custom.step", journey_event_type="My Events")
     criterion = funnel_of("ab", journey="ab", unit="user", min=0.1)
-    result = nr.measure(MetricRequest(criterion, Journey(steps=["a", "b"])), WINDOWS)
+    result = nr.measure(MetricRequest(criterion, JourneySpec(steps=["a", "b"])), WINDOWS)
     assert result["release"].value == 0.4
 
 
 def test_a_time_bound_journey_asked_in_code_is_refused_before_any_query(api_server):
-    journey = Journey(steps=["a", "b"], within="30m")
+    journey = JourneySpec(steps=["a", "b"], within="30m")
     with pytest.raises(ProviderError, match="funnel\\(\\) cannot bound the time"):
         provider(api_server).measure(MetricRequest(funnel_of(), journey), WINDOWS)
     assert api_server.log == []

@@ -20,7 +20,7 @@ from cxe_gate.cli import main
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "examples" / "shop" / "cxe.yml"
 FAILING = ["--release", "shop-1.5.0", "--deployed-at", "2026-11-17T14:00:00Z"]
 

@@ -10,7 +10,7 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_package_is_listed_for_the_wheel():
@@ -56,7 +56,9 @@ def test_every_dependency_is_declared_and_every_declared_one_used():
     third_party = {m for m in modules - first_party if m not in sys.stdlib_module_names}
     distributions = metadata.packages_distributions()
     used = {
-        _distribution(name) for module in third_party for name in distributions.get(module, [module])
+        _distribution(name)
+        for module in third_party
+        for name in distributions.get(module, [module])
     }
     # pytest imports the plugin (the pytest11 entry point), never the other way round; and
     # pytest-playwright is what seeded suites run under: generated files import it, not the library.
