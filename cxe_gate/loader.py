@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .config import GateConfig, Location, Release, reference_problems
+from .config import GateConfig, Location, Problems, Release, reference_problems
 from .errors import ConfigError
 from .moments import parse_deploy_time
 from .providers import ProviderSettings, available, capabilities, provider_class
@@ -445,7 +445,7 @@ def _data_problems(
     settings: dict[str, ProviderSettings],
     path: Path,
     lines: dict[Location, int],
-) -> list[tuple[Location, str]]:
+) -> Problems:
     """What each provider's data refuses before a query runs (a filter's column it lacks)."""
     checks: dict[str, list[DataCheck]] = {}
     for index, criterion in enumerate(config.criteria):
@@ -455,7 +455,7 @@ def _data_problems(
             checks.setdefault(name, []).append(
                 DataCheck(index, criterion, config.cohorts_for(criterion), journey)
             )
-    problems: list[tuple[Location, str]] = []
+    problems: Problems = []
     for name, listed in checks.items():
         provider = provider_class(config.providers[name].type)
         assert provider is not None  # checked above
@@ -468,11 +468,9 @@ def _data_problems(
     return problems
 
 
-def _query_problems(
-    config: GateConfig, settings: dict[str, ProviderSettings]
-) -> list[tuple[Location, str]]:
+def _query_problems(config: GateConfig, settings: dict[str, ProviderSettings]) -> Problems:
     """What each criterion's provider says it cannot serve."""
-    problems: list[tuple[Location, str]] = []
+    problems: Problems = []
     if not config.providers:
         return problems  # reported already
     for index, criterion in enumerate(config.criteria):

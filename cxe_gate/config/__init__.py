@@ -23,7 +23,7 @@ from .criteria import (
     Severity,
 )
 from .fields import ChangeLimit, Duration, Level, Strict
-from .file import GateConfig, GateSettings, Location, ProviderSpec, reference_problems
+from .file import GateConfig, GateSettings, Location, Problems, ProviderSpec, reference_problems
 from .journeys import CountingUnit, JourneySpec
 from .scales import RATE, SHARE, Scale
 from .secrets import Secret, SecretRef
@@ -53,6 +53,7 @@ __all__ = [
     "LatencyCriterion",
     "Level",
     "Location",
+    "Problems",
     "ProviderSpec",
     "RawQuery",
     "Release",

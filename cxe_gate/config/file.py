@@ -106,6 +106,8 @@ class GateConfig(Strict):
 
 
 Location = tuple[str | int, ...]
+# What is wrong with part of a file, each at a place relative to that part.
+Problems = list[tuple[Location, str]]
 
 
 def _length(window: WindowSpec | SameHours | Concurrent, release: WindowSpec) -> timedelta:
@@ -115,9 +117,9 @@ def _length(window: WindowSpec | SameHours | Concurrent, release: WindowSpec) ->
     return window.end - window.start
 
 
-def reference_problems(config: GateConfig) -> list[tuple[Location, str]]:
+def reference_problems(config: GateConfig) -> Problems:
     """Mistakes no single model can see: names that must point at something declared elsewhere."""
-    problems: list[tuple[Location, str]] = []
+    problems: Problems = []
     declared = ", ".join(config.providers)
     concurrent = config.windows.baseline == "concurrent"
     if config.cohorts is not None and not concurrent:

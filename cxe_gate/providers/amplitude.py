@@ -10,11 +10,7 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
 
-from ..config import (
-    ConversionCriterion,
-    EngagementCriterion,
-    Secret,
-)
+from ..config import ConversionCriterion, EngagementCriterion, Secret
 from ..measurement import Measurement, TimeWindow
 from .analytics import (
     AnalyticsProvider,
@@ -27,12 +23,11 @@ from .analytics import (
     request_text,
     snippet,
 )
-from .answers import provider_error
 from .base import MetricRequest, ProviderContext
 from .capabilities import criterion_journey, refuse_unservable
 from .days import DaySpan, day_spans, time_zone, with_spans
 from .funnels import funnel_measurement
-from .transport import ApiClient, HttpSettings, basic_auth
+from .transport import HttpSettings, basic_auth
 
 REGIONS = {"us": "https://amplitude.com", "eu": "https://analytics.eu.amplitude.com"}
 FUNNELS = "/api/2/funnels"
@@ -133,9 +128,7 @@ class AmplitudeProvider(AnalyticsProvider):
         super().__init__(settings, context)
         key = context.secret(settings.api_key, "api_key")
         secret = context.secret(settings.secret_key, "secret_key")
-        self.client = ApiClient(
-            context,
-            settings,
+        self.client = self._api_client(
             base_url=str(settings.url) if settings.url else REGIONS[settings.region],
             headers=basic_auth(context, key, secret),
             auth_hint="and that region is the project's (us or eu): keys from one region are "
@@ -151,11 +144,9 @@ class AmplitudeProvider(AnalyticsProvider):
             text = request_text(path, params)
             reply = self.client.get(path, params=params, query=text, accept={404})
             if reply.status == 404:
-                raise provider_error(self.context, self._not_found(path), text)
+                raise self._fail(self._not_found(path), text)
             if reply.body is None:
-                raise provider_error(
-                    self.context, f"GET {path}: {reply.status} with an empty body", text
-                )
+                raise self._fail(f"GET {path}: {reply.status} with an empty body", text)
             return _Asked(text, reply.body)
 
         return self._answers.get((path, tuple(params)), ask)
@@ -235,8 +226,7 @@ class AmplitudeProvider(AnalyticsProvider):
         """Users at each step (`data[0].cumulativeRaw`), or None when Amplitude has no data."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, list):
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"funnel: expected a JSON object with a `data` list, got {snippet(body)}",
                 query,
             )
@@ -244,8 +234,7 @@ class AmplitudeProvider(AnalyticsProvider):
             return None
         first = data[0]
         if not isinstance(first, dict) or "cumulativeRaw" not in first:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"funnel: expected data[0].cumulativeRaw (users per step), got {snippet(first)}",
                 query,
             )
@@ -253,8 +242,7 @@ class AmplitudeProvider(AnalyticsProvider):
         if raw is None or raw == []:
             return None
         if not isinstance(raw, list) or len(raw) != steps:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"funnel: expected cumulativeRaw to hold {steps} counts, one per step, got "
                 f"{snippet(raw)}",
                 query,
@@ -283,16 +271,14 @@ class AmplitudeProvider(AnalyticsProvider):
         user active on two days is one user), else the daily series when that is exact."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict):
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"segmentation: expected a JSON object with a `data` object, got {snippet(body)}",
                 query,
             )
         collapsed = data.get("seriesCollapsed")
         if collapsed is not None:
             if not isinstance(collapsed, list):
-                raise provider_error(
-                    self.context,
+                raise self._fail(
                     f"segmentation: expected seriesCollapsed as a list, got {snippet(collapsed)}",
                     query,
                 )
@@ -300,8 +286,7 @@ class AmplitudeProvider(AnalyticsProvider):
                 return None
             item = collapsed[0][0] if isinstance(collapsed[0], list) else collapsed[0]
             if not isinstance(item, dict) or "value" not in item:
-                raise provider_error(
-                    self.context,
+                raise self._fail(
                     "segmentation: expected seriesCollapsed[0][0] as {value: n}, got "
                     f"{snippet(collapsed[0])}",
                     query,
@@ -311,22 +296,19 @@ class AmplitudeProvider(AnalyticsProvider):
             )
         series = data.get("series")
         if not isinstance(series, list):
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"segmentation: expected data.seriesCollapsed or data.series, got {snippet(data)}",
                 query,
             )
         if not series or not series[0]:
             return None
         if not isinstance(series[0], list):
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"segmentation: expected series[0] as a list of counts, got {snippet(series[0])}",
                 query,
             )
         if len(series[0]) > 1 and not additive:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 "segmentation: no seriesCollapsed in the answer, and daily unique users cannot "
                 "be added up into the window's users",
                 query,

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from .. import metrics
-from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, JourneySpec, Location
+from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, JourneySpec, Problems
 from ..measurement import Measurement
 from .answers import provider_error
-from .base import Provider, ProviderContext, ProviderSettings
+from .api_provider import ApiProvider
+from .base import ProviderContext, ProviderSettings
 from .funnels import users_funnel_problems
-from .transport import ApiClient
 
 Check = tuple[Callable[[Any], bool], str]  # a test of a raw query value, and what it should be
 
@@ -30,7 +30,7 @@ class QueryKeys:
     keys: Mapping[str, Check]
     example: str
 
-    def problems(self, query: object) -> list[tuple[Location, str]]:
+    def problems(self, query: object) -> Problems:
         if query is None:
             return []
         if not isinstance(query, Mapping):
@@ -41,7 +41,7 @@ class QueryKeys:
                     f"{self.example}",
                 )
             ]
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         for key, value in query.items():
             if key not in self.keys:
                 known = ", ".join(self.keys)
@@ -66,14 +66,14 @@ class AnalyticsService:
     conversion: QueryKeys
     engagement: QueryKeys
 
-    def problems(self, criterion: CriterionBase) -> list[tuple[Location, str]]:
+    def problems(self, criterion: CriterionBase) -> Problems:
         """What such a service cannot serve of conversion and engagement (session-unit funnels:
         see funnels.py)."""
         if isinstance(criterion, ConversionCriterion):
             return self.conversion.problems(criterion.query)
         if not isinstance(criterion, EngagementCriterion):
             return []
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         if criterion.measure == "events_per_session":
             problems.append(
                 (
@@ -88,26 +88,20 @@ class AnalyticsService:
         return problems + self.engagement.problems(criterion.query)
 
 
-class AnalyticsProvider(Provider):
+class AnalyticsProvider(ApiProvider):
     """A provider of such a service: what it serves and refuses, said once for them all."""
 
     serves = ANALYTICS_METRICS
     takes_filter = False
     analytics: ClassVar[AnalyticsService]
-    client: ApiClient
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         return cls.analytics.problems(criterion)
 
     @classmethod
     def journey_problems(cls, journey: JourneySpec, settings: ProviderSettings) -> list[str]:
         return users_funnel_problems(journey, cls.analytics.service)
-
-    def close(self) -> None:
-        self.client.close()
 
 
 def parse_count(value: object) -> int | None:

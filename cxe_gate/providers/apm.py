@@ -16,14 +16,12 @@ from ..config import (
     CustomCriterion,
     ErrorRateCriterion,
     LatencyCriterion,
-    Location,
+    Problems,
 )
-from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
-from .answers import provider_error
-from .base import MetricRequest, Provider, ProviderSettings
+from .api_provider import ApiProvider
+from .base import MetricRequest, ProviderSettings
 from .criterion_checks import APM_METRICS, QueryForm, query_problems
-from .transport import ApiClient
 
 
 @dataclass(frozen=True)
@@ -36,20 +34,17 @@ class ApmQueries:
     part_problem: Callable[[str, str, str], str | None]
 
 
-class ApmProvider(Provider):
+class ApmProvider(ApiProvider):
     """A provider of an APM metrics API: a subclass says how its product counts errors and what its
     raw queries may be, and reads each metric for one window."""
 
     serves = APM_METRICS
     errors_problem: ClassVar[str]  # why `errors` does not apply, and how to count other failures
     queries: ClassVar[ApmQueries]
-    client: ApiClient
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
-        problems: list[tuple[Location, str]] = []
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
+        problems: Problems = []
         if "errors" in criterion.model_fields_set:
             problems.append((("errors",), cls.errors_problem))
         problems += cls.product_problems(criterion, settings)
@@ -63,14 +58,9 @@ class ApmProvider(Provider):
         return problems
 
     @classmethod
-    def product_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def product_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         """What else the product cannot apply (an Apdex T other than its own)."""
         return []
-
-    def close(self) -> None:
-        self.client.close()
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         criterion = request.criterion
@@ -93,6 +83,3 @@ class ApmProvider(Provider):
 
     @abstractmethod
     def _custom(self, criterion: CriterionBase, window: TimeWindow) -> Measurement: ...
-
-    def _fail(self, message: str, text: str) -> ProviderError:
-        return provider_error(self.context, message, text)

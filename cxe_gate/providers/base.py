@@ -13,7 +13,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from ..config import Cohorts, CriterionBase, JourneySpec, Location, SecretRef
+from ..config import Cohorts, CriterionBase, JourneySpec, Problems, SecretRef
 from ..errors import ConfigError
 from ..measurement import Measurement, TimeWindow, Unit
 
@@ -122,9 +122,7 @@ class Provider(ABC):
     query_kind: ClassVar[str] = "a raw query"  # what its raw `query` is: "a PromQL query", "NRQL"
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         """Problems with a criterion of a metric this provider serves (a malformed raw query, a
         field it cannot apply), each at a place relative to the criterion. Checked when the file
         is loaded, after what the declarations above refuse (capabilities.criterion_problems)."""
@@ -133,7 +131,7 @@ class Provider(ABC):
     @classmethod
     def data_problems(
         cls, settings: ProviderSettings, context: ProviderContext, checks: list[DataCheck]
-    ) -> list[tuple[Location, str]]:
+    ) -> Problems:
         """What the data's own shape refuses before any query runs (a filter or cohort naming a
         column the data does not have), at places in the criteria file. Called by `validate`
         with the criteria this provider reads; a provider that cannot tell cheaply says nothing."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..config import ConversionCriterion, CriterionBase, JourneySpec, Location
+from ..config import ConversionCriterion, CriterionBase, JourneySpec, Problems
 from .answers import provider_error
 from .base import MetricRequest, Provider, ProviderSettings
 from .registry import type_name
@@ -41,9 +41,7 @@ def cannot_measure(provider: str, metric: str, serves: Sequence[str], why: str =
     return f"{with_article(provider)} provider serves {served}, not {metric}; read {metric} from {source}"
 
 
-def declared_problems(
-    provider: type[Provider], criterion: CriterionBase
-) -> list[tuple[Location, str]]:
+def declared_problems(provider: type[Provider], criterion: CriterionBase) -> Problems:
     """What `provider`'s declaration rules out: a metric it does not serve (said alone: nothing
     else about the criterion matters then), a filter where it takes none."""
     name = type_name(provider)
@@ -60,7 +58,7 @@ def declared_problems(
 
 def criterion_problems(
     provider: type[Provider], criterion: CriterionBase, settings: ProviderSettings
-) -> list[tuple[Location, str]]:
+) -> Problems:
     """Everything `provider` refuses about a criterion, at places relative to it: its declaration,
     then its own checks of a metric it serves."""
     problems = declared_problems(provider, criterion)
@@ -69,9 +67,7 @@ def criterion_problems(
     return problems + provider.criterion_problems(criterion, settings)
 
 
-def text_query_problems(
-    provider: type[Provider], criterion: CriterionBase
-) -> list[tuple[Location, str]]:
+def text_query_problems(provider: type[Provider], criterion: CriterionBase) -> Problems:
     """A raw `query` that is not text, for a provider that runs text as written."""
     if criterion.query is None or isinstance(criterion.query, str):
         return []

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from ..config import ApdexCriterion, CriterionBase, Location
+from ..config import ApdexCriterion, CriterionBase, Problems
 from ..quantities import format_duration
 
 # What an APM metrics API serves: its providers declare `serves = APM_METRICS`.
@@ -53,7 +53,7 @@ def query_problems(
     query_kind: str,
     not_counts: str,
     part_problem: Callable[[str, str], str | None] = lambda part, value: None,
-) -> list[tuple[Location, str]]:
+) -> Problems:
     """What is wrong with a criterion's raw `query`: text where the metric needs a mapping (the
     gate needs both counts, not `not_counts`), empty text (where `query_kind` was expected), parts
     unknown, missing or not text, and what `part_problem` says of a part's text."""
@@ -73,7 +73,7 @@ def query_problems(
         if not query.strip():
             return [(("query",), f"expected {query_kind}, got empty text")]
         return []
-    problems: list[tuple[Location, str]] = []
+    problems: Problems = []
     allowed = form.required | form.optional
     unknown = sorted(set(query) - allowed)
     if unknown:
@@ -98,7 +98,7 @@ def apdex_t_problems(
     product: str,
     own_t: str,
     with_t: str,
-) -> list[tuple[Location, str]]:
+) -> Problems:
     """An Apdex T the product cannot apply at query time: the criterion's t must be the T set in
     the product (`apdex_t`), which the product applies as `own_t` says (and, with a T, `with_t`)."""
     t = format_duration(criterion.t)

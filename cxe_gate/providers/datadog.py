@@ -9,21 +9,14 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from ..config import (
-    ApdexCriterion,
-    CriterionBase,
-    Duration,
-    LatencyCriterion,
-    Location,
-    Secret,
-)
+from ..config import ApdexCriterion, CriterionBase, Duration, LatencyCriterion, Problems, Secret
 from ..measurement import Measurement, TimeWindow
 from .answers import error_rate_of_counts, total
 from .apm import ApmProvider, ApmQueries
 from .base import ProviderContext, ProviderSettings
 from .criterion_checks import QueryForm, apdex_t_problems, query_parts
 from .datadog_api import DatadogApi, Series, data_end
-from .transport import ApiClient, HttpSettings, key_headers, seconds_from_now
+from .transport import HttpSettings, http_url, key_headers, seconds_from_now
 
 # When a rate limit lifts. Datadog sends no Retry-After: X-RateLimit-Reset holds the seconds left
 # until the limit resets, next to X-RateLimit-Limit, -Period, -Remaining and -Name
@@ -113,19 +106,8 @@ class DatadogSettings(HttpSettings):
         "match it, because Datadog cannot apply another T at query time",
     )
 
-    @field_validator("site")
-    @classmethod
-    def _known_site(cls, value: str) -> str:
-        return site_domain(value)
-
-    @field_validator("api_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(
-                f"expected an http(s) URL such as https://api.datadoghq.com, got {value!r}"
-            )
-        return value
+    _site = field_validator("site")(site_domain)
+    _api_url = field_validator("api_url")(http_url("https://api.datadoghq.com"))
 
     @field_validator("service", "env", "operation")
     @classmethod
@@ -162,11 +144,9 @@ class DatadogProvider(ApmProvider):
     queries = ApmQueries(_QUERY_FORMS, "a ratio", _part_problem)
 
     @classmethod
-    def product_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def product_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         assert isinstance(settings, DatadogSettings)
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         if criterion.filter is not None:
             if criterion.query is not None:
                 problems.append(
@@ -205,9 +185,7 @@ class DatadogProvider(ApmProvider):
         super().__init__(settings, context)
         api_key = context.secret(settings.api_key, "api_key")
         app_key = context.secret(settings.app_key, "app_key")
-        self.client = ApiClient(
-            context,
-            settings,
+        self.client = self._api_client(
             base_url=settings.base_url,
             headers=key_headers(context, {"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key})
             | {"Accept": "application/json"},

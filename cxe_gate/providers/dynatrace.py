@@ -16,19 +16,15 @@ from ..config import (
     CustomCriterion,
     Duration,
     LatencyCriterion,
-    Location,
+    Problems,
     Secret,
 )
 from ..measurement import Measurement, TimeWindow, Unit
 from .answers import data_point, error_rate_of_counts, expected_shape, total
 from .apm import ApmProvider, ApmQueries
-from .base import (
-    MetricRequest,
-    ProviderContext,
-    ProviderSettings,
-)
+from .base import MetricRequest, ProviderContext, ProviderSettings
 from .criterion_checks import QueryForm, apdex_t_problems, query_parts
-from .transport import ApiClient, HttpSettings, token_auth, unix_time
+from .transport import HttpSettings, http_url, token_auth, unix_time
 
 # When a rate limit lifts. Dynatrace's Managed Cluster API documents X-RateLimit-Reset as a UNIX
 # time in microseconds (dynatrace.com/support/help/managed-cluster/cluster-api/basics/
@@ -93,14 +89,7 @@ class DynatraceSettings(HttpSettings):
         "match it, because Dynatrace cannot apply another T at query time",
     )
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(
-                f"expected an http(s) URL such as https://abc12345.live.dynatrace.com, got {value!r}"
-            )
-        return value
+    _url = field_validator("url")(http_url("https://abc12345.live.dynatrace.com"))
 
     @field_validator("environment")
     @classmethod
@@ -150,9 +139,7 @@ class DynatraceProvider(ApmProvider):
     queries = ApmQueries(_QUERY_FORMS, "a rate", _unit_problem)
 
     @classmethod
-    def product_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def product_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         assert isinstance(settings, DynatraceSettings)
         if not isinstance(criterion, ApdexCriterion):
             return []
@@ -168,9 +155,7 @@ class DynatraceProvider(ApmProvider):
     def __init__(self, settings: DynatraceSettings, context: ProviderContext):
         super().__init__(settings, context)
         token = context.secret(settings.token, "token")
-        self.client = ApiClient(
-            context,
-            settings,
+        self.client = self._api_client(
             base_url=settings.base_url,
             headers=token_auth(context, token, scheme="Api-Token") | {"Accept": "application/json"},
             auth_hint="and that the token has the metrics.read scope",

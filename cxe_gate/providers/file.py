@@ -21,6 +21,7 @@ from ..config import (
     JourneySpec,
     LatencyCriterion,
     Location,
+    Problems,
 )
 from ..errors import DataError
 from ..measurement import Measurement, TimeWindow
@@ -109,16 +110,14 @@ class FileProvider(Provider):
     query_kind = "an SQL query"  # a filter is an SQL condition on each row too
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         assert isinstance(settings, FileSettings)
         if refused := text_query_problems(cls, criterion):
             return refused
         if isinstance(criterion, CustomCriterion) and criterion.filter is not None:
             # A custom query is run as written: a filter beside it would be silently ignored.
             return [(("filter",), "a custom query runs as written: put this condition in it")]
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         instead = _session_alternative(criterion)
         if instead is not None:
             problem = _session_problem(settings, instead[1])
@@ -143,7 +142,7 @@ class FileProvider(Provider):
     @classmethod
     def data_problems(
         cls, settings: ProviderSettings, context: ProviderContext, checks: list[DataCheck]
-    ) -> list[tuple[Location, str]]:
+    ) -> Problems:
         assert isinstance(settings, FileSettings)
         by_table: dict[Table, list[tuple[Location, str]]] = {}
         needs: dict[Table, list[tuple[Location, str]]] = {}
@@ -167,7 +166,7 @@ class FileProvider(Provider):
             listed = by_table.setdefault(table, [])
             listed.extend(c for c in conditions if c not in listed)  # file-wide cohorts once
         tables = FileTables(settings, context)
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         try:
             for table in {*by_table, *needs}:
                 if getattr(settings, table) is None:

@@ -12,7 +12,7 @@ from typing import Literal
 import duckdb
 from pydantic import Field, model_validator
 
-from ..config import ApdexCriterion, CriterionBase, ErrorRateCriterion, Location
+from ..config import ApdexCriterion, CriterionBase, ErrorRateCriterion, Location, Problems
 from ..errors import DataError
 from ..measurement import TimeWindow
 from .answers import first_line
@@ -243,7 +243,7 @@ class FileTables:
         table: Table,
         conditions: list[tuple[Location, str]],
         needs: list[tuple[Location, str]] | None = None,
-    ) -> list[tuple[Location, str]]:
+    ) -> Problems:
         """Conditions (filters, error rules, cohorts) bound against the table's columns before any
         query runs, and the canonical columns each criterion needs: a column that is not mapped
         is a configuration error at validate, with the columns there are. Only the files' shapes

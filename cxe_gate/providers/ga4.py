@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from ..config import CriterionBase, JourneySpec, Location
+from ..config import CriterionBase, JourneySpec, Problems
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import refuse_unservable
@@ -48,9 +48,7 @@ class Ga4Provider(Provider):
     query_kind = "a mapping {report: …, metric: …}"
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         return [] if criterion.query is None else _query_problems(criterion.query)
 
     @classmethod
@@ -88,11 +86,11 @@ class Ga4Provider(Provider):
         return with_spans(result, {s.label: s for s in found})
 
 
-def _query_problems(query: Any) -> list[tuple[Location, str]]:
+def _query_problems(query: Any) -> Problems:
     """What is wrong with a raw query mapping, each at its place under `query`."""
     if not isinstance(query, Mapping):
         return [(("query",), f"the ga4 provider takes no query text; {_QUERY_SHAPE}")]
-    problems: list[tuple[Location, str]] = []
+    problems: Problems = []
     unknown = sorted(set(query) - {"report", "metric", "samples", "successes", "trials"})
     if unknown:
         problems.append((("query", unknown[0]), f"unknown key {unknown[0]!r}; {_QUERY_SHAPE}"))

@@ -15,20 +15,12 @@ from urllib.parse import quote_plus, urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..config import (
-    ConversionCriterion,
-    CriterionBase,
-    CustomCriterion,
-    EngagementCriterion,
-    ErrorRateCriterion,
-    FeedbackCriterion,
-    Location,
-)
+from ..config import CriterionBase, Location, Problems
 from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .json_paths import Answer, check_path
-from .query_contract import COUNTS, counts_problem, from_counts, parameters
+from .query_contract import COUNTS, counts_problem, from_counts, parameters, takes_successes
 from .transport import ApiClient, HttpSettings, basic_auth
 
 TimeFormat = Literal["iso", "epoch", "epoch_ms"]
@@ -237,17 +229,6 @@ class HttpQuery(BaseModel):
         return found
 
 
-_RATE_KINDS = (ConversionCriterion, ErrorRateCriterion, CustomCriterion)
-
-
-def _allows_successes(criterion: CriterionBase) -> bool:
-    if isinstance(criterion, _RATE_KINDS):
-        return True
-    if isinstance(criterion, FeedbackCriterion):
-        return criterion.scale == "csat"
-    return isinstance(criterion, EngagementCriterion) and criterion.measure == "adoption"
-
-
 # What a key takes, for keys whose pydantic message would list each member of a union.
 _EXPECTED = {
     "scale": "a positive number, or percent, seconds or microseconds",
@@ -256,7 +237,7 @@ _EXPECTED = {
 }
 
 
-def _validation_problems(exc: ValidationError, prefix: Location) -> list[tuple[Location, str]]:
+def _validation_problems(exc: ValidationError, prefix: Location) -> Problems:
     """pydantic's errors about a query, one per key, in cxe.yml's words."""
     found: dict[Location, list[str]] = {}
     for error in exc.errors():
@@ -308,6 +289,12 @@ def _fill(item: Any, values: Mapping[str, str | int | float]) -> Any:
     return item
 
 
+_NO_DEFAULT_QUERY = (
+    "the http provider has no default query: give a mapping with path and value (a JSONPath such "
+    "as $.nps, or a JMESPath), and optionally params, samples, successes, variance"
+)
+
+
 class HttpProvider(Provider):
     settings_model = HttpProviderSettings
     settings: HttpProviderSettings
@@ -316,21 +303,12 @@ class HttpProvider(Provider):
     query_kind = "a mapping with path and value"
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         if criterion.query is None:
-            return [
-                (
-                    ("query",),
-                    "the http provider has no default query: give a mapping with path and "
-                    "value (a JSONPath such as $.nps, or a JMESPath), and optionally params, "
-                    "samples, successes, variance",
-                )
-            ]
+            return [(("query",), _NO_DEFAULT_QUERY)]
         if not isinstance(criterion.query, dict):
             return [(("query",), f"expected {cls.query_kind} for an http provider")]
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         try:
             query = HttpQuery.model_validate(criterion.query)
         except ValidationError as exc:
@@ -354,7 +332,7 @@ class HttpProvider(Provider):
                     "provider's headers, params or basic_auth)",
                 )
             )
-        if query.successes is not None and not _allows_successes(criterion):
+        if query.successes is not None and not takes_successes(criterion):
             problems.append(
                 (("query", "successes"), "successes are for rates; this metric is not a rate")
             )

@@ -12,13 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
 
-from ..config import (
-    ConversionCriterion,
-    CriterionBase,
-    EngagementCriterion,
-    Location,
-    Secret,
-)
+from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, Problems, Secret
 from ..measurement import Measurement, TimeWindow
 from ..quantities import format_duration
 from .analytics import (
@@ -32,12 +26,11 @@ from .analytics import (
     request_text,
     snippet,
 )
-from .answers import provider_error
 from .base import MetricRequest, ProviderContext, ProviderSettings
 from .capabilities import criterion_journey, refuse_unservable
 from .days import DaySpan, day_spans, local, time_zone, with_spans
 from .funnels import funnel_measurement
-from .transport import ApiClient, HttpSettings, basic_auth
+from .transport import HttpSettings, basic_auth
 
 REGIONS = {
     "us": "https://mixpanel.com",
@@ -163,9 +156,7 @@ class MixpanelProvider(AnalyticsProvider):
     analytics = MIXPANEL
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         assert isinstance(settings, MixpanelSettings)
         problems = super().criterion_problems(criterion, settings)
         raw = criterion.query if isinstance(criterion.query, Mapping) else {}
@@ -198,9 +189,7 @@ class MixpanelProvider(AnalyticsProvider):
         super().__init__(settings, context)
         username = context.secret(settings.username, "username")
         secret = context.secret(settings.secret, "secret")
-        self.client = ApiClient(
-            context,
-            settings,
+        self.client = self._api_client(
             base_url=str(settings.url) if settings.url else REGIONS[settings.region],
             headers=basic_auth(context, username, secret),
             auth_hint=f"that the service account may read project {settings.project_id}, and "
@@ -228,9 +217,7 @@ class MixpanelProvider(AnalyticsProvider):
         try:
             return date.fromisoformat(str(key)[:10])
         except ValueError:
-            raise provider_error(
-                self.context, f"{what}: expected a yyyy-mm-dd date, got {key!r}", query
-            ) from None
+            raise self._fail(f"{what}: expected a yyyy-mm-dd date, got {key!r}", query) from None
 
     # --- measuring ------------------------------------------------------------------------------
 
@@ -308,15 +295,13 @@ class MixpanelProvider(AnalyticsProvider):
         buckets = self._funnel_days(body, steps, funnel_id, query)
         stray = [day for day in buckets if day not in span]
         if stray:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"funnel {funnel_id}: a bucket dated {stray[0]} lies outside the days asked for "
                 f"({span.period})",
                 query,
             )
         if len(buckets) > 1:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"funnel {funnel_id}: expected the {span.window.label} window's {span.days} day(s) "
                 f"as one bucket, got {len(buckets)}; users of several buckets cannot be added up "
                 "(one who entered in two would count twice)",
@@ -332,10 +317,8 @@ class MixpanelProvider(AnalyticsProvider):
         if data is None and isinstance(body, dict) and "data" in body:
             return {}
         if not isinstance(data, dict):
-            raise provider_error(
-                self.context,
-                f"funnel {funnel_id}: expected a JSON object with a `data` object of days, got "
-                f"{snippet(body)}",
+            raise self._fail(
+                f"funnel {funnel_id}: expected a JSON object with a `data` object of days, got {snippet(body)}",
                 query,
             )
         per_day: dict[date, list[int]] = {}
@@ -345,10 +328,8 @@ class MixpanelProvider(AnalyticsProvider):
             if found is None or found == []:
                 continue
             if not isinstance(found, list) or not all(isinstance(s, dict) for s in found):
-                raise provider_error(
-                    self.context,
-                    f"funnel {funnel_id}: expected data[{key}].steps as a list of steps, got "
-                    f"{snippet(found)}",
+                raise self._fail(
+                    f"funnel {funnel_id}: expected data[{key}].steps as a list of steps, got {snippet(found)}",
                     query,
                 )
             self._check_steps(found, steps, funnel_id, query)
@@ -371,8 +352,7 @@ class MixpanelProvider(AnalyticsProvider):
             for s, step in zip(found, steps, strict=False)
         )
         if not same:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"funnel {funnel_id} has the steps {names}, but the journey is {steps}: point "
                 "funnels (or query.funnel_id) at the saved funnel with the journey's steps",
                 query,
@@ -384,40 +364,26 @@ class MixpanelProvider(AnalyticsProvider):
         """{day: count} from a segmentation answer (`data.values[event]`)."""
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or "values" not in data:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 "segmentation: expected {data: {series: [...], values: {event: {date: count}}}}, "
                 f"got {snippet(body)}",
                 query,
             )
-        values = data["values"]
+        values = self._object(data["values"], "data.values as an object", query)
         if not values:
             return {}
-        if not isinstance(values, dict):
-            raise provider_error(
-                self.context,
-                f"segmentation: expected data.values as an object, got {snippet(values)}",
-                query,
-            )
         if event in values:
             by_date = values[event]
         elif len(values) == 1:
             by_date = next(iter(values.values()))
         else:
-            raise provider_error(
-                self.context,
+            raise self._fail(
                 f"segmentation: expected the counts of {event!r}, got those of {sorted(values)}",
                 query,
             )
+        by_date = self._object(by_date, f"data.values[{event!r}] as {{date: count}}", query)
         if not by_date:
             return {}
-        if not isinstance(by_date, dict):
-            raise provider_error(
-                self.context,
-                f"segmentation: expected data.values[{event!r}] as {{date: count}}, got "
-                f"{snippet(by_date)}",
-                query,
-            )
         series: dict[date, int | None] = {}
         for key, value in by_date.items():
             day = self._day(key, "segmentation: data.values", query)
@@ -427,6 +393,14 @@ class MixpanelProvider(AnalyticsProvider):
             else:
                 series.setdefault(day, None)
         return series
+
+    def _object(self, value: Any, expected: str, query: str) -> dict[Any, Any]:
+        """A part of a segmentation answer that is a JSON object, or empty (no data: {})."""
+        if not value:
+            return {}
+        if not isinstance(value, dict):
+            raise self._fail(f"segmentation: expected {expected}, got {snippet(value)}", query)
+        return value
 
     def _totals(
         self, event: str, where: str | None, spans: dict[str, DaySpan]
@@ -478,8 +452,7 @@ class MixpanelProvider(AnalyticsProvider):
             for label, span in group:
                 mine = [n for d, n in buckets.items() if d in span]
                 if len(mine) > 1:
-                    raise provider_error(
-                        self.context,
+                    raise self._fail(
                         f"segmentation: expected the {label} window's {span.days} day(s) as one "
                         f"bucket of unique users, got {len(mine)}; unique users of several "
                         "buckets cannot be added up",
@@ -488,8 +461,7 @@ class MixpanelProvider(AnalyticsProvider):
                 result[label] = (mine[0] if mine else None, text)
             stray = [d for d in buckets if not any(d in span for _, span in group)]
             if stray:
-                raise provider_error(
-                    self.context,
+                raise self._fail(
                     f"segmentation: a bucket of unique users dated {stray[0]} lies outside the "
                     "days asked for",
                     text,

@@ -24,17 +24,17 @@ from ..config import (
     ErrorRateCriterion,
     JourneySpec,
     LatencyCriterion,
-    Location,
+    Problems,
     Secret,
 )
-from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
-from .answers import data_point, expected_shape, provider_error, shown
-from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .answers import data_point, expected_shape, shown
+from .api_provider import ApiProvider
+from .base import MetricRequest, ProviderContext, ProviderSettings
 from .capabilities import refuse_unservable, text_query_problems
 from .funnels import judged_on
 from .nerdgraph import NerdGraph
-from .transport import ApiClient, HttpSettings, key_headers
+from .transport import HttpSettings, key_headers
 
 # NerdGraph per data center (newrelic-client-go pkg/region: US, EU, JP, and GOV for FedRAMP).
 ENDPOINTS = {
@@ -161,7 +161,7 @@ def _literal(value: float) -> str:
     return f"{value:g}"
 
 
-class NewRelicProvider(Provider):
+class NewRelicProvider(ApiProvider):
     settings_model = NewRelicSettings
     settings: NewRelicSettings
     max_concurrency = 20  # NerdGraph: 25 concurrent requests per user, shared with other tools
@@ -169,9 +169,7 @@ class NewRelicProvider(Provider):
     query_kind = "NRQL"  # a filter is an NRQL condition too
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         if isinstance(criterion, ConversionCriterion) and criterion.order == "strict":
             return [(("order",), ORDER_PROBLEM)]
         query = criterion.query
@@ -207,17 +205,12 @@ class NewRelicProvider(Provider):
     def __init__(self, settings: NewRelicSettings, context: ProviderContext):
         super().__init__(settings, context)
         key = context.secret(settings.api_key, "api_key")
-        self.client = ApiClient(
-            context,
-            settings,
+        self.client = self._api_client(
             base_url=settings.url or ENDPOINTS[settings.region],
             headers=key_headers(context, {"API-Key": key}),
             auth_hint="(a User key, NRAK-…) and that region is the account's data center",
         )
         self._nerdgraph = NerdGraph(self.client, settings.account_id, settings.query_seconds)
-
-    def close(self) -> None:
-        self.client.close()
 
     # --- queries ----------------------------------------------------------------------------------
 
@@ -368,9 +361,6 @@ class NewRelicProvider(Provider):
         steps_only = f"{nrql_name(s.step_attribute)} IN ({names})"
         return f"FROM {nrql_name(s.journey_event_type)}{self._scope(criterion, steps_only)}"
 
-    def _error(self, message: str, query: str) -> ProviderError:
-        return provider_error(self.context, message, query)
-
     # --- reading rows -----------------------------------------------------------------------------
 
     def _number(self, row: dict[str, Any], key: str, query: str) -> float | None:
@@ -378,14 +368,14 @@ class NewRelicProvider(Provider):
 
     def _count(self, row: dict[str, Any], key: str, query: str) -> int:
         if key not in row:
-            raise self._error(
+            raise self._fail(
                 f"expected a count named {key!r} in the row, got keys {sorted(row)}", query
             )
         value = self._number(row, key, query)
         if value is None:
             return 0
         if value < 0 or value != int(value):
-            raise self._error(f"expected {key!r} as a whole count, got {value:g}", query)
+            raise self._fail(f"expected {key!r} as a whole count, got {value:g}", query)
         return int(value)
 
     def _error_rate(
@@ -396,7 +386,7 @@ class NewRelicProvider(Provider):
         requests = self._count(row, "requests", query)
         errors = self._count(row, "errors", query)
         if errors > requests:
-            raise self._error(f"{errors} errors of only {requests} requests", query)
+            raise self._fail(f"{errors} errors of only {requests} requests", query)
         return metrics.proportion(
             errors, requests, query=query, details={"requests": requests, "errors": errors}
         )
@@ -415,7 +405,7 @@ class NewRelicProvider(Provider):
         tolerating = (within_4t - failed_4t) - satisfied
         frustrated = total - satisfied - tolerating
         if min(satisfied, tolerating, frustrated) < 0 or failed_t > failed_4t:
-            raise self._error(
+            raise self._fail(
                 f"inconsistent Apdex counts {dict(row)}: expected failed ≤ within T ≤ within 4T "
                 "≤ requests",
                 query,
@@ -444,7 +434,7 @@ class NewRelicProvider(Provider):
         """`percentile.duration: {"95": x}`, or the same under an alias, or a bare number."""
         keys = [k for k in row if k == "latency" or k.startswith("percentile")]
         if not keys:
-            raise self._error(
+            raise self._fail(
                 f"expected a percentile(…) value in the row, got keys {sorted(row)}", query
             )
         value = row[keys[0]]
@@ -454,7 +444,7 @@ class NewRelicProvider(Provider):
                 return self._number(value, wanted, query)
             if len(value) == 1:
                 return self._number(value, next(iter(value)), query)
-            raise self._error(f"expected the {wanted}th percentile in {shown(value)}", query)
+            raise self._fail(f"expected the {wanted}th percentile in {shown(value)}", query)
         return self._number(row, keys[0], query)
 
     def _conversion(
@@ -470,15 +460,15 @@ class NewRelicProvider(Provider):
             return metrics.proportion(0, 0, query=query)
         steps = _funnel_steps(row)
         if steps is None:
-            raise self._error(
+            raise self._fail(
                 expected_shape("funnel steps (a list of counts) in the row", row), query
             )
         counts = [self._count({"step": n}, "step", query) for n in steps]
         if len(counts) < 2:
-            raise self._error(expected_shape("a count per journey step", steps), query)
+            raise self._fail(expected_shape("a count per journey step", steps), query)
         started, completed = counts[0], counts[-1]
         if completed > started:
-            raise self._error(f"{completed} completed of only {started} started", query)
+            raise self._fail(f"{completed} completed of only {started} started", query)
         details: dict[str, float] = {f"step {i + 1}": n for i, n in enumerate(counts)}
         if values is not None:
             details["funnel attribute values"] = values
@@ -521,10 +511,10 @@ class NewRelicProvider(Provider):
             successes = self._count(row, "successes", query)
             trials = self._count(row, "trials", query)
             if successes > trials:
-                raise self._error(f"{successes} successes of only {trials} trials", query)
+                raise self._fail(f"{successes} successes of only {trials} trials", query)
             return metrics.proportion(successes, trials, query=query)
         if "value" not in row:
-            raise self._error(
+            raise self._fail(
                 "a custom NRQL query must return `AS 'value'` (and optionally `AS 'samples'`), "
                 f"or `AS 'successes'` and `AS 'trials'`; got keys {sorted(row)}",
                 query,

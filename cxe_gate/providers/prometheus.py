@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..config import ApdexCriterion, Cohorts, CriterionBase, ErrorRateCriterion, Location
+from ..config import ApdexCriterion, Cohorts, CriterionBase, ErrorRateCriterion, Problems
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .criterion_checks import APM_METRICS, query_problems
@@ -42,11 +42,9 @@ class PrometheusProvider(Provider):
     query_kind = "a PromQL query"
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         assert isinstance(settings, PrometheusSettings)
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         if criterion.filter is not None and criterion.query is not None:
             problems.append(
                 (
@@ -142,7 +140,7 @@ class PrometheusProvider(Provider):
 
 def _errors_problems(
     criterion: ErrorRateCriterion | ApdexCriterion, settings: PrometheusSettings
-) -> list[tuple[Location, str]]:
+) -> Problems:
     if default_errors(criterion):
         return []
     try:

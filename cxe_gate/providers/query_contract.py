@@ -4,7 +4,13 @@
 from __future__ import annotations
 
 from .. import metrics
-from ..config import ApdexCriterion, CriterionBase, FeedbackCriterion, LatencyCriterion
+from ..config import (
+    ApdexCriterion,
+    CriterionBase,
+    EngagementCriterion,
+    FeedbackCriterion,
+    LatencyCriterion,
+)
 from ..measurement import Measurement
 
 # Counts a query may return instead of a value: the gate computes the score and its variance.
@@ -23,6 +29,16 @@ def parameters(criterion: CriterionBase) -> dict[str, float]:
     if isinstance(criterion, LatencyCriterion):
         return {"percentile": criterion.percentile}
     return {}
+
+
+def takes_successes(criterion: CriterionBase) -> bool:
+    """Whether a query may give successes (of trials) for this criterion: its value is a rate (a
+    custom metric's may be) or a share of units."""
+    if criterion.metric in ("conversion", "error_rate", "custom"):
+        return True
+    if isinstance(criterion, FeedbackCriterion):
+        return criterion.scale == "csat"
+    return isinstance(criterion, EngagementCriterion) and criterion.measure == "adoption"
 
 
 def counts_problem(kind: str, criterion: CriterionBase) -> str | None:

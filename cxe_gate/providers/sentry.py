@@ -22,12 +22,13 @@ from pydantic import Field, field_validator, model_validator
 from requests.utils import parse_header_links
 
 from .. import metrics
-from ..config import CriterionBase, CustomCriterion, ErrorRateCriterion, Location, Secret
-from ..errors import ConfigError, ProviderError
+from ..config import CriterionBase, CustomCriterion, ErrorRateCriterion, Problems, Secret
+from ..errors import ConfigError
 from ..measurement import Measurement, TimeWindow
-from .answers import data_point, expected_shape, provider_error
-from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
-from .transport import ApiClient, HttpSettings, Reply, token_auth, unix_time
+from .answers import data_point, expected_shape
+from .api_provider import ApiProvider
+from .base import MetricRequest, ProviderContext, ProviderSettings
+from .transport import HttpSettings, Reply, token_auth, unix_time
 
 DEFAULT_URL = "https://sentry.io"
 _VARIABLE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
@@ -120,7 +121,7 @@ def crash_free_ratio(value: float) -> tuple[float, bool]:
     return (value / 100, True) if value > 1 else (value, False)
 
 
-class SentryProvider(Provider):
+class SentryProvider(ApiProvider):
     settings_model = SentrySettings
     settings: SentrySettings
     max_concurrency = 10  # Sentry limits concurrent requests per caller and endpoint
@@ -128,10 +129,8 @@ class SentryProvider(Provider):
     query_kind = "a mapping of Sentry query parameters"  # a filter is Sentry search syntax
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
-        problems: list[tuple[Location, str]] = []
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
+        problems: Problems = []
         if isinstance(criterion, ErrorRateCriterion) and "errors" in criterion.model_fields_set:
             problems.append(
                 (
@@ -155,9 +154,7 @@ class SentryProvider(Provider):
         baseline = settings.baseline_release
         listed = [baseline] if isinstance(baseline, str) else baseline or []
         self.baseline_releases = [self._name(r, "baseline_release") for r in listed]
-        self.client = ApiClient(
-            context,
-            settings,
+        self.client = self._api_client(
             base_url=settings.base_url,
             headers=token_auth(context, token),
             auth_hint="(a token with org:read) and that url/region is the organization's",
@@ -178,9 +175,6 @@ class SentryProvider(Provider):
                 file=self.context.where or None,
             )
         return name
-
-    def close(self) -> None:
-        self.client.close()
 
     # --- queries ----------------------------------------------------------------------------------
 
@@ -244,11 +238,11 @@ class SentryProvider(Provider):
         cursors: set[str] = set()
         while (cursor := _next_cursor(reply.headers.get("Link"))) is not None:
             if not cursor:
-                raise self._error("Sentry announced a next page of groups but no cursor", shown)
+                raise self._fail("Sentry announced a next page of groups but no cursor", shown)
             if cursor in cursors:
-                raise self._error(f"Sentry sent the next-page cursor {cursor!r} twice", shown)
+                raise self._fail(f"Sentry sent the next-page cursor {cursor!r} twice", shown)
             if len(cursors) + 1 >= _MAX_PAGES:
-                raise self._error(
+                raise self._fail(
                     f"more than {_MAX_PAGES} pages of session groups; narrow the query (fewer "
                     "projects, environments or baseline releases) rather than read part of it",
                     shown,
@@ -285,13 +279,13 @@ class SentryProvider(Provider):
         for group in groups:
             totals = group.get("totals")
             if not isinstance(totals, dict):
-                raise self._error(expected_shape("totals in each group", group), shown)
+                raise self._fail(expected_shape("totals in each group", group), shown)
             n = self._whole(totals, count, shown)
             if n == 0:
                 continue
             free = data_point(totals.get(rate), rate, self.context, shown)
             if free is None:
-                raise self._error(
+                raise self._fail(
                     f"{count} is {n} but {rate} is null: expected the crash-free rate of "
                     f"those {unit}s (a partial answer)",
                     shown,
@@ -299,7 +293,7 @@ class SentryProvider(Provider):
             try:
                 ratio, percent = crash_free_ratio(free)
             except ValueError:
-                raise self._error(
+                raise self._fail(
                     f"{rate} is {free:g}: expected a fraction 0-1 (or a percentage 0-100)", shown
                 ) from None
             converted |= percent
@@ -316,10 +310,10 @@ class SentryProvider(Provider):
 
     def _groups(self, body: Any, shown: str) -> list[dict[str, Any]]:
         if not isinstance(body, dict) or not isinstance(body.get("groups"), list):
-            raise self._error(expected_shape("an object with groups", body), shown)
+            raise self._fail(expected_shape("an object with groups", body), shown)
         groups = body["groups"]
         if not all(isinstance(g, dict) for g in groups):
-            raise self._error(expected_shape("each group to be an object", groups), shown)
+            raise self._fail(expected_shape("each group to be an object", groups), shown)
         return groups
 
     def _whole(self, totals: dict[str, Any], key: str, shown: str) -> int:
@@ -327,7 +321,7 @@ class SentryProvider(Provider):
         if value is None:
             return 0  # Sentry's null: no sessions (the SDK sends none, or no release is set)
         if value < 0 or value != int(value):
-            raise self._error(f"expected {key} as a whole count, got {value:g}", shown)
+            raise self._fail(f"expected {key} as a whole count, got {value:g}", shown)
         return int(value)
 
     def _widened(self, body: dict[str, Any], start: datetime, end: datetime) -> float:
@@ -363,28 +357,28 @@ class SentryProvider(Provider):
             body, shown = self._sessions(params)
             groups = body["groups"]
             if len(groups) > 1:
-                raise self._error(f"expected one group of totals, got {len(groups)}", shown)
+                raise self._fail(f"expected one group of totals, got {len(groups)}", shown)
             totals = groups[0].get("totals") if groups else {}
             if not isinstance(totals, dict):
-                raise self._error(expected_shape("totals in the group", groups[0]), shown)
+                raise self._fail(expected_shape("totals in the group", groups[0]), shown)
             raw = totals.get(field)
         else:
             params += [("dataset", str(options.get("dataset", "errors"))), ("per_page", "1")]
             reply, shown = self._get("events", params)
             body = reply.body
             if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-                raise self._error(expected_shape("an object with data rows", body), shown)
+                raise self._fail(expected_shape("an object with data rows", body), shown)
             rows = body["data"]
             if rows and not isinstance(rows[0], dict):
-                raise self._error(expected_shape("rows as objects", rows[0]), shown)
+                raise self._fail(expected_shape("rows as objects", rows[0]), shown)
             if rows and field not in rows[0]:
-                raise self._error(f"expected {field} in the row, got {sorted(rows[0])}", shown)
+                raise self._fail(f"expected {field} in the row, got {sorted(rows[0])}", shown)
             raw = rows[0][field] if rows else None
         try:
             # Sentry sends some counts as strings (an issue's `count`)
             raw = float(raw) if isinstance(raw, str) else raw
         except ValueError:
-            raise self._error(expected_shape(f"{field} as a number", raw), shown) from None
+            raise self._fail(expected_shape(f"{field} as a number", raw), shown) from None
         value = data_point(raw, field, self.context, shown)
         if value is None:
             return Measurement(value=None, samples=0, query=shown)
@@ -393,13 +387,10 @@ class SentryProvider(Provider):
             try:
                 value, percent = crash_free_ratio(value)
             except ValueError:
-                raise self._error(f"{field} is {value:g}: expected 0-1 or 0-100", shown) from None
+                raise self._fail(f"{field} is {value:g}: expected 0-1 or 0-100", shown) from None
             if percent:
                 notes = (f"{field} came as a percentage (0-100)",)
         return Measurement(value=value, samples=1, query=shown, notes=notes)
-
-    def _error(self, message: str, query: str) -> ProviderError:
-        return provider_error(self.context, message, query)
 
 
 def _next_cursor(link: str | None) -> str | None:
@@ -413,7 +404,7 @@ def _next_cursor(link: str | None) -> str | None:
     return None
 
 
-def _error_rate_query_problems(query: Any) -> list[tuple[Location, str]]:
+def _error_rate_query_problems(query: Any) -> Problems:
     expected = "expected a mapping such as {unit: user} (unit: session or user)"
     if not isinstance(query, Mapping):
         return [(("query",), expected)]
@@ -425,7 +416,7 @@ def _error_rate_query_problems(query: Any) -> list[tuple[Location, str]]:
     return []
 
 
-def _custom_query_problems(query: Any) -> list[tuple[Location, str]]:
+def _custom_query_problems(query: Any) -> Problems:
     expected = (
         "expected a mapping such as {endpoint: events, field: count(), query: level:error} "
         "or {endpoint: sessions, field: count_unique(user)}"

@@ -28,7 +28,7 @@ from ..config import (
     ErrorRateCriterion,
     FeedbackCriterion,
     LatencyCriterion,
-    Location,
+    Problems,
     Secret,
 )
 from ..errors import ConfigError, ProviderError
@@ -142,6 +142,14 @@ def _contract(criterion: CriterionBase) -> str:
             return "value and samples (distinct users)"
         return "value, samples and variance (of the per-unit counts)"
     return "value (and optionally samples and variance), or successes and trials"
+
+
+def _query_needed(criterion: CriterionBase) -> str:
+    """What a criterion without a query must give: this provider has no default one."""
+    return (
+        "the sql provider runs the criterion's own query: give `query:` with SQL selecting the "
+        f"window's rows with :start and :end and returning {_contract(criterion)}"
+    )
 
 
 # --- the databases ------------------------------------------------------------------------------
@@ -423,21 +431,12 @@ class SqlProvider(Provider):
     query_kind = "an SQL query"
 
     @classmethod
-    def criterion_problems(
-        cls, criterion: CriterionBase, settings: ProviderSettings
-    ) -> list[tuple[Location, str]]:
+    def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         if criterion.query is None:
-            return [
-                (
-                    ("query",),
-                    "the sql provider runs the criterion's own query: give `query:` with SQL "
-                    f"selecting the window's rows with :start and :end and returning "
-                    f"{_contract(criterion)}",
-                )
-            ]
+            return [(("query",), _query_needed(criterion))]
         if not isinstance(criterion.query, str):
             return text_query_problems(cls, criterion)
-        problems: list[tuple[Location, str]] = []
+        problems: Problems = []
         used = _parameters(criterion.query)
         available = _available(criterion)
         unknown = sorted(used - set(available))

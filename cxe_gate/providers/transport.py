@@ -49,6 +49,17 @@ class HttpSettings(ProviderSettings):
     )
 
 
+def http_url(example: str) -> Callable[[str | None], str | None]:
+    """Validator of an optional base URL setting: http(s) with a host, such as `example`."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"expected an http(s) URL such as {example}, got {value!r}")
+        return value
+
+    return check
+
+
 @dataclass(frozen=True)
 class Reply:
     """A response the caller chose to read even though it is not 2xx (see `accept`)."""
