@@ -21,6 +21,7 @@ from ..config import (
 from ..measurement import Measurement, TimeWindow
 from .api_provider import ApiProvider
 from .base import MetricRequest, ProviderSettings
+from .capabilities import refuse_unservable
 from .criterion_checks import APM_METRICS, QueryForm, query_problems
 
 
@@ -63,6 +64,7 @@ class ApmProvider(ApiProvider):
         return []
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
+        refuse_unservable(self, request)
         criterion = request.criterion
         read = {
             ErrorRateCriterion: self._error_rate,

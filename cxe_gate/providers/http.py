@@ -19,6 +19,7 @@ from ..config import CriterionBase, Location, Problems
 from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .capabilities import refuse_unservable
 from .json_paths import Answer, check_path
 from .query_contract import COUNTS, counts_problem, from_counts, parameters, takes_successes
 from .transport import ApiClient, HttpSettings, basic_auth
@@ -377,6 +378,7 @@ class HttpProvider(Provider):
         self._client.close()
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
+        refuse_unservable(self, request)
         criterion = request.criterion
         query = HttpQuery.model_validate(criterion.query)
         return {w.label: self._measure_window(criterion, query, w) for w in windows}

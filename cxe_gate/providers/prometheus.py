@@ -14,6 +14,7 @@ from dataclasses import replace
 from ..config import ApdexCriterion, Cohorts, CriterionBase, ErrorRateCriterion, Problems
 from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
+from .capabilities import refuse_unservable
 from .criterion_checks import APM_METRICS, query_problems
 from .prometheus_api import Asked, PrometheusApi
 from .prometheus_metrics import QUERY_FORMS, MetricReader
@@ -97,6 +98,7 @@ class PrometheusProvider(Provider):
         self._api.close()
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
+        refuse_unservable(self, request)
         criterion = request.criterion
         if any(w.cohort for w in windows):
             # Each cohort is its own label matchers beside the filter's: measure one at a time.

@@ -28,6 +28,7 @@ from ..measurement import Measurement, TimeWindow
 from .answers import data_point, expected_shape
 from .api_provider import ApiProvider
 from .base import MetricRequest, ProviderContext, ProviderSettings
+from .capabilities import refuse_unservable
 from .transport import HttpSettings, Reply, token_auth, unix_time
 
 DEFAULT_URL = "https://sentry.io"
@@ -179,6 +180,7 @@ class SentryProvider(ApiProvider):
     # --- queries ----------------------------------------------------------------------------------
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
+        refuse_unservable(self, request)
         criterion = request.criterion
         options = criterion.query if isinstance(criterion.query, Mapping) else {}
         release = self._release(request)

@@ -283,11 +283,12 @@ class ApiClient:
     def _snippet(self, response: requests.Response, text: str) -> str:
         if "html" in response.headers.get("Content-Type", ""):
             return " (an HTML page)"
-        flat = " ".join(text.split())
+        # Redact before cutting: a credential the cut splits would no longer match whole.
+        flat = " ".join(self.context.redact(text).split())
         if not flat:
             return ""
         cut = flat if len(flat) <= _SNIPPET else flat[:_SNIPPET] + "…"
-        return f": {self.context.redact(cut)}"
+        return f": {cut}"
 
     def _error(self, message: str, query: str) -> ProviderError:
         return ProviderError(

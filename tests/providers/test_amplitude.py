@@ -1,20 +1,28 @@
 """The amplitude provider against a loopback server answering like Amplitude's Dashboard REST API:
-funnels and segmentation over whole days in the project's time zone, no data in its disguises,
-failures that become `error`, and credentials that never reach an error or the report."""
+funnels and segmentation over whole days in the project's time zone, malformed answers and what
+Amplitude's own refusals say. Its outages, secrets, no-data disguises and units are the provider
+contract's (test_contract_*.py)."""
 
 from __future__ import annotations
 
-import base64
 import json
-import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback_amplitude import (
+    AUTH,
+    DEPLOY,
+    KEY,
+    NOW,
+    SECRET,
+    WINDOWS,
+    FakeAmplitude,
+    funnel,
+    segmentation,
+)
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from cxe_gate.config import ConversionCriterion, EngagementCriterion, JourneySpec
 from cxe_gate.errors import ConfigError, ProviderError
@@ -25,71 +33,8 @@ from cxe_gate.providers import MetricRequest
 from cxe_gate.providers.amplitude import AmplitudeProvider, AmplitudeSettings
 from cxe_gate.results import Verdict
 
-KEY = "amp-key-3f9a1c77"
-SECRET = "amp-secret-8d7e6b5a44"
-AUTH = "Basic " + base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
-DEPLOY = datetime(2026, 11, 23, 14, tzinfo=UTC)
-NOW = DEPLOY + timedelta(hours=2)
-# The gate's default windows: the 24 hours before the deploy, the 2 hours after.
-WINDOWS = [
-    TimeWindow("baseline", DEPLOY - timedelta(hours=24), DEPLOY),
-    TimeWindow("release", DEPLOY, NOW),
-]
 NOWHERE = "http://127.0.0.1:9"  # for tests that must fail before sending anything
 CHECKOUT = JourneySpec(steps=["view_item", "add_to_cart", "purchase"], unit="user")
-
-
-def funnel(*counts: Any) -> dict[str, Any]:
-    # `cumulative` is deliberately off: the provider must divide the raw counts itself.
-    return {
-        "data": [
-            {
-                "meta": {"segmentIndex": 0},
-                "events": ["view_item", "add_to_cart", "purchase"][: len(counts)],
-                "cumulativeRaw": list(counts),
-                "cumulative": [1.0, 0.5, 0.25][: len(counts)],
-                "medianTransTimes": [0, 40000, 512000][: len(counts)],
-            }
-        ]
-    }
-
-
-def segmentation(collapsed: Any, daily: list[Any] | None = None) -> dict[str, Any]:
-    return {
-        "data": {
-            "series": [daily if daily is not None else [collapsed]],
-            "seriesLabels": [0],
-            "seriesCollapsed": [[{"setId": "", "value": collapsed}]],
-            "xValues": ["2026-11-22"],
-        }
-    }
-
-
-class FakeAmplitude:
-    """Answers by path and day range; anything it was not told about is a 400 naming the request."""
-
-    def __init__(self) -> None:
-        self.funnels: dict[tuple[str, str], Any] = {}
-        self.segments: dict[tuple[str, str, str, str], Any] = {}
-        self.asked: list[dict[str, list[str]]] = []
-
-    def __call__(self, request: Request) -> Response:
-        assert request.headers.get("Authorization") == AUTH
-        args = request.args
-        self.asked.append({k: args.getlist(k) for k in args})
-        if request.path == "/api/2/funnels":
-            key: tuple = (args["start"], args["end"])
-            body = self.funnels.get(key)
-        else:
-            key = (json.loads(args["e"])["event_type"], args["m"], args["start"], args["end"])
-            body = self.segments.get(key)
-        if body is None:
-            return Response(f"unexpected request {request.path} {key}", status=400)
-        if isinstance(body, Response):
-            return body
-        return Response(
-            body if isinstance(body, str) else json.dumps(body), 200, {}, "application/json"
-        )
 
 
 @pytest.fixture
@@ -307,46 +252,6 @@ def test_a_question_is_asked_once_per_evaluation(api_server: HTTPServer, amplitu
     assert len(api_server.log) == 2
 
 
-# --- no data, in every disguise -----------------------------------------------------------------
-# One server per test, a fresh provider per case (a provider asks each question once).
-
-NO_FUNNEL = {
-    "empty": {"data": []},
-    "zeros": funnel(0, 0, 0),
-    "nulls": funnel(None, None, None),
-    "NaN": '{"data": [{"cumulativeRaw": [NaN, NaN, NaN]}]}',
-    "null list": {"data": [{"cumulativeRaw": None}]},
-}
-
-
-def test_no_funnel_data_is_no_data_never_zero(api_server: HTTPServer, amplitude: FakeAmplitude):
-    amplitude.funnels[("20261122", "20261122")] = funnel(4200, 1300, 609)
-    for case, answer in NO_FUNNEL.items():
-        amplitude.funnels[("20261123", "20261123")] = answer
-        measured = provider(api_server.url_for("")).measure(conversion(), WINDOWS)
-        release = measured["release"]
-        assert (release.value, release.samples, release.has_data) == (None, 0, False), case
-        assert measured["baseline"].value == 609 / 4200, case
-
-
-NO_USERS = {
-    "null": segmentation(None),
-    "zero users": segmentation(0),
-    "empty": {"data": {"series": [], "seriesCollapsed": [], "xValues": []}},
-    "NaN": '{"data": {"series": [[NaN]], "seriesCollapsed": [[{"value": NaN}]]}}',
-    "empty series": {"data": {"series": [[]], "xValues": []}},
-}
-
-
-def test_no_active_users_is_no_data(api_server: HTTPServer, amplitude: FakeAmplitude):
-    amplitude.segments[("_active", "uniques", "20261120", "20261121")] = segmentation(640)
-    for case, answer in NO_USERS.items():
-        amplitude.segments[("_active", "uniques", "20261122", "20261123")] = answer
-        measured = provider(api_server.url_for("")).measure(engagement("active_users"), WHOLE_DAYS)
-        assert (measured["release"].value, measured["release"].samples) == (None, 0), case
-        assert measured["baseline"].value == 640.0, case
-
-
 # --- failures -----------------------------------------------------------------------------------
 
 MALFORMED = {
@@ -411,48 +316,6 @@ def test_a_404_behind_a_proxy_or_from_the_eu_host_says_what_to_check(api_server:
         eu.measure(engagement("active_users"), WHOLE_DAYS)
 
 
-def test_429_waits_as_asked_then_succeeds(api_server: HTTPServer):
-    api_server.expect_ordered_request("/api/2/events/segmentation").respond_with_json(
-        {"error": {"http_code": 429, "message": "Too many concurrent requests"}},
-        status=429,
-        headers={"Retry-After": "0.3"},
-    )
-    for value in (640, 500):
-        api_server.expect_ordered_request("/api/2/events/segmentation").respond_with_json(
-            segmentation(value)
-        )
-    started = time.monotonic()
-    measured = provider(api_server.url_for("")).measure(engagement("active_users"), WHOLE_DAYS)
-    assert time.monotonic() - started >= 0.3
-    assert (measured["baseline"].value, measured["release"].value) == (640.0, 500.0)
-    assert len(api_server.log) == 3
-
-
-def test_a_server_error_is_retried_then_reported(api_server: HTTPServer):
-    api_server.expect_request("/api/2/funnels").respond_with_data("internal error", status=500)
-    with pytest.raises(ProviderError, match="500 INTERNAL SERVER ERROR: internal error after 3"):
-        provider(api_server.url_for(""), retries=2).measure(conversion(), WINDOWS)
-    assert len(api_server.log) == 3
-
-
-def test_a_slow_answer_times_out(api_server: HTTPServer):
-    given_up = threading.Event()
-
-    def slow(request: Request) -> Response:
-        given_up.wait(timeout=5)  # answers only once the client has stopped waiting
-        return Response(json.dumps(funnel(1, 1, 1)), content_type="application/json")
-
-    api_server.expect_request("/api/2/funnels").respond_with_handler(slow)
-    with pytest.raises(ProviderError, match=r"no answer within 0\.3 s \(timeout\)"):
-        provider(api_server.url_for(""), timeout="300ms", retries=0).measure(conversion(), WINDOWS)
-    given_up.set()
-    # The server is shared between tests: let it finish with this request before the next test.
-    deadline = time.monotonic() + 5
-    while not api_server.log and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert len(api_server.log) == 1
-
-
 def test_regions_pick_the_host():
     us = provider(None)  # type: ignore[arg-type]
     eu = provider(None, region="eu")  # type: ignore[arg-type]
@@ -506,23 +369,6 @@ def test_good_data_passes_the_gate(tmp_path, api_server: HTTPServer, amplitude: 
     assert "release: counted as whole days in UTC (2026-11-23): 22 hours" in " ".join(
         conversion_result.notes
     )
-
-
-@pytest.mark.usefixtures("keys")
-def test_an_outage_is_an_error_and_the_report_keeps_no_secret(tmp_path, api_server: HTTPServer):
-    # A careless proxy echoes the keys in its error page.
-    for path in ("/api/2/funnels", "/api/2/events/segmentation"):
-        api_server.expect_request(path).respond_with_data(
-            f"upstream unavailable for {KEY}:{SECRET} ({AUTH})", status=503
-        )
-    report = evaluate(load(criteria_file(tmp_path, api_server.url_for(""), GATE_CRITERIA)), now=NOW)
-    assert report.verdict is Verdict.ERROR
-    assert all(c.verdict is Verdict.ERROR for c in report.criteria)
-    assert "503" in report.criteria[0].message
-    dumped = report.model_dump_json()
-    assert KEY not in dumped and SECRET not in dumped
-    assert AUTH.removeprefix("Basic ") not in dumped
-    assert len(api_server.log) == 4  # two attempts for each criterion's first request
 
 
 def test_what_amplitude_cannot_serve_is_refused_when_the_file_loads(tmp_path):

@@ -153,19 +153,6 @@ def test_concurrent_without_cohorts_is_an_error(tmp_path):
         load(path)
 
 
-def test_a_provider_that_cannot_split_cohorts_refuses_at_load(tmp_path):
-    path = tmp_path / "cxe.yml"
-    path.write_text(
-        f"release: {{deployed_at: '{DEPLOY.isoformat()}'}}\n"
-        "windows: {baseline: concurrent, release: 2h}\n"
-        "cohorts: {release: 'version:2.0', baseline: 'version:1.9'}\n"
-        "providers:\n  dd: {type: datadog, api_key: '${DD_API_KEY}', app_key: '${DD_APP_KEY}'}\n"
-        "criteria:\n  - {name: errors, metric: error_rate, max_rise: 10%}\n"
-    )
-    with pytest.raises(ConfigError, match="cannot split traffic into cohorts"):
-        load(path)
-
-
 # --- PostgreSQL: the query narrows each window with :cohort ---------------------------------------
 
 QUERY = (

@@ -1,38 +1,28 @@
 """The datadog provider against a real loopback server answering like Datadog's metrics API: trace-metric
-counts become rates with their counts, seconds become milliseconds, empty buckets are no data, and
-outages, refusals and broken answers become errors that never show a key."""
+counts become rates with their counts, seconds become milliseconds, and refusals and broken answers
+become errors that never show a key. Its outages, secrets, no-data disguises and units are the
+provider contract's (test_contract_*.py)."""
 
 from __future__ import annotations
 
-import json
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from loopback_datadog import B0, BASELINE, DEPLOY, NOW, PATH, R0, RELEASE, SECOND, FakeDatadog
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from cxe_gate.config import ApdexCriterion, CustomCriterion, ErrorRateCriterion, LatencyCriterion
 from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
-from cxe_gate.measurement import TimeWindow
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.datadog import DatadogProvider, DatadogSettings
 from cxe_gate.results import Verdict
 
 API_KEY = "dd-api-0f1e2d3c4b5a69788796a5b4"
 APP_KEY = "dd-app-9a8b7c6d5e4f30211203f4e5d6c7b8a9"
-DEPLOY = datetime(2026, 11, 23, 10, tzinfo=UTC)
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-BASELINE = TimeWindow("baseline", DEPLOY - timedelta(hours=2), DEPLOY)
-RELEASE = TimeWindow("release", DEPLOY, DEPLOY + timedelta(hours=1))
-B0 = int(BASELINE.start.timestamp() * 1000)
-R0 = int(RELEASE.start.timestamp() * 1000)
-SECOND = {"family": "time", "name": "second", "plural": "seconds", "scale_factor": 1.0}
 SCOPE = "{service:checkout,env:prod}"
-PATH = "/api/v2/query/timeseries"
 
 
 def provider(url: str, **settings) -> DatadogProvider:
@@ -59,47 +49,6 @@ def error_rate(**fields) -> MetricRequest:
 def latency(**fields) -> MetricRequest:
     fields = {"percentile": 95, **fields}
     return MetricRequest(LatencyCriterion(name="p95", metric="latency", max=300, **fields))
-
-
-class FakeDatadog:
-    """Answers POST /api/v2/query/timeseries the way Datadog does: for each query (by its name) that
-    has points in the window starting at `from`, a series and its values; a query with no points
-    at all is left out, as Datadog leaves out a count with nothing counted."""
-
-    def __init__(
-        self,
-        points: dict[tuple[int, str], list],
-        units: dict[str, dict] | None = None,
-        step_ms: int = 60_000,
-    ):
-        self.points = points
-        self.units = units or {}
-        self.step_ms = step_ms  # the rollup interval: each time is the start of its bucket
-        self.bodies: list[dict] = []
-        self.headers: list[dict] = []
-
-    def __call__(self, request: Request) -> Response:
-        body = request.get_json()
-        self.bodies.append(body)
-        self.headers.append(dict(request.headers))
-        attributes = body["data"]["attributes"]
-        series, values = [], []
-        for index, query in enumerate(attributes["queries"]):
-            points = self.points.get((attributes["from"], query["name"]))
-            if points is None:
-                continue
-            unit = self.units.get(query["name"])
-            series.append({"group_tags": [], "query_index": index, "unit": [unit, None]})
-            values.append(points)
-        count = max((len(v) for v in values), default=0)
-        times = [attributes["from"] + k * self.step_ms for k in range(count)]
-        answer = {
-            "data": {
-                "type": "timeseries_response",
-                "attributes": {"series": series, "times": times, "values": values},
-            }
-        }
-        return Response(json.dumps(answer), content_type="application/json")
 
 
 # --- numbers land exactly -----------------------------------------------------------------------
@@ -342,26 +291,7 @@ def test_v1_data_end_reads_the_series_interval(api_server: HTTPServer):
     assert release.data_end == DEPLOY + timedelta(seconds=20)
 
 
-# --- no data is never zero ----------------------------------------------------------------------
-
-
-def test_empty_series_null_points_and_nan_are_no_data(api_server: HTTPServer):
-    empty = {"data": {"type": "timeseries_response", "attributes": {"series": [], "times": []}}}
-    nulls = FakeDatadog({(B0, "requests"): [None, None], (B0, "errors"): [None, None]})
-    api_server.expect_ordered_request(PATH).respond_with_json(empty)
-    api_server.expect_ordered_request(PATH).respond_with_handler(nulls)
-    measured = provider(api_server.url_for("")).measure(error_rate(), [RELEASE, BASELINE])
-    for window in ("release", "baseline"):
-        assert (measured[window].value, measured[window].samples) == (None, 0)
-        assert not measured[window].has_data
-
-    nan = (
-        '{"data": {"attributes": {"series": [{"query_index": 0, "unit": null}], '
-        '"times": [1.0], "values": [[NaN]]}}}'
-    )
-    api_server.expect_ordered_request(PATH).respond_with_data(nan, content_type="application/json")
-    release = provider(api_server.url_for("")).measure(latency(), [RELEASE])["release"]
-    assert (release.value, release.samples) == (None, 0)
+# --- no data: the v2 disguises are in the provider contract (test_contract_no_data.py) ---------
 
 
 def test_v1_null_pointlist_is_no_data(api_server: HTTPServer):
@@ -399,63 +329,6 @@ def test_a_refusal_names_both_key_variables_and_never_a_key(
     assert len(api_server.log) == 1
 
 
-def test_429_waits_for_retry_after_then_answers(api_server: HTTPServer):
-    api_server.expect_ordered_request(PATH).respond_with_json(
-        {"errors": ["Too many requests"]}, status=429, headers={"Retry-After": "0.3"}
-    )
-    api_server.expect_ordered_request(PATH).respond_with_handler(
-        FakeDatadog({(R0, "errors"): [2.0], (R0, "requests"): [400.0]})
-    )
-    started = time.monotonic()
-    release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
-    assert time.monotonic() - started >= 0.3
-    assert (release.value, release.samples) == (0.005, 400)
-    assert len(api_server.log) == 2
-
-
-def test_429_waits_until_x_ratelimit_reset_then_answers(api_server: HTTPServer):
-    # Datadog's 429 has no Retry-After: X-RateLimit-Reset is the seconds until the limit resets.
-    limits = {
-        "X-RateLimit-Limit": "100",
-        "X-RateLimit-Period": "60",
-        "X-RateLimit-Remaining": "0",
-        "X-RateLimit-Reset": "1",
-        "X-RateLimit-Name": "timeseries_query",
-    }
-    api_server.expect_ordered_request(PATH).respond_with_json(
-        {"errors": ["Too many requests"]}, status=429, headers=limits
-    )
-    api_server.expect_ordered_request(PATH).respond_with_handler(
-        FakeDatadog({(R0, "errors"): [2.0], (R0, "requests"): [400.0]})
-    )
-    started = time.monotonic()
-    release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
-    assert time.monotonic() - started >= 1.0  # the reset, not the 10 ms backoff
-    assert (release.value, release.samples) == (0.005, 400)
-
-
-def test_a_reset_past_the_deadline_is_an_error_at_once(api_server: HTTPServer):
-    api_server.expect_request(PATH).respond_with_json(
-        {"errors": ["Too many requests"]}, status=429, headers={"X-RateLimit-Reset": "3600"}
-    )
-    context = ProviderContext(
-        name="dd",
-        base_dir=Path("."),
-        environ={"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY},
-        deadline=time.monotonic() + 5,
-    )
-    settings = DatadogSettings.model_validate(
-        {"api_url": api_server.url_for(""), "api_key": "${DD_API_KEY}", "app_key": "${DD_APP_KEY}"}
-    )
-    started = time.monotonic()
-    with pytest.raises(ProviderError) as caught:
-        DatadogProvider(settings, context).measure(error_rate(), [RELEASE])
-    assert time.monotonic() - started < 1.0 and len(api_server.log) == 1
-    message = str(caught.value)
-    assert "the rate limit resets at" in message and "per X-RateLimit-Reset" in message
-    assert "s after the evaluation's deadline (gate.deadline): not waited" in message
-
-
 def test_500_is_retried_then_reported(api_server: HTTPServer):
     api_server.expect_request(PATH).respond_with_json({"errors": ["Internal error"]}, status=500)
     with pytest.raises(ProviderError) as caught:
@@ -464,24 +337,6 @@ def test_500_is_retried_then_reported(api_server: HTTPServer):
     assert "500 INTERNAL SERVER ERROR" in str(caught.value)
     assert "after 3 attempts" in str(caught.value)
     assert "sum:trace.http.request.hits" in (caught.value.query or "")
-
-
-def test_an_answer_slower_than_the_timeout_is_an_error(api_server: HTTPServer):
-    def slow(request: Request) -> Response:
-        time.sleep(1.0)
-        return Response("{}", content_type="application/json")
-
-    api_server.expect_request(PATH).respond_with_handler(slow)
-    with pytest.raises(ProviderError, match="timeout"):
-        provider(api_server.url_for(""), timeout="200ms", retries=0).measure(latency(), [RELEASE])
-
-
-def test_a_cut_short_answer_is_an_error(api_server: HTTPServer):
-    api_server.expect_request(PATH).respond_with_data(
-        '{"data": {"attributes": {"series": [', content_type="application/json"
-    )
-    with pytest.raises(ProviderError, match=r"not valid JSON"):
-        provider(api_server.url_for("")).measure(error_rate(), [RELEASE])
 
 
 @pytest.mark.parametrize(
@@ -576,17 +431,6 @@ def test_an_unknown_site_or_an_inline_key_is_refused():
         DatadogSettings.model_validate(
             {"site": "datadoghq.org", "api_key": "${A}", "app_key": "${B}"}
         )
-
-
-def test_a_key_written_inline_is_refused_without_echoing_it(tmp_path: Path):
-    path = write(tmp_path, "http://127.0.0.1:9", "  - {name: e, metric: error_rate, max: 1%}\n")
-    path.write_text(path.read_text().replace("${DD_API_KEY}", API_KEY))
-    with pytest.raises(ConfigError) as caught:
-        load(path)
-    assert "providers.apm.api_key: secrets must be written as an environment variable" in str(
-        caught.value
-    )
-    assert API_KEY not in str(caught.value)
 
 
 def write(tmp_path: Path, url: str, criteria: str, provider_extra: str = "") -> Path:
@@ -687,19 +531,3 @@ def test_gate_passes_a_healthy_release(tmp_path: Path, api_server: HTTPServer):
     assert p95.value == pytest.approx(205.0) and p95.unit == "ms"
     assert "p95:trace.http.request{service:checkout,env:prod}" in p95.queries["release"]
     assert len(api_server.log) == 4  # two criteria, two windows, one request each
-
-
-@pytest.mark.usefixtures("keys")
-def test_an_outage_gives_error_never_pass_and_no_key_in_the_report(
-    tmp_path: Path, api_server: HTTPServer
-):
-    api_server.expect_request(PATH).respond_with_data(
-        f"upstream unavailable (key {API_KEY})", status=503
-    )
-    report = evaluate(load(write(tmp_path, api_server.url_for(""), CRITERIA)), now=NOW)
-    assert report.verdict is Verdict.ERROR
-    assert all(c.verdict is Verdict.ERROR for c in report.criteria)
-    assert "503" in report.criteria[0].message
-    dumped = report.model_dump_json()
-    assert API_KEY not in dumped and APP_KEY not in dumped
-    assert "***" in dumped  # the echoed key was redacted, not dropped silently

@@ -1,24 +1,38 @@
 """The dynatrace provider against a real loopback server answering like the Metrics API v2: counts
 become rates with their counts, microseconds become milliseconds and percentages ratios, pages are
-followed, null values are no data, and failures become errors that never show the token."""
+followed, and failures become errors that never show the token. Its outages, secrets, no-data
+disguises and units are the provider contract's (test_contract_*.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from loopback_dynatrace import (
+    APP,
+    B0,
+    B1,
+    BASELINE,
+    NOW,
+    P95,
+    PATH,
+    R0,
+    R1,
+    RELEASE,
+    SERVICE,
+    answer,
+    query,
+    series,
+)
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from cxe_gate.config import ApdexCriterion, CustomCriterion, ErrorRateCriterion, LatencyCriterion
 from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
-from cxe_gate.measurement import TimeWindow, Unit
+from cxe_gate.measurement import Unit
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.dynatrace import (
     APDEX_CATEGORIES,
@@ -30,17 +44,6 @@ from cxe_gate.providers.dynatrace import (
 from cxe_gate.results import Verdict
 
 TOKEN = "dt0c01.ABCDEFGHIJKLMNOPQRSTUVWX.0123456789abcdef0123456789abcdef"
-DEPLOY = datetime(2026, 11, 23, 10, tzinfo=UTC)
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-BASELINE = TimeWindow("baseline", DEPLOY - timedelta(hours=2), DEPLOY)
-RELEASE = TimeWindow("release", DEPLOY, DEPLOY + timedelta(hours=1))
-B0, B1 = int(BASELINE.start.timestamp() * 1000), int(BASELINE.end.timestamp() * 1000)
-R0, R1 = int(RELEASE.start.timestamp() * 1000), int(RELEASE.end.timestamp() * 1000)
-SERVICE = 'type(SERVICE),entityId("SERVICE-1A2B3C4D5E6F7A8B")'
-APP = 'type(APPLICATION),entityId("APPLICATION-EA7C4B59F27D43EB")'
-PATH = "/api/v2/metrics/query"
-JSON = "application/json"
-P95 = "builtin:service.response.time:splitBy():percentile(95)"
 
 
 def provider(url: str, **settings) -> DynatraceProvider:
@@ -62,36 +65,6 @@ def error_rate(**fields) -> MetricRequest:
 
 def latency(**fields) -> MetricRequest:
     return MetricRequest(LatencyCriterion(name="p95", metric="latency", max=300, **fields))
-
-
-def series(*values, dimensions: dict[str, str] | None = None) -> dict:
-    dimensions = dimensions or {}
-    return {
-        "dimensions": list(dimensions.values()),
-        "dimensionMap": dimensions,
-        "timestamps": [R1] * len(values),
-        "values": list(values),
-    }
-
-
-def answer(*results: list[dict], next_page: str | None = None) -> dict:
-    """A Metrics API answer: one result per selector, in order, each with its series."""
-    return {
-        "totalCount": sum(len(data) for data in results),
-        "nextPageKey": next_page,
-        "resolution": "Inf",
-        "result": [
-            {"metricId": f"m{i}", "dataPointCountRatio": 0.0001, "warnings": [], "data": data}
-            for i, data in enumerate(results)
-        ],
-    }
-
-
-def query(selector: str, start: int, end: int, entity: str | None = SERVICE) -> dict[str, str]:
-    params = {"metricSelector": selector, "from": str(start), "to": str(end), "resolution": "Inf"}
-    if entity:
-        params["entitySelector"] = entity
-    return params
 
 
 # --- numbers land exactly -----------------------------------------------------------------------
@@ -206,35 +179,6 @@ def test_a_management_zone_goes_with_every_query(api_server: HTTPServer):
     assert dt.measure(latency(), [RELEASE])["release"].value == 100.0
 
 
-# --- no data is never zero ----------------------------------------------------------------------
-
-
-def test_null_values_empty_data_and_nan_are_no_data(api_server: HTTPServer):
-    api_server.expect_ordered_request(PATH).respond_with_json(
-        answer([series(None)], [series(None)])
-    )
-    api_server.expect_ordered_request(PATH).respond_with_json(answer([], []))
-    api_server.expect_ordered_request(PATH).respond_with_data(
-        '{"nextPageKey": null, "result": [{"metricId": "a", "data": [{"values": [NaN]}]},'
-        ' {"metricId": "b", "data": [{"values": [10]}]}]}',
-        content_type="application/json",
-    )
-    dt = provider(api_server.url_for(""))
-    for request in (error_rate(), error_rate(), latency()):
-        release = dt.measure(request, [RELEASE])["release"]
-        assert (release.value, release.samples) == (None, 0)
-        assert not release.has_data
-
-
-def test_an_application_without_actions_has_no_apdex(api_server: HTTPServer):
-    api_server.expect_request(PATH).respond_with_json(answer([]))
-    criterion = ApdexCriterion(name="apdex", metric="apdex", t="3s", min=0.85)
-    release = provider(api_server.url_for(""), apdex_t="3s").measure(
-        MetricRequest(criterion), [RELEASE]
-    )["release"]
-    assert (release.value, release.samples) == (None, 0)
-
-
 # --- failures are errors, never values ----------------------------------------------------------
 
 
@@ -250,41 +194,6 @@ def test_401_names_the_token_variable_and_never_the_token(api_server: HTTPServer
     )
     assert TOKEN not in message and TOKEN not in (caught.value.query or "")
     assert len(api_server.log) == 1
-
-
-def test_429_waits_for_retry_after_then_answers(api_server: HTTPServer):
-    api_server.expect_ordered_request(PATH).respond_with_json(
-        {"error": {"code": 429, "message": "Too many requests"}},
-        status=429,
-        headers={"Retry-After": "0.3"},
-    )
-    api_server.expect_ordered_request(PATH).respond_with_json(
-        answer([series(1.0)], [series(200.0)])
-    )
-    started = time.monotonic()
-    release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
-    assert time.monotonic() - started >= 0.3
-    assert (release.value, release.samples) == (0.005, 200)
-
-
-def test_429_waits_until_the_reset_in_microseconds_then_answers(api_server: HTTPServer):
-    # Dynatrace documents X-RateLimit-Reset as a UNIX time in microseconds, with no Retry-After.
-    reset = time.time() + 1
-    api_server.expect_ordered_request(PATH).respond_with_json(
-        {"error": {"code": 429, "message": "Too many requests"}},
-        status=429,
-        headers={"X-RateLimit-Reset": str(int(reset * 1_000_000)), "X-RateLimit-Remaining": "0"},
-    )
-    asked_again: list[float] = []
-
-    def answer_now(request: Request) -> Response:
-        asked_again.append(time.time())
-        return Response(json.dumps(answer([series(1.0)], [series(200.0)])), 200, {}, JSON)
-
-    api_server.expect_ordered_request(PATH).respond_with_handler(answer_now)
-    release = provider(api_server.url_for("")).measure(error_rate(), [RELEASE])["release"]
-    assert asked_again[0] >= reset - 0.01  # not the 10 ms backoff, nor 1e6 times too long
-    assert (release.value, release.samples) == (0.005, 200)
 
 
 def test_a_reset_past_the_deadline_is_an_error_at_once(api_server: HTTPServer):
@@ -323,27 +232,6 @@ def test_500_is_retried_then_reported(api_server: HTTPServer):
     assert "500 INTERNAL SERVER ERROR" in str(caught.value)
     assert "after 3 attempts" in str(caught.value)
     assert caught.value.query.startswith(f"metricSelector={P95},")
-
-
-def test_an_answer_slower_than_the_timeout_is_an_error(api_server: HTTPServer):
-    def slow(request: Request) -> Response:
-        time.sleep(1.0)
-        return Response("{}", content_type="application/json")
-
-    api_server.expect_request(PATH).respond_with_handler(slow)
-    with pytest.raises(ProviderError, match="timeout"):
-        provider(api_server.url_for(""), timeout="200ms", retries=0).measure(
-            error_rate(), [RELEASE]
-        )
-
-
-def test_a_cut_short_answer_is_an_error(api_server: HTTPServer):
-    api_server.expect_request(PATH).respond_with_data(
-        '{"totalCount": 1, "result": [{"metricId": "a", "data": [{"values": [1',
-        content_type="application/json",
-    )
-    with pytest.raises(ProviderError, match="not valid JSON"):
-        provider(api_server.url_for("")).measure(error_rate(), [RELEASE])
 
 
 @pytest.mark.parametrize(

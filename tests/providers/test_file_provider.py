@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
 
 import pytest
 from tiny_logs import DEPLOY, EVENTS, at, iso, write_ndjson
@@ -241,16 +240,6 @@ def test_scores_off_the_scale_are_a_data_error(shop_files):
     result = one(shop_files, "name: csat, metric: feedback, scale: csat, min: 0%")
     assert result.verdict == Verdict.ERROR
     assert "CSAT scores are not whole numbers from 1 to 5" in result.message
-
-
-def test_a_window_without_data_is_inconclusive(shop_files):
-    gate(shop_files, "  - {name: errors, metric: error_rate, max: 50%, min_samples: 1}\n")
-    (shop_files / "cxe.yml").write_text(
-        (shop_files / "cxe.yml").read_text().replace(iso(DEPLOY), iso(DEPLOY - timedelta(days=30)))
-    )
-    report = evaluate(load(shop_files / "cxe.yml"))
-    assert report.criteria[0].verdict == Verdict.INCONCLUSIVE
-    assert report.verdict == Verdict.INCONCLUSIVE
 
 
 def test_the_provider_never_prints(shop_files, capfd):

@@ -1,21 +1,31 @@
 """The `ga4` provider against a loopback GA4: a token endpoint that verifies the service account's
 signed assertion, and Data API report endpoints answering in the documented shape (values as text;
-funnel answers with sampling metadata and no time zone, as runFunnelReport's are)."""
+funnel answers with sampling metadata and no time zone, as runFunnelReport's are). Its outages,
+secrets, no-data disguises and units are the provider contract's (test_contract_*.py)."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from google.auth import jwt
+from loopback_ga4 import (
+    CHECKOUT,
+    DEPLOY,
+    EMAIL,
+    FUNNEL,
+    PROPERTY,
+    REPORT,
+    WEEKS,
+    Ga4,
+    json_reply,
+    pem,
+    start,
+)
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -26,28 +36,7 @@ from cxe_gate.loader import load
 from cxe_gate.measurement import TimeWindow
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.ga4 import Ga4Provider, Ga4Settings
-from cxe_gate.providers.ga4_client import SCOPE
-from cxe_gate.providers.google_token import JWT_GRANT
 from cxe_gate.results import Verdict
-
-PROPERTY = "123456"
-EMAIL = "cxe-gate@shop-analytics.iam.gserviceaccount.com"
-REPORT = f"/v1beta/properties/{PROPERTY}:runReport"
-FUNNEL = f"/v1alpha/properties/{PROPERTY}:runFunnelReport"
-DEPLOY = datetime(2026, 11, 16, tzinfo=UTC)
-WEEKS = [  # the week before the deploy and the week after: whole days in UTC
-    TimeWindow("baseline", DEPLOY - timedelta(days=7), DEPLOY),
-    TimeWindow("release", DEPLOY, DEPLOY + timedelta(days=7)),
-]
-CHECKOUT = JourneySpec(steps=["view_item", "add_to_cart", "purchase"])
-
-
-def _pem(key: rsa.RSAPrivateKey) -> str:
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
 
 
 @pytest.fixture(scope="module")
@@ -59,182 +48,9 @@ def keys() -> tuple[rsa.RSAPrivateKey, rsa.RSAPrivateKey]:
     )
 
 
-@dataclass
-class Ga4:
-    """A loopback GA4. `data[filter][window]` holds each window's metrics (as GA4's text values);
-    `funnels[window]` the users per step; `sampled[window]` (events read, events there) where GA4
-    sampled. `zone` is the property's time zone, None to leave it out of runReport's metadata.
-    `answer` overrides the report endpoints' reply."""
-
-    server: HTTPServer
-    public_pem: bytes
-    private_pem: str
-    zone: str | None = "UTC"
-    sampled: dict[str, tuple[str, str]] = field(default_factory=dict)
-    data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
-    funnels: dict[str, list[Any] | None] = field(default_factory=dict)
-    tokens: list[str] = field(default_factory=list)
-    revoked: set[str] = field(default_factory=set)
-    bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    probes: list[dict[str, Any]] = field(default_factory=list)  # reports asked for the time zone
-    answer: Callable[[Request, dict[str, Any]], Response | None] | None = None
-
-    @property
-    def token_uri(self) -> str:
-        return self.server.url_for("/token")
-
-    def key(self, private_pem: str | None = None) -> str:
-        return json.dumps(
-            {
-                "type": "service_account",
-                "project_id": "shop-analytics",
-                "private_key_id": "0f1e2d3c4b5a69788796a5b4c3d2e1f0aabbccdd",
-                "private_key": private_pem or self.private_pem,
-                "client_email": EMAIL,
-                "client_id": "100000000000000000001",
-                "token_uri": self.token_uri,
-            }
-        )
-
-    def start(self) -> None:
-        self.server.expect_request("/token", method="POST").respond_with_handler(self._token)
-        self.server.expect_request(REPORT, method="POST").respond_with_handler(self._report)
-        self.server.expect_request(FUNNEL, method="POST").respond_with_handler(self._funnel)
-
-    def _token(self, request: Request) -> Response:
-        if request.form.get("grant_type") != JWT_GRANT:
-            return _json({"error": "unsupported_grant_type"}, 400)
-        try:
-            claims = jwt.decode(
-                request.form["assertion"], certs=self.public_pem, audience=self.token_uri
-            )
-        except (ValueError, KeyError) as exc:
-            return _json({"error": "invalid_grant", "error_description": str(exc)[:60]}, 400)
-        if claims.get("scope") != SCOPE or claims.get("iss") != EMAIL:
-            return _json({"error": "invalid_scope"}, 400)
-        assert claims["exp"] - claims["iat"] <= 3600
-        token = f"ya29.loopback-token-{len(self.tokens) + 1}-Zq81"
-        self.tokens.append(token)
-        return _json({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
-
-    def _authorized(self, request: Request) -> Response | None:
-        sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if sent in self.tokens and sent not in self.revoked:
-            return None
-        return _json(
-            {
-                "error": {
-                    "code": 401,
-                    "message": f"Request had invalid authentication credentials: {sent}",
-                    "status": "UNAUTHENTICATED",
-                }
-            },
-            401,
-        )
-
-    def _report(self, request: Request) -> Response:
-        body = json.loads(request.data)
-        probe = "name" not in body["dateRanges"][0]
-        self.probes.append(body) if probe else self.bodies.append((REPORT, body))
-        refused = self._authorized(request)
-        if refused is not None:
-            return refused
-        if self.answer is not None and (reply := self.answer(request, body)) is not None:
-            return reply
-        text = json.dumps(body.get("dimensionFilter", {}))
-        key = next((k for k in self.data if k != "all" and f'"{k}"' in text), "all")
-        names = [r.get("name", f"date_range_{i}") for i, r in enumerate(body["dateRanges"])]
-        metrics = [m["name"] for m in body["metrics"]]
-        rows = [
-            {
-                "dimensionValues": [{"value": name}],
-                "metricValues": [{"value": self.data[key][name].get(m, "0")} for m in metrics],
-            }
-            for name in names
-            if name in self.data.get(key, {})
-        ]
-        return _json(
-            {
-                "dimensionHeaders": [{"name": "dateRange"}],
-                "metricHeaders": [{"name": m, "type": "TYPE_INTEGER"} for m in metrics],
-                "rows": rows,
-                "rowCount": len(rows),
-                "metadata": {"currencyCode": "EUR"}
-                | ({"timeZone": self.zone} if self.zone else {})
-                | self._sampling(names),
-                "propertyQuota": {
-                    "tokensPerDay": {"consumed": 12, "remaining": 199850},
-                    "tokensPerHour": {"consumed": 12, "remaining": 39950},
-                },
-                "kind": "analyticsData#runReport",
-            }
-        )
-
-    def _funnel(self, request: Request) -> Response:
-        body = json.loads(request.data)
-        self.bodies.append((FUNNEL, body))
-        refused = self._authorized(request)
-        if refused is not None:
-            return refused
-        if self.answer is not None and (reply := self.answer(request, body)) is not None:
-            return reply
-        steps = [s["name"] for s in body["funnel"]["steps"]]
-        window = body["dateRanges"][0]["name"]
-        users = self.funnels.get(window) or []
-        rows = [
-            {
-                "dimensionValues": [{"value": f"{i + 1}. {step}"}],
-                "metricValues": [{"value": n}, {"value": "0.4"}],
-            }
-            for i, (step, n) in enumerate(zip(steps, users, strict=False))
-        ]
-        table = {
-            "dimensionHeaders": [{"name": "funnelStepName"}],
-            "metricHeaders": [
-                {"name": "activeUsers", "type": "TYPE_INTEGER"},
-                {"name": "funnelStepCompletionRate", "type": "TYPE_FLOAT"},
-            ],
-            "rows": rows,
-            # FunnelResponseMetadata holds sampling only: no time zone, unlike runReport's
-            "metadata": self._sampling([window]),
-        }
-        return _json(
-            {
-                "funnelTable": table,
-                "funnelVisualization": {"dimensionHeaders": [], "metricHeaders": [], "rows": []},
-                "propertyQuota": {"tokensPerHour": {"consumed": 30, "remaining": 39900}},
-                "kind": "analyticsData#runFunnelReport",
-            }
-        )
-
-    def _sampling(self, windows: list[str]) -> dict[str, Any]:
-        if not any(w in self.sampled for w in windows):
-            return {}  # GA4 leaves samplingMetadatas out of an answer it did not sample
-        return {
-            "samplingMetadatas": [
-                dict(zip(("samplesReadCount", "samplingSpaceSize"), self.sampled[w], strict=True))
-                if w in self.sampled
-                else {}
-                for w in windows
-            ]
-        }
-
-
-def _json(body: Any, status: int = 200, **headers: str) -> Response:
-    return Response(
-        json.dumps(body), status=status, content_type="application/json", headers=headers
-    )
-
-
 @pytest.fixture
 def ga4(api_server: HTTPServer, keys) -> Ga4:
-    own, _ = keys
-    public = own.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    service = Ga4(api_server, public, _pem(own))
-    service.start()
-    return service
+    return start(api_server, keys[0])
 
 
 def provider(ga4: Ga4, tmp_path: Path, *, key: str | None = None, **settings: Any) -> Ga4Provider:
@@ -587,30 +403,6 @@ def test_a_sampled_core_report_is_said_and_not_silently_widened(ga4: Ga4, tmp_pa
     assert measured["baseline"].notes == ()
 
 
-# --- no data ------------------------------------------------------------------------------------
-
-
-def test_no_rows_is_no_data_never_zero(ga4: Ga4, tmp_path):
-    ga4.funnels = {"release": None, "baseline": ["0", "0", "0"]}
-    gate = provider(ga4, tmp_path)
-    funnel = gate.measure(conversion(), WEEKS)
-    report = gate.measure(engagement("events_per_user"), WEEKS)  # GA4 drops all-zero rows
-
-    for measured in (funnel, report):
-        for window in ("release", "baseline"):
-            assert (measured[window].value, measured[window].samples) == (None, 0)
-            assert not measured[window].has_data
-
-
-@pytest.mark.parametrize("missing", ["NaN", None, ""])
-def test_nan_or_null_values_are_no_data(ga4: Ga4, tmp_path, missing):
-    ga4.data = {"all": {"release": {"activeUsers": missing, "eventCount": "10"}}}
-    ga4.funnels = {"release": ["100", missing, "10"]}
-    gate = provider(ga4, tmp_path)
-    assert gate.measure(engagement("events_per_user"), WEEKS)["release"].value is None
-    assert gate.measure(conversion(), WEEKS)["release"].value is None
-
-
 # --- credentials --------------------------------------------------------------------------------
 
 
@@ -630,7 +422,7 @@ def test_an_expired_token_is_renewed_once(ga4: Ga4, tmp_path):
 def test_a_refused_credential_names_the_variable_and_never_shows_the_token(ga4: Ga4, tmp_path):
     ga4.answer = lambda request, body: (
         ga4._authorized(request)
-        or _json(
+        or json_reply(
             {
                 "error": {
                     "code": 401,
@@ -654,7 +446,7 @@ def test_a_refused_credential_names_the_variable_and_never_shows_the_token(ga4: 
 
 
 def test_a_key_the_token_endpoint_refuses_is_reported_without_the_key(ga4: Ga4, keys, tmp_path):
-    stranger = _pem(keys[1])  # a key Google never issued to this service account
+    stranger = pem(keys[1])  # a key Google never issued to this service account
     with pytest.raises(ProviderError) as caught:
         provider(ga4, tmp_path, key=ga4.key(stranger)).measure(conversion(), WEEKS)
 
@@ -702,7 +494,7 @@ def test_a_bad_key_is_a_config_error_that_never_quotes_it(ga4: Ga4, tmp_path, ke
 def exhausted(message: str, **headers: str) -> Response:
     """GA4's answer when a property quota is used up."""
     body = {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED"}}
-    return _json(body, 429, **headers)
+    return json_reply(body, 429, **headers)
 
 
 def test_a_busy_property_is_retried_as_asked_then_read(ga4: Ga4, tmp_path):
@@ -759,7 +551,7 @@ def test_a_used_up_hourly_or_daily_quota_is_named_and_not_retried(
 
 
 def test_a_429_that_is_no_used_up_quota_is_retried(ga4: Ga4, tmp_path):
-    answers = iter([_json({"error": "slow down"}, 429), None])  # a proxy's, say
+    answers = iter([json_reply({"error": "slow down"}, 429), None])  # a proxy's, say
     ga4.answer = lambda request, body: next(answers)
     ga4.data = {"all": {"release": {"activeUsers": "12"}}}
     assert provider(ga4, tmp_path).measure(engagement("active_users"), WEEKS)["release"].value == 12
@@ -767,7 +559,7 @@ def test_a_429_that_is_no_used_up_quota_is_retried(ga4: Ga4, tmp_path):
 
 
 def test_500_is_retried_then_reported(ga4: Ga4, tmp_path):
-    ga4.answer = lambda request, body: _json(
+    ga4.answer = lambda request, body: json_reply(
         {"error": {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}},
         500,
     )
@@ -777,18 +569,6 @@ def test_500_is_retried_then_reported(ga4: Ga4, tmp_path):
     ):
         provider(ga4, tmp_path).measure(engagement("active_users"), WEEKS)
     assert len(ga4.bodies) == 2
-
-
-def test_an_answer_slower_than_the_timeout_is_an_error(ga4: Ga4, tmp_path):
-    def slow(request: Request, body: dict[str, Any]) -> Response:
-        time.sleep(0.8)
-        return _json({"rows": []})
-
-    ga4.answer = slow
-    started = time.monotonic()
-    with pytest.raises(ProviderError, match=r"no answer within 0.5 s \(timeout\) after 2 attempts"):
-        provider(ga4, tmp_path).measure(engagement("active_users"), WEEKS)
-    assert time.monotonic() - started < 2.5
 
 
 @pytest.mark.parametrize(
@@ -801,7 +581,7 @@ def test_an_answer_slower_than_the_timeout_is_an_error(ga4: Ga4, tmp_path):
         ),
         (
             REPORT,
-            _json(
+            json_reply(
                 {
                     "rows": [{"dimensionValues": [{"value": "release"}]}],
                     "dimensionHeaders": [{"name": "dateRange"}],
@@ -812,7 +592,7 @@ def test_an_answer_slower_than_the_timeout_is_an_error(ga4: Ga4, tmp_path):
         ),
         (
             REPORT,
-            _json(
+            json_reply(
                 {
                     "rows": [{"metricValues": [{"value": "5"}]}],
                     "metricHeaders": [{"name": "activeUsers"}],
@@ -820,10 +600,14 @@ def test_an_answer_slower_than_the_timeout_is_an_error(ga4: Ga4, tmp_path):
             ),
             "expected a dateRange dimension telling baseline and release rows apart",
         ),
-        (REPORT, _json({"rows": [{"metricValues": [{"value": "5"}]}]}), "expected metricHeaders"),
         (
             REPORT,
-            _json(
+            json_reply({"rows": [{"metricValues": [{"value": "5"}]}]}),
+            "expected metricHeaders",
+        ),
+        (
+            REPORT,
+            json_reply(
                 {
                     "dimensionHeaders": [{"name": "dateRange"}],
                     "metricHeaders": [{"name": "activeUsers"}],
@@ -837,15 +621,15 @@ def test_an_answer_slower_than_the_timeout_is_an_error(ga4: Ga4, tmp_path):
             ),
             "release activeUsers is 'lots'; expected a number",
         ),
-        (REPORT, _json([1, 2]), "expected a runReport answer"),
+        (REPORT, json_reply([1, 2]), "expected a runReport answer"),
         (
             FUNNEL,
-            _json({"kind": "analyticsData#runFunnelReport"}),
+            json_reply({"kind": "analyticsData#runFunnelReport"}),
             "expected a runFunnelReport answer with a funnelTable",
         ),
         (
             FUNNEL,
-            _json(
+            json_reply(
                 {
                     "funnelTable": {
                         "dimensionHeaders": [{"name": "funnelStepName"}],
@@ -863,7 +647,7 @@ def test_an_answer_slower_than_the_timeout_is_an_error(ga4: Ga4, tmp_path):
         ),
         (
             FUNNEL,
-            _json(
+            json_reply(
                 {
                     "funnelTable": {
                         "dimensionHeaders": [{"name": "funnelStepName"}],
@@ -1086,7 +870,9 @@ def test_end_to_end_good_data_passes_an_outage_is_an_error_and_no_secret_leaks(
     assert per_user.unit == "per user"
     assert len(ga4.tokens) == 1  # criteria queried at once share one token
 
-    ga4.answer = lambda request, body: _json({"error": {"code": 503, "status": "UNAVAILABLE"}}, 503)
+    ga4.answer = lambda request, body: json_reply(
+        {"error": {"code": 503, "status": "UNAVAILABLE"}}, 503
+    )
     outage = evaluate(load(path), now=now)
     assert outage.verdict == Verdict.ERROR
     assert {c.verdict for c in outage.criteria} == {Verdict.ERROR}

@@ -1,16 +1,24 @@
 """The `http` provider against real loopback servers: a Delighted-shaped `metrics.json` and an in-house
-JSON endpoint. Numbers land exactly, in our units; no data stays no data; every failure is an error
-that names what to fix and never shows a credential."""
+JSON endpoint. Numbers land exactly, in our units; every failure is an error that names what to fix
+and never shows a credential. Its outages, secrets, no-data disguises and units are the provider
+contract's (test_contract_*.py)."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from criteria_files import DEPLOY, NOW, WINDOWS, write_criteria
+from loopback_delighted import (
+    DELIGHTED_COUNTS,
+    DELIGHTED_SCORE,
+    EPOCH,
+    KEY,
+    basic,
+    delighted,
+)
 from pydantic import TypeAdapter
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
@@ -24,53 +32,10 @@ from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.http import HttpProvider, HttpProviderSettings
 from cxe_gate.results import Verdict
 
-EPOCH = {w.label: (int(w.start.timestamp()), int(w.end.timestamp())) for w in WINDOWS}
-
-KEY = "dlt-api-key-5e3c9a"  # Delighted: the API key is the Basic username, the password empty
 TOKEN = "svc-token-7f1b2d"
 SIGNING_KEY = "s1gn+key/7f=="  # changed by URL-encoding
 ENVIRON = {"DELIGHTED_API_KEY": KEY, "SVC_TOKEN": TOKEN, "SIGNING_KEY": SIGNING_KEY}
-BASIC = "Basic " + base64.b64encode(f"{KEY}:".encode()).decode()
-
-DELIGHTED_WINDOW = {"path": "/metrics.json", "params": {"since": "${start}", "until": "${end}"}}
-DELIGHTED_COUNTS = {
-    **DELIGHTED_WINDOW,
-    "promoters": "$.promoter_count",
-    "passives": "$.passive_count",
-    "detractors": "$.detractor_count",
-}
-DELIGHTED_SCORE = {**DELIGHTED_WINDOW, "value": "$.nps", "samples": "$.response_count"}
-BASELINE_ANSWER = {
-    "nps": 41,
-    "promoter_count": 120,
-    "promoter_percent": 57.7,
-    "passive_count": 50,
-    "passive_percent": 24.0,
-    "detractor_count": 38,
-    "detractor_percent": 18.3,
-    "response_count": 208,
-}
-RELEASE_ANSWER = {
-    "nps": 12,
-    "promoter_count": 40,
-    "passive_count": 30,
-    "detractor_count": 30,
-    "response_count": 100,
-}
-
-
-def delighted(server: HTTPServer, baseline: object = None, release: object = None) -> None:
-    """A metrics.json that answers each window, checking the since/until and the Basic login."""
-    for label, answer in (
-        ("baseline", BASELINE_ANSWER if baseline is None else baseline),
-        ("release", RELEASE_ANSWER if release is None else release),
-    ):
-        since, until = EPOCH[label]
-        server.expect_request(
-            "/v1/metrics.json",
-            query_string={"since": str(since), "until": str(until)},
-            headers={"Authorization": BASIC},
-        ).respond_with_json(answer)
+BASIC = basic(KEY)
 
 
 def delighted_settings(server: HTTPServer, **more) -> dict:
@@ -289,39 +254,7 @@ def test_a_data_end_that_is_no_time_is_an_error(api_server: HTTPServer, stamp):
         )
 
 
-# --- no data in its disguises -------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        {"nps": None, "response_count": 0},
-        {"nps": "NaN", "response_count": 12},
-        {"nps": 0, "response_count": 0},  # a score over no responses is no score
-        {"other": 1},  # the path matches nothing
-    ],
-    ids=["null", "NaN string", "zero responses", "nothing matched"],
-)
-def test_no_data_is_none_never_zero(api_server: HTTPServer, answer: dict):
-    delighted(api_server, baseline=answer, release=answer)
-    result = measure(
-        delighted_settings(api_server), metric="feedback", scale="nps", query=DELIGHTED_SCORE
-    )
-    for measurement in result.values():
-        assert (measurement.value, measurement.samples) == (None, 0)
-
-
-def test_empty_counts_and_an_empty_projection_are_no_data(api_server: HTTPServer):
-    delighted(api_server, baseline={"response_count": 0}, release={"response_count": 0})
-    result = measure(
-        delighted_settings(api_server), metric="feedback", scale="nps", query=DELIGHTED_COUNTS
-    )
-    assert [m.value for m in result.values()] == [None, None]
-
-    api_server.expect_request("/scores").respond_with_json({"items": []})
-    query = {"path": "/scores", "value": "items[?kind=='nps'].score"}
-    result = measure(service_settings(api_server), metric="custom", query=query)
-    assert [m.has_data for m in result.values()] == [False, False]
+# --- no data: its disguises are in the provider contract (test_contract_no_data.py) ------------
 
 
 def test_a_status_declared_as_no_data(api_server: HTTPServer):
@@ -378,14 +311,6 @@ def test_a_malformed_answer_names_the_path_and_what_it_found(
         )
     assert expected in str(caught.value)
     assert caught.value.query == f"GET {api_server.url_for('/')}q"
-
-
-def test_truncated_json_is_an_error(api_server: HTTPServer):
-    api_server.expect_request("/q").respond_with_data(
-        '{"nps": 41, "response_co', content_type="application/json"
-    )
-    with pytest.raises(ProviderError, match=r"not valid JSON \(cut short\?\)"):
-        measure(service_settings(api_server), metric="custom", query={"path": "/q", "value": "nps"})
 
 
 # --- the transport: credentials, retries, timeouts ----------------------------------------------

@@ -1,21 +1,32 @@
 """The mixpanel provider against a loopback server answering like Mixpanel's Query API: saved funnels
 (each window its own query, one bucket) and segmentation over whole days in the project's time zone,
-as few queries as the 60-an-hour limit calls for, no data in its disguises, and failures that become
-`error` without showing a secret."""
+as few queries as the 60-an-hour limit calls for, malformed answers and what Mixpanel's own refusals
+say. Its outages, secrets, no-data disguises and units are the provider contract's
+(test_contract_*.py)."""
 
 from __future__ import annotations
 
-import base64
-import json
-import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback_mixpanel import (
+    AUTH,
+    BASELINE_DAY,
+    DEPLOY,
+    NOW,
+    RELEASE_DAY,
+    SECRET,
+    USER,
+    WINDOWS,
+    FakeMixpanel,
+    funnel,
+    funnel_day,
+    one_bucket,
+    segmentation,
+)
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from cxe_gate.config import ConversionCriterion, EngagementCriterion, JourneySpec
 from cxe_gate.errors import ConfigError, ProviderError
@@ -27,78 +38,8 @@ from cxe_gate.providers.base import ProviderContext
 from cxe_gate.providers.mixpanel import MixpanelProvider, MixpanelSettings
 from cxe_gate.results import Verdict
 
-USER = "gate-bot.4f1c2e.mp-service-account"
-SECRET = "mp-sa-secret-Zx81Qw03"
-AUTH = "Basic " + base64.b64encode(f"{USER}:{SECRET}".encode()).decode()
 NOWHERE = "http://127.0.0.1:9"  # for tests that must fail before sending anything
-DEPLOY = datetime(2026, 11, 23, 14, tzinfo=UTC)
-NOW = DEPLOY + timedelta(hours=2)
-WINDOWS = [  # the gate's defaults: 24 h before the deploy, 2 h after
-    TimeWindow("baseline", DEPLOY - timedelta(hours=24), DEPLOY),
-    TimeWindow("release", DEPLOY, NOW),
-]
 CHECKOUT = JourneySpec(steps=["view_item", "purchase"], unit="user")
-
-
-def funnel_day(*counts: Any, events: tuple[str, ...] = ("view_item", "purchase")) -> dict:
-    steps = [
-        {
-            "count": count,
-            "step_conv_ratio": 1,
-            "overall_conv_ratio": 1,
-            "avg_time": None if i == 0 else 340,
-            "avg_time_from_start": None if i == 0 else 340,
-            "goal": event,
-            "event": event,
-        }
-        for i, (count, event) in enumerate(zip(counts, events, strict=True))
-    ]
-    return {"steps": steps, "analysis": {"completion": counts[-1], "starting_amount": counts[0]}}
-
-
-def funnel(days: dict[str, dict]) -> dict:
-    return {"meta": {"dates": list(days)}, "data": days}
-
-
-# The default windows' days in UTC: the baseline gives the deploy day to the release window.
-BASELINE_DAY, RELEASE_DAY = ("2026-11-22", "2026-11-22"), ("2026-11-23", "2026-11-23")
-
-
-def one_bucket(day: str, *counts: Any) -> dict:
-    """A window's funnel as one bucket, dated by its first day."""
-    return funnel({day: funnel_day(*counts)})
-
-
-def segmentation(event: str, counts: dict[str, Any]) -> dict:
-    # Mixpanel lists `series` in no particular order.
-    return {
-        "data": {"series": sorted(counts, reverse=True), "values": {event: counts}},
-        "legend_size": 1,
-    }
-
-
-class FakeMixpanel:
-    """Answers by path and parameters; anything it was not told about is a 400 naming the request."""
-
-    def __init__(self) -> None:
-        self.funnels: dict[tuple[str, str], Any] = {}  # (from, to)
-        self.segments: dict[tuple[str, str, str, str], Any] = {}  # (event, type, from, to)
-        self.asked: list[dict[str, str]] = []
-
-    def __call__(self, request: Request) -> Response:
-        assert request.headers.get("Authorization") == AUTH
-        args = request.args.to_dict()
-        self.asked.append(args)
-        if request.path == "/api/query/funnels":
-            key: tuple = (args["from_date"], args["to_date"])
-            body = self.funnels.get(key)
-        else:
-            key = (args["event"], args["type"], args["from_date"], args["to_date"])
-            body = self.segments.get(key)
-        if body is None:
-            return Response(f'{{"error": "unexpected request {key}"}}', status=400)
-        text = body if isinstance(body, str) else json.dumps(body)
-        return Response(text, content_type="application/json")
 
 
 @pytest.fixture
@@ -329,45 +270,6 @@ def test_unique_users_split_across_buckets_are_not_added_up(
         provider(api_server.url_for("")).measure(engagement("active_users"), windows)
 
 
-# --- no data, in every disguise -----------------------------------------------------------------
-
-NO_FUNNEL = {
-    "no days": funnel({}),
-    "null data": {"meta": {"dates": []}, "data": None},
-    "no steps": funnel({"2026-11-23": {"steps": [], "analysis": {}}}),
-    "zero starts": funnel({"2026-11-23": funnel_day(0, 0)}),
-    "null counts": funnel({"2026-11-23": funnel_day(None, None)}),
-    "NaN": '{"data": {"2026-11-23": {"steps": [{"count": NaN, "event": "view_item"}, '
-    '{"count": NaN, "event": "purchase"}]}}}',
-}
-
-
-def test_no_funnel_data_is_no_data_never_zero(api_server: HTTPServer, mixpanel: FakeMixpanel):
-    mixpanel.funnels[BASELINE_DAY] = one_bucket("2026-11-22", 900, 117)
-    for case, answer in NO_FUNNEL.items():
-        mixpanel.funnels[RELEASE_DAY] = answer
-        release = provider(api_server.url_for("")).measure(conversion(), WINDOWS)["release"]
-        assert (release.value, release.samples, release.has_data) == (None, 0, False), case
-
-
-NO_USERS = {
-    "no values": {"data": {"series": [], "values": {}}, "legend_size": 0},
-    "no dates": segmentation("App Open", {}),
-    "zero": segmentation("App Open", {"2026-11-22": 4400, "2026-11-23": 0}),
-    "null": segmentation("App Open", {"2026-11-22": 4400, "2026-11-23": None}),
-    "NaN": '{"data": {"series": ["2026-11-23"], "values": {"App Open": {"2026-11-23": NaN}}}}',
-}
-
-
-def test_no_active_users_is_no_data(api_server: HTTPServer, mixpanel: FakeMixpanel):
-    for case, answer in NO_USERS.items():
-        mixpanel.segments[("App Open", "unique", "2026-11-22", "2026-11-23")] = answer
-        release = provider(api_server.url_for("")).measure(engagement("active_users"), WINDOWS)[
-            "release"
-        ]
-        assert (release.value, release.samples) == (None, 0), case
-
-
 # --- failures -----------------------------------------------------------------------------------
 
 MALFORMED = {
@@ -407,49 +309,6 @@ def test_refused_credentials_name_the_variables_and_never_the_secret(api_server:
     assert "may read project 31337" in message
     assert USER not in message and SECRET not in message
     assert AUTH.removeprefix("Basic ") not in message
-    assert len(api_server.log) == 1
-
-
-def test_the_hourly_limit_waits_as_asked_then_succeeds(api_server: HTTPServer):
-    api_server.expect_ordered_request("/api/query/funnels").respond_with_json(
-        {"error": "rate limit exceeded: 60 queries per hour"},
-        status=429,
-        headers={"Retry-After": "0.3"},
-    )
-    api_server.expect_ordered_request("/api/query/funnels").respond_with_json(
-        one_bucket("2026-11-22", 900, 117)
-    )
-    api_server.expect_ordered_request("/api/query/funnels").respond_with_json(
-        one_bucket("2026-11-23", 500, 60)
-    )
-    started = time.monotonic()
-    measured = provider(api_server.url_for("")).measure(conversion(), WINDOWS)
-    assert time.monotonic() - started >= 0.3
-    assert (measured["baseline"].value, measured["release"].value) == (0.13, 0.12)
-
-
-def test_a_server_error_is_retried_then_reported(api_server: HTTPServer):
-    api_server.expect_request("/api/query/funnels").respond_with_data("backend error", status=502)
-    with pytest.raises(ProviderError, match="502 BAD GATEWAY: backend error after 3 attempts"):
-        provider(api_server.url_for(""), retries=2).measure(conversion(), WINDOWS)
-    assert len(api_server.log) == 3
-
-
-def test_a_slow_answer_times_out(api_server: HTTPServer):
-    given_up = threading.Event()
-
-    def slow(request: Request) -> Response:
-        given_up.wait(timeout=5)  # answers only once the client has stopped waiting
-        return Response("{}", content_type="application/json")
-
-    api_server.expect_request("/api/query/funnels").respond_with_handler(slow)
-    with pytest.raises(ProviderError, match=r"no answer within 0\.3 s \(timeout\)"):
-        provider(api_server.url_for(""), timeout="300ms", retries=0).measure(conversion(), WINDOWS)
-    given_up.set()
-    # The server is shared between tests: let it finish with this request before the next test.
-    deadline = time.monotonic() + 5
-    while not api_server.log and time.monotonic() < deadline:
-        time.sleep(0.01)
     assert len(api_server.log) == 1
 
 
@@ -531,22 +390,6 @@ def test_good_data_passes_the_gate_in_three_queries(
     assert (users.value, users.baseline) == (1050.0, 4400.0)
     assert len(api_server.log) == 3  # a funnel per window, both windows' users in one
     assert any("may convert on events of the release window" in n for n in conversion_result.notes)
-
-
-@pytest.mark.usefixtures("credentials")
-def test_an_outage_is_an_error_and_the_report_keeps_no_secret(tmp_path, api_server: HTTPServer):
-    for path in ("/api/query/funnels", "/api/query/segmentation"):
-        api_server.expect_request(path).respond_with_data(
-            f"service unavailable (auth {USER}:{SECRET}, {AUTH})", status=503
-        )
-    path = criteria_file(tmp_path, api_server.url_for(""), GATE_CRITERIA, GATE_SETTINGS)
-    report = evaluate(load(path), now=NOW)
-    assert report.verdict is Verdict.ERROR
-    assert all(c.verdict is Verdict.ERROR for c in report.criteria)
-    assert "503" in report.criteria[0].message
-    dumped = report.model_dump_json()
-    assert USER not in dumped and SECRET not in dumped
-    assert AUTH.removeprefix("Basic ") not in dumped
 
 
 def test_what_mixpanel_cannot_serve_is_refused_when_the_file_loads(tmp_path):

@@ -1,20 +1,29 @@
 """The newrelic provider against a loopback NerdGraph: NRQL per metric kind, both windows in one
-GraphQL request, counts that land exactly, seconds turned into milliseconds, "no data" in its
-disguises, GraphQL errors that arrive with HTTP 200, journeys funnel() cannot measure (ordered ones
-among them) refused when the file loads, and funnel counts NRQL estimates judged as estimates."""
+GraphQL request, counts that land exactly, seconds turned into milliseconds, GraphQL errors that
+arrive with HTTP 200, journeys funnel() cannot measure (ordered ones among them) refused when the
+file loads, and funnel counts NRQL estimates judged as estimates. Its outages, secrets, "no data" in
+its disguises and units are the provider contract's (test_contract_*.py)."""
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback_newrelic import (
+    KEY,
+    NOW,
+    RELEASE,
+    WINDOWS,
+    apdex_rows,
+    healthy,
+    ms,
+    nerdgraph,
+    rows,
+)
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from cxe_gate import metrics, stats
 from cxe_gate.config import (
@@ -28,24 +37,9 @@ from cxe_gate.config import (
 from cxe_gate.errors import ConfigError, ProviderError
 from cxe_gate.gate import evaluate
 from cxe_gate.loader import load
-from cxe_gate.measurement import TimeWindow
 from cxe_gate.providers.base import MetricRequest, ProviderContext
 from cxe_gate.providers.newrelic import ENDPOINTS, NewRelicProvider, NewRelicSettings
 from cxe_gate.results import Verdict
-
-KEY = "NRAK-0123456789abcdefSECRET"
-BASELINE = TimeWindow(
-    "baseline", datetime(2026, 11, 22, 10, tzinfo=UTC), datetime(2026, 11, 23, 10, tzinfo=UTC)
-)
-RELEASE = TimeWindow(
-    "release", datetime(2026, 11, 23, 10, tzinfo=UTC), datetime(2026, 11, 23, 12, tzinfo=UTC)
-)
-WINDOWS = [BASELINE, RELEASE]
-NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-
-
-def ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def provider(server: HTTPServer, **settings: Any) -> NewRelicProvider:
@@ -61,42 +55,6 @@ def provider(server: HTTPServer, **settings: Any) -> NewRelicProvider:
         name="newrelic", base_dir=Path("."), environ={"NEW_RELIC_API_KEY": KEY}
     )
     return NewRelicProvider(NewRelicSettings.model_validate(options), context)
-
-
-def window_of(nrql: str) -> str:
-    since = int(re.search(r"SINCE (\d+) UNTIL (\d+)$", nrql)[1])
-    return {ms(BASELINE.start): "baseline", ms(RELEASE.start): "release"}[since]
-
-
-def nerdgraph(answer: Callable[[str, str], Any], seen: list[dict] | None = None):
-    """A NerdGraph that runs each aliased NRQL variable through `answer(window, nrql)`."""
-
-    def handle(request: Request) -> Response:
-        assert request.headers["API-Key"] == KEY
-        body = request.get_json()
-        if seen is not None:
-            seen.append(body)
-        account = {}
-        for name, nrql in body["variables"].items():
-            if name != "account":
-                account[name] = {"results": answer(window_of(nrql), nrql)}
-        return Response(
-            json.dumps({"data": {"actor": {"account": account}}}), content_type="application/json"
-        )
-
-    return handle
-
-
-def rows(**per_window: Any) -> Callable[[str, str], Any]:
-    return lambda window, nrql: per_window[window]
-
-
-def apdex_rows(
-    *, within_t: int, within_4t: int, failed_t: int, failed_4t: int, requests: int
-) -> list[dict]:
-    """The one row the gate's Apdex NRQL returns: requests by zone, under the aliases it gives."""
-    row = {"within_t": within_t, "within_4t": within_4t, "requests": requests}
-    return [{**row, "failed_within_t": failed_t, "failed_within_4t": failed_4t}]
 
 
 ERRORS = ErrorRateCriterion(name="errors", metric="error_rate", max_rise="10%")
@@ -444,48 +402,6 @@ def test_custom_nrql_reads_value_and_samples_or_successes_and_trials(api_server)
     assert (got.value, got.samples, got.successes) == (0.1, 70, 7)
 
 
-@pytest.mark.parametrize(
-    ("criterion", "results"),
-    [
-        (ERRORS, []),
-        (ERRORS, None),
-        (ERRORS, [{"errors": 0, "requests": 0}]),
-        (
-            LatencyCriterion(name="p", metric="latency", max=1),
-            [{"percentile.duration": {"95": None}, "requests": 5}],
-        ),
-        (
-            LatencyCriterion(name="p", metric="latency", max=1),
-            [{"percentile.duration": {"95": 0.2}, "requests": 0}],
-        ),
-        (
-            CustomCriterion(name="c", metric="custom", max=1, query="SELECT 1 AS 'value' FROM X"),
-            [{"value": None}],
-        ),
-    ],
-    ids=["empty", "null", "zero-requests", "null-percentile", "no-requests", "null-value"],
-)
-def test_no_data_in_every_disguise_is_no_data_never_zero(api_server, criterion, results):
-    api_server.expect_request("/graphql").respond_with_handler(
-        nerdgraph(lambda window, nrql: results)
-    )
-    for measured in provider(api_server).measure(MetricRequest(criterion), WINDOWS).values():
-        assert (measured.value, measured.samples, measured.has_data) == (None, 0, False)
-
-
-def test_nan_is_no_data(api_server):
-    # Python's json writes NaN; so may a proxy in front of the API.
-    text = (
-        '{"data": {"actor": {"account": {'
-        '"w0": {"results": [{"percentile.duration": {"95": NaN}, "requests": 3}]}, '
-        '"w1": {"results": [{"percentile.duration": {"95": NaN}, "requests": 3}]}}}}}'
-    )
-    api_server.expect_request("/graphql").respond_with_data(text, content_type="application/json")
-    criterion = LatencyCriterion(name="p", metric="latency", max=1)
-    release = provider(api_server).measure(MetricRequest(criterion), WINDOWS)["release"]
-    assert (release.value, release.samples) == (None, 0)
-
-
 def test_graphql_errors_with_http_200_are_errors_naming_the_window(api_server):
     api_server.expect_request("/graphql").respond_with_json(
         {
@@ -653,22 +569,6 @@ GOOD = """\
 """
 
 
-def healthy(window: str, nrql: str) -> list[dict]:
-    big = window == "baseline"
-    if "uniqueCount(" in nrql:
-        return [{"values": 240 if big else 200}]
-    if "funnel(" in nrql:
-        return [{"steps": [240, 96, 48] if big else [200, 80, 41]}]
-    if "within_t" in nrql:
-        n = 10000 if big else 2000
-        return apdex_rows(
-            within_t=int(n * 0.9), within_4t=int(n * 0.98), failed_t=0, failed_4t=0, requests=n
-        )
-    if "percentile" in nrql:
-        return [{"percentile.duration": {"95": 0.31 if big else 0.287}, "requests": 2000}]
-    return [{"errors": 50 if big else 10, "requests": 10000 if big else 2000}]
-
-
 def test_good_data_passes_through_the_gate(api_server, tmp_path, monkeypatch):
     monkeypatch.setenv("NEW_RELIC_API_KEY", KEY)
     api_server.expect_request("/graphql").respond_with_handler(nerdgraph(healthy))
@@ -681,30 +581,6 @@ def test_good_data_passes_through_the_gate(api_server, tmp_path, monkeypatch):
     assert by_name["checkout"].value == 0.205
     assert "appName = 'shop'" in by_name["errors"].queries["release"]
     assert len(api_server.log) == 4  # one request per criterion, both windows in it
-
-
-def test_an_outage_is_an_error_never_a_pass_and_the_key_stays_out(
-    api_server, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("NEW_RELIC_API_KEY", KEY)
-    # A broken proxy echoes the request's key back in its error page.
-    api_server.expect_request("/graphql").respond_with_data(f"down; key={KEY}", status=503)
-    report = evaluate(load(write(tmp_path, api_server.url_for("/graphql"), GOOD)), now=NOW)
-    assert report.verdict == Verdict.ERROR
-    assert {r.verdict for r in report.criteria} == {Verdict.ERROR}
-    assert "503" in report.criteria[0].message and "key=***" in report.criteria[0].message
-    assert KEY not in report.model_dump_json()
-
-
-def test_a_refused_key_is_an_error_and_the_report_never_holds_it(api_server, tmp_path, monkeypatch):
-    monkeypatch.setenv("NEW_RELIC_API_KEY", KEY)
-    api_server.expect_request("/graphql").respond_with_json(
-        {"errors": [{"message": "Bad API Key or no API Key provided"}]}, status=401
-    )
-    report = evaluate(load(write(tmp_path, api_server.url_for("/graphql"), GOOD)), now=NOW)
-    assert report.verdict == Verdict.ERROR
-    assert "check NEW_RELIC_API_KEY" in report.criteria[0].message
-    assert KEY not in report.model_dump_json()
 
 
 @pytest.mark.parametrize(

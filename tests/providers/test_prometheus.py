@@ -1,6 +1,7 @@
 """The `prometheus` provider against a loopback server answering in the shape of the Prometheus HTTP
 API (/api/v1/query, /api/v1/query_range, /api/v1/labels): the queries it builds, the counts it
-reads, no data in its disguises, the API's errors, TLS and credentials, and the gate end to end.
+reads, the API's errors, TLS and credentials, and the gate end to end (its outages, secrets, no-data
+disguises and units are the provider contract's, test_contract_*.py).
 How far the data reaches (`data_end`) is also checked against a real Prometheus, backfilled and
 scraping; tests/providers/test_prometheus_counts.py checks the counts against a real Prometheus and an app's
 own request log, tests/providers/test_prometheus_server.py against a real Prometheus scraping the example
@@ -10,12 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import re
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,32 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from loopback_prometheus import (
+    BASELINE,
+    BUCKETS,
+    COUNT,
+    COUNT_SERIES,
+    DEPLOY,
+    ERR,
+    ERRORS,
+    NEWEST,
+    RELEASE,
+    REQ,
+    REQUESTS,
+    FakePrometheus,
+    before,
+    born,
+    by_le,
+    exact,
+    failure,
+    has_label,
+    kept,
+    matrix,
+    restarted,
+    scrapes,
+    series,
+    vector,
+)
 from prometheus_server import backfill, running_prometheus
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
@@ -48,203 +74,6 @@ from cxe_gate.providers.promql import parse_matchers, re2_escape
 from cxe_gate.results import Verdict
 
 TOKEN = "prom-t0ken-5ecret-value"
-DEPLOY = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
-BASELINE = TimeWindow("baseline", DEPLOY - timedelta(hours=1), DEPLOY)
-RELEASE = TimeWindow("release", DEPLOY, DEPLOY + timedelta(minutes=30))
-AT = {"1795417200.000": "baseline", "1795419000.000": "release"}  # `time` → window
-
-REQ = 'http_requests_total{job="shop"}'
-ERR = 'http_requests_total{job="shop", code=~"5.."}'
-COUNT_SERIES = 'http_request_duration_seconds_count{job="shop"}'
-BUCKET_SERIES = 'http_request_duration_seconds_bucket{job="shop"}'
-NEWEST = 'max(timestamp(http_requests_total{job="shop"}))'
-
-
-# --- the queries, spelled out -------------------------------------------------------------------
-
-
-def before(sel: str, window: str) -> str:
-    """Each series' last value in the hour before the window."""
-    return f"last_over_time({sel}[1h] offset {window})"
-
-
-def _restarted(sel: str, window: str) -> str:
-    return (
-        f"(resets({sel}[{window}]) > 0) or (min_over_time({sel}[{window}]) < {before(sel, window)})"
-    )
-
-
-def kept(sel: str, window: str) -> str:
-    """Per series that did not restart: its last value in the window minus its value before the
-    window (or all of it, for a series born in the window)."""
-    last = f"last_over_time({sel}[{window}])"
-    return f"(({last} - {before(sel, window)}) or {last}) unless ({_restarted(sel, window)})"
-
-
-def exact(sel: str, window: str, by: str = "") -> str:
-    """What a counter added in the window, summed by Prometheus; restarted series left out."""
-    grouping = f" by ({by})" if by else ""
-    return f"sum{grouping} ({kept(sel, window)})"
-
-
-def restarted(sel: str, window: str) -> str:
-    """The series whose counter went down in the window, with their samples in it."""
-    return f"count_over_time({sel}[{window}]) and ({_restarted(sel, window)})"
-
-
-def born(sel: str, window: str) -> str:
-    return f"count(last_over_time({sel}[{window}]) unless {before(sel, window)})"
-
-
-def scrapes(sel: str, window: str) -> str:
-    return f"max(count_over_time({sel}[{window}]))"
-
-
-def has_label(label: str, sel: str, window: str) -> str:
-    return f"count by ({label}) (last_over_time({sel}[{window}]))"
-
-
-def REQUESTS(window: str) -> str:
-    return exact(REQ, window)
-
-
-def ERRORS(window: str) -> str:
-    return exact(ERR, window)
-
-
-def COUNT(window: str) -> str:
-    return exact(COUNT_SERIES, window)
-
-
-def BUCKETS(window: str, sel: str = BUCKET_SERIES) -> str:
-    return exact(sel, window, "le")
-
-
-# --- a loopback Prometheus ----------------------------------------------------------------------
-
-
-def vector(*values: str, labels: dict | None = None) -> dict:
-    """A success with one sample per value, as Prometheus sends them: numbers as strings."""
-    result = [{"metric": labels or {}, "value": [1795419000, v]} for v in values]
-    return {"status": "success", "data": {"resultType": "vector", "result": result}}
-
-
-def series(*samples: tuple[dict, str]) -> dict:
-    """A vector of labelled samples: (labels, value) each."""
-    result = [{"metric": labels, "value": [1795419000, v]} for labels, v in samples]
-    return {"status": "success", "data": {"resultType": "vector", "result": result}}
-
-
-def by_le(counts: dict[str, str]) -> dict:
-    """Cumulative bucket counts by `le`, as `sum by (le)` answers them."""
-    return series(*(({"le": le}, n) for le, n in counts.items()))
-
-
-def matrix(*values: list[list], labels: list[dict] | None = None) -> dict:
-    """A range query's success: one series per list of [time, "value"] points."""
-    names = labels or [{}] * len(values)
-    result = [{"metric": m, "values": v} for m, v in zip(names, values, strict=True)]
-    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
-
-
-def failure(error_type: str, error: str) -> dict:
-    return {"status": "error", "errorType": error_type, "error": error}
-
-
-def success(data: object) -> Response:
-    return Response(
-        json.dumps({"status": "success", "data": data}), content_type="application/json"
-    )
-
-
-Answer = dict | Callable[[], Response]
-
-# What a healthy Prometheus answers to the questions every count asks besides the count itself: no
-# restarted series, no series born in the window, plenty of scrapes, the status label present.
-DEFAULTS: list[tuple[re.Pattern, Callable[[re.Match], dict]]] = [
-    (re.compile(r"^count_over_time\(.*\) and \(\(resets\("), lambda m: vector()),
-    (re.compile(r"^count\(last_over_time\(.* unless last_over_time\("), lambda m: vector()),
-    (re.compile(r"^max\(count_over_time\("), lambda m: vector("240")),
-    (
-        re.compile(r"^count by \((\w+)\) \(last_over_time\("),
-        lambda m: vector("12", labels={m[1]: "200"}),
-    ),
-]
-
-
-class FakePrometheus:
-    """Answers POST /api/v1/query from a table of (query, window) → JSON body; a query it does not
-    know is a 400 bad_data, as a real server's answer to a query it cannot parse would be, unless
-    it is one of the DEFAULTS. Range queries (POST /api/v1/query_range) find no series unless
-    `on_range` says otherwise. /api/v1/labels knows `job`, `code` and `__name__` unless `labels`
-    says otherwise; /api/v1/label/__name__/values lists `names`."""
-
-    def __init__(self, server: HTTPServer):
-        self.server = server
-        self.answers: dict[tuple[str, str], Answer] = {}
-        self.ranges: dict[tuple[str, str], Answer] = {}
-        self.labels: dict[str, list | Callable[[Request], list]] = {}  # match[] → names
-        self.names = ["http_requests_total", "http_request_duration_seconds_bucket"]
-        self.asked: list[tuple[str, str]] = []  # (query, window)
-        self.ranged: list[dict[str, str]] = []  # each range query's form
-        self.requests: list[Request] = []
-        server.expect_request("/api/v1/query", method="POST").respond_with_handler(self._answer)
-        server.expect_request("/api/v1/query_range", method="POST").respond_with_handler(
-            self._answer_range
-        )
-        server.expect_request("/api/v1/labels", method="POST").respond_with_handler(
-            self._answer_labels
-        )
-        server.expect_request("/api/v1/label/__name__/values").respond_with_handler(
-            lambda r: success(self.names)
-        )
-
-    @property
-    def url(self) -> str:
-        return self.server.url_for("/").rstrip("/")
-
-    def on(self, query: str, baseline: Answer, release: Answer | None = None) -> None:
-        self.answers[(query, "baseline")] = baseline
-        self.answers[(query, "release")] = baseline if release is None else release
-
-    def on_at(self, query: str, time: str, answer: Answer) -> None:
-        """An answer for an instant query evaluated at `time` (Unix seconds as sent)."""
-        self.answers[(query, time)] = answer
-
-    def on_range(self, query: str, baseline: Answer, release: Answer | None = None) -> None:
-        self.ranges[(query, "baseline")] = baseline
-        self.ranges[(query, "release")] = baseline if release is None else release
-
-    def _answer_labels(self, request: Request) -> Response:
-        self.requests.append(request)
-        known = self.labels.get(request.form["match[]"], ["__name__", "code", "job"])
-        return success(known(request) if callable(known) else known)
-
-    def _answer_range(self, request: Request) -> Response:
-        self.requests.append(request)
-        self.ranged.append(dict(request.form))
-        window = AT.get(request.form.get("end", ""), "?")
-        answer = self.ranges.get((request.form["query"], window), matrix())
-        if callable(answer):
-            return answer()
-        return Response(json.dumps(answer), content_type="application/json")
-
-    def _answer(self, request: Request) -> Response:
-        self.requests.append(request)
-        query, window = request.form["query"], AT.get(request.form.get("time", ""), "?")
-        self.asked.append((query, window))
-        answer = self.answers.get((query, window)) or self.answers.get(
-            (query, request.form["time"])
-        )
-        if answer is None:
-            found = next(((p, a) for p, a in DEFAULTS if p.match(query)), None)
-            if found is None:
-                answer = failure("bad_data", f"unexpected query {query!r} at {window}")
-                return Response(json.dumps(answer), status=400, content_type="application/json")
-            answer = found[1](found[0].match(query))
-        if callable(answer):
-            return answer()
-        return Response(json.dumps(answer), content_type="application/json")
 
 
 @pytest.fixture
@@ -329,14 +158,6 @@ def test_no_error_series_is_zero_errors_but_no_requests_is_no_data(prom):
     assert (has_label("code", REQ, "1800s"), "release") in prom.asked
     # no data in the baseline: its errors were never asked for
     assert (ERRORS("3600s"), "baseline") not in prom.asked
-
-
-def test_a_null_result_is_empty_like_an_empty_vector(prom):
-    null = {"status": "success", "data": {"resultType": "vector", "result": None}}
-    prom.on(REQUESTS("3600s"), null)
-    prom.on(REQUESTS("1800s"), null)
-    measured = measure(prom, error_rate())
-    assert [m.value for m in measured.values()] == [None, None]
 
 
 def test_filter_and_errors_become_label_matchers(prom):
@@ -999,24 +820,6 @@ def test_503_is_retried_then_reported(prom):
     assert len(prom.requests) == 3
 
 
-def test_429_waits_as_asked_then_succeeds(prom):
-    calls = []
-
-    def limited() -> Response:
-        calls.append(time.monotonic())
-        if len(calls) == 1:
-            return Response("slow down", status=429, headers={"Retry-After": "1"})
-        return Response(json.dumps(vector("40")), content_type="application/json")
-
-    prom.on(REQUESTS("3600s"), limited)
-    prom.on(REQUESTS("1800s"), vector("10"))
-    prom.on(ERRORS("3600s"), vector("2"))
-    prom.on(ERRORS("1800s"), vector("1"))
-    measured = measure(prom, error_rate())
-    assert calls[1] - calls[0] >= 1.0
-    assert (measured["baseline"].successes, measured["baseline"].samples) == (2, 40)
-
-
 def test_401_names_the_variable_and_never_the_token(prom):
     prom.on(REQUESTS("3600s"), lambda: Response(f"bad token {TOKEN}", status=401))
     with pytest.raises(ProviderError) as caught:
@@ -1044,16 +847,6 @@ def test_basic_auth_and_extra_headers_from_variables(prom):
     assert sent.authorization.type == "basic"
     assert (sent.authorization.username, sent.authorization.password) == ("gate", "pa55")
     assert (sent.headers["X-Scope-OrgID"], sent.headers["X-Plain"]) == ("team-a", "yes")
-
-
-def test_a_slow_answer_times_out(prom):
-    def slow() -> Response:
-        time.sleep(1.0)
-        return Response(json.dumps(vector("1")), content_type="application/json")
-
-    prom.on(REQUESTS("3600s"), slow)
-    with pytest.raises(ProviderError, match=r"no answer within 0.2 s \(timeout\) after 2 attempts"):
-        measure(prom, error_rate(), timeout="200ms", retries=1)
 
 
 @pytest.mark.parametrize(
@@ -1368,21 +1161,6 @@ def test_the_gate_passes_a_good_release(tmp_path, prom, monkeypatch):
     assert apdex.details["baseline"] == {"satisfied": 9000, "tolerating": 800, "frustrated": 200}
     assert BUCKETS("1800s") in apdex.queries["release"]
     assert TOKEN not in report.model_dump_json()
-
-
-def test_an_outage_is_an_error_never_a_pass(tmp_path, prom, monkeypatch):
-    monkeypatch.setenv("PROM_TOKEN", TOKEN)
-    down = {"status": "error", "errorType": "unavailable", "error": f"no store (token {TOKEN})"}
-    for query in (REQUESTS("3600s"), COUNT("3600s")):
-        prom.on(
-            query, lambda: Response(json.dumps(down), status=503, content_type="application/json")
-        )
-    report = evaluate(load(gate_file(tmp_path, prom.url)), now=DEPLOY + timedelta(hours=1))
-    assert report.verdict == Verdict.ERROR
-    assert [c.verdict for c in report.criteria] == [Verdict.ERROR, Verdict.ERROR]
-    assert "503" in report.criteria[0].message and "after 2 attempts" in report.criteria[0].message
-    assert TOKEN not in report.model_dump_json()
-    assert "no store (token ***)" in report.criteria[0].message
 
 
 def test_a_missing_token_variable_is_an_error_naming_it(tmp_path, prom, monkeypatch):
