@@ -796,14 +796,14 @@ def test_a_matrix_is_not_one_number(prom):
 )
 def test_prometheus_errors_say_what_it_refused(prom, status, body, expected):
     prom.on(
-        "rate(x[5m]",
+        "rate(x[5m])",
         lambda: Response(json.dumps(body), status=status, content_type="application/json"),
     )
     with pytest.raises(
         ProviderError, match=f"Prometheus refused the query \\({expected}"
     ) as caught:
-        measure(prom, CustomCriterion(name="c", metric="custom", query="rate(x[5m]", min=1))
-    assert "rate(x[5m]" in (caught.value.query or "")
+        measure(prom, CustomCriterion(name="c", metric="custom", query="rate(x[5m])", min=1))
+    assert "rate(x[5m])" in (caught.value.query or "")
     assert len(prom.requests) == 1  # a refused query is not retried
 
 
