@@ -1,7 +1,9 @@
 """Benchmark: `cxe-gate journeys` ingestion (`build_journey_map`: read, drop noise, scrub, split,
-cluster) on a ~1 GB HAR, against a bare streaming parse of the same file in the same run.
+cluster) on a ~1 GB HAR, against a bare streaming parse of the same file in the same run; and the
+same HARs split over shards, read in parallel into partial maps and merged, against one run.
 
     python benchmarks/bench_har.py [--size-mb 1000] [--repeat 3] [--har PATH] [--keep]
+                                   [--shards 2] [--shard-mb 1000]
 
 The HAR is written entry by entry (never held in memory) into a temporary directory, or to PATH
 (reused when it exists): customer sessions on a shop as Playwright records them, one page per
@@ -14,6 +16,13 @@ The bare parse is `ijson.items(f, "log.entries.item", use_float=True)` iterating
 doing nothing. Each side runs in a fresh process (wall time includes start-up; peak memory is the
 process's max RSS), interleaved, median of --repeat. MB are 10^6 bytes. Targets: peak memory
 under 300 MB, and at most 2x the bare parse's time.
+
+Shards: --shards HAR files of --shard-mb in all (each its own sessions) are read by one run
+(`build_journey_map` over all of them), and by one process per shard at the same time
+(`build_partial_map`, the partial map written as `cxe-gate journeys --partial` writes it) followed
+by the merge (`finish(combine(...))`, as `cxe-gate journeys PARTS...` does); the shards' wall time
+runs from their start to the merged map written. Both sides write their journey map, which must be
+byte-identical. Target: shards merged at most 1.2x the single run's time (2 shards on 2 cores).
 """
 
 from __future__ import annotations
@@ -41,6 +50,7 @@ import ijson
 MB = 1_000_000
 TARGET_RSS_MB = 300
 TARGET_RATIO = 2.0
+TARGET_SHARDS_RATIO = 1.2
 
 SITE = "https://shop.example.com"
 CDN = "https://cdn.shop-static.example.com"
@@ -68,6 +78,31 @@ PIPELINE = textwrap.dedent("""\
     assert not journey_map.failures, journey_map.failures
     print(json.dumps({"entries": s.entries_read, "kept": s.entries_kept,
                       "journeys": s.journeys, "steps": sum(len(j.steps) for j in journey_map.journeys)}))
+""")
+
+# Shards: one run over every part, a shard's partial map, and the merge of the partial maps.
+SINGLE = textwrap.dedent("""\
+    import sys
+    from pathlib import Path
+    from cxe_gate.har.pipeline import build_journey_map
+    journey_map = build_journey_map(sys.argv[2:])
+    Path(sys.argv[1]).write_text(journey_map.model_dump_json(indent=2) + "\\n", encoding="utf-8")
+""")
+SHARD = textwrap.dedent("""\
+    import sys
+    from pathlib import Path
+    from cxe_gate.har.pipeline import build_partial_map
+    partial = build_partial_map(sys.argv[2:], key=b"bench")
+    Path(sys.argv[1]).write_text(partial.model_dump_json() + "\\n", encoding="utf-8")
+""")
+MERGE = textwrap.dedent("""\
+    import sys
+    from pathlib import Path
+    from cxe_gate.har.merge import combine, finish
+    from cxe_gate.har.partial import load_partial_map
+    parts = [(name, load_partial_map(Path(name))) for name in sys.argv[2:]]
+    journey_map = finish(combine(parts))
+    Path(sys.argv[1]).write_text(journey_map.model_dump_json(indent=2) + "\\n", encoding="utf-8")
 """)
 
 # The child's own peak: VmHWM belongs to the process image started by exec, whereas ru_maxrss
@@ -580,12 +615,85 @@ class Side:
         return statistics.median(self.times)
 
 
+def _python(code: str, *args: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(*processes: subprocess.Popen[str]) -> None:
+    for process in processes:
+        _, err = process.communicate()
+        if process.returncode != 0:
+            raise SystemExit(f"benchmark process failed:\n{err}")
+
+
+@dataclass
+class Shards:
+    """One run over every part, against a process per shard at once and then the merge."""
+
+    parts: list[Path]
+    out: Path
+    single: list[float] = field(default_factory=list)
+    merged: list[float] = field(default_factory=list)
+    identical: bool = True
+
+    def run(self) -> None:
+        start = time.perf_counter()
+        _finish(_python(SINGLE, self.out / "single.json", *self.parts))
+        self.single.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        partials = [self.out / f"part-{i}.json" for i in range(1, len(self.parts) + 1)]
+        _finish(*(_python(SHARD, p, har) for p, har in zip(partials, self.parts, strict=True)))
+        _finish(_python(MERGE, self.out / "merged.json", *partials))
+        self.merged.append(time.perf_counter() - start)
+        same = (self.out / "merged.json").read_bytes() == (self.out / "single.json").read_bytes()
+        self.identical = self.identical and same
+
+    def report(self, repeat: int) -> None:
+        size = sum(p.stat().st_size for p in self.parts)
+        partial = sum(p.stat().st_size for p in self.out.glob("part-*.json"))
+        print(
+            f"\nshards: {len(self.parts)} HAR files, {size / MB:,.0f} MB in all; partial maps "
+            f"{partial / MB:,.1f} MB in all; merged map "
+            f"{'byte-identical to' if self.identical else 'DIFFERENT from'} the single run's"
+        )
+        print(f"{'':<26} {'seconds':>8}   runs (s)")
+        for label, times in (
+            ("one run over all", self.single),
+            ("shards, then merge", self.merged),
+        ):
+            runs = ", ".join(f"{x:.2f}" for x in times)
+            print(f"{label:<26} {statistics.median(times):>8.2f}   {runs}")
+        ratio = statistics.median(self.merged) / statistics.median(self.single)
+        best = min(self.merged) / min(self.single)
+        ok = ratio <= TARGET_SHARDS_RATIO and self.identical
+        print(
+            f"time shards merged / one run: {ratio:.2f}x  (target <= {TARGET_SHARDS_RATIO:g}x, "
+            f"median of {repeat}; best runs {best:.2f}x)  {'PASS' if ok else 'MISS'}"
+        )
+
+
+def _shard_parts(directory: Path, shards: int, total_mb: int) -> list[Path]:
+    """One HAR per shard, each of its own sessions (reused when they exist)."""
+    parts = [directory / f"shard-{i}.har" for i in range(1, shards + 1)]
+    for i, part in enumerate(parts):
+        if not part.exists():
+            build_har(part, max(1, total_mb // shards), seed=100 + i)
+    return parts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1000, help="size of the HAR to build")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--har", type=Path, help="build the HAR here, or reuse it if it exists")
     parser.add_argument("--keep", action="store_true", help="keep the temporary HAR")
+    parser.add_argument("--shards", type=int, default=2, help="shards to compare (0: none)")
+    parser.add_argument("--shard-mb", type=int, help="size of the shards' HARs in all (--size-mb)")
     args = parser.parse_args()
 
     temp = None
@@ -602,12 +710,26 @@ def main() -> None:
         with har.open("rb") as f:  # warm the page cache so neither side pays for the first read
             while f.read(1 << 24):
                 pass
+        shards = None
+        if args.shards:
+            work = Path(tempfile.mkdtemp(prefix="bench-shards-"))
+            parts = _shard_parts(har.parent, args.shards, args.shard_mb or args.size_mb)
+            for part in parts:
+                with part.open("rb") as f:
+                    while f.read(1 << 24):
+                        pass
+            shards = Shards(parts, work)
         bare = Side("bare ijson parse", BARE)
         pipeline = Side("cxe-gate journeys", PIPELINE)
         for _ in range(args.repeat):  # interleaved, so drift on the machine hits both alike
             bare.run(har)
             pipeline.run(har)
+            if shards is not None:
+                shards.run()
         report(har, size, body_share, bare, pipeline, args.repeat)
+        if shards is not None:
+            shards.report(args.repeat)
+            shutil.rmtree(shards.out, ignore_errors=True)
     finally:
         if temp is not None:
             if args.keep:

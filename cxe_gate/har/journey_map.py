@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -112,19 +113,40 @@ class JourneyMap(_Model):
     failures: list[Failure]
 
 
-def load_journey_map(path: Path) -> JourneyMap:
-    """A journeys.json written by `cxe-gate journeys -o` (schema 1.0 or 1.1)."""
+Document = TypeVar("Document", bound=BaseModel)
+# A partial map (partial.py) says so in its first key, so a reader can tell it from the others.
+PARTIAL_MARKER = re.compile(rb'^\s*\{\s*"partial"\s*:\s*true\b')
+
+
+def read_document(path: Path, model: type[Document], what: str) -> Document:
+    """A JSON file cxe-gate wrote, validated as `model`; a mistake names the file and the place."""
     try:
-        text = path.read_text("utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise HarError(f"cannot read: {exc.strerror or exc}", file=str(path)) from None
     try:
-        return JourneyMap.model_validate_json(text)
+        return model.model_validate_json(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         location = ".".join(str(p) for p in first["loc"]) or None
         raise HarError(
-            f"not a journey map: {first['msg']} ({exc.error_count()} problem(s))",
+            f"not {what}: {first['msg']} ({exc.error_count()} problem(s))",
             file=str(path),
             location=location,
         ) from None
+
+
+def load_journey_map(path: Path) -> JourneyMap:
+    """A journeys.json written by `cxe-gate journeys -o` (schema 1.0 or 1.1)."""
+    try:
+        with path.open("rb") as file:
+            partial = PARTIAL_MARKER.match(file.read(256).removeprefix(b"\xef\xbb\xbf"))
+    except OSError:
+        partial = None  # reading it again says why
+    if partial:
+        raise HarError(
+            "a partial journey map (written with --partial): merge partial maps into a journey "
+            "map with `cxe-gate journeys PARTIAL.json... -o journeys.json`",
+            file=str(path),
+        )
+    return read_document(path, JourneyMap, "a journey map")

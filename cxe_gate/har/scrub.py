@@ -144,9 +144,13 @@ class Scrubber:
         key = (label, hashlib.sha256(value.encode("utf-8", "surrogatepass")).digest())
         found = self._numbers.get(key)
         if found is None:
-            self._counts[label] = self._counts.get(label, 0) + 1
-            found = self._numbers[key] = f"${{CXE_SECRET_{label}_{self._counts[label]}}}"
+            found = self._numbers[key] = self.new_placeholder(label, value)
         return found
+
+    def new_placeholder(self, label: str, value: str) -> str:
+        """The placeholder of a value met for the first time: numbered in the order met."""
+        self._counts[label] = self._counts.get(label, 0) + 1
+        return f"${{CXE_SECRET_{label}_{self._counts[label]}}}"
 
     def field_kind(self, name: str) -> str | None:
         norm = _norm(name)

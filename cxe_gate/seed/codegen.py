@@ -362,14 +362,18 @@ def _conftest(options: SeedOptions, variables: set[str]) -> str:
 
 The suite runs in {options.mode!r} mode (seeded with --mode); CXE_SEEDED_MODE=browser|api overrides
 it, CXE_SEEDED_BUDGET_SCALE=3 triples every time budget (a slow staging), and CXE_GATE_CHROMIUM
-picks the Chromium binary when Playwright's own is not installed."""
+picks the Chromium binary when Playwright's own is not installed. Run the tests in parallel with
+pytest-xdist (-n auto), or one part of N in a CI matrix with --shard I/N (or CXE_SEEDED_SHARD=I/N)."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from cxe_gate.browser import chromium_launch_args
 from cxe_gate.seed.runtime import open_journey
+from cxe_gate.seed.shards import parse_shard
 
 # Environment variables the journeys read (values scrubbed from the recorded sessions):
 {listed}
@@ -391,6 +395,37 @@ def fail_plainly(message):
 def journey(request, base_url):
     with open_journey(request, base_url, SEEDED_MODE, fail=fail_plainly) as journey:
         yield journey
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--shard",
+        metavar="I/N",
+        help="Run the I-th of N parts of the suite; a test's part is a hash of its name.",
+    )
+
+
+def _shard(config):
+    spec = config.getoption("--shard", None) or os.environ.get("CXE_SEEDED_SHARD")
+    if not spec:
+        return None
+    try:
+        return parse_shard(spec)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--shard: {{exc}}") from None
+
+
+def pytest_collection_modifyitems(config, items):
+    shard = _shard(config)
+    if shard is not None:
+        config.hook.pytest_deselected(items=[i for i in items if not shard.takes(i.name)])
+        items[:] = [i for i in items if shard.takes(i.name)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # A part the hash left empty has nothing to fail.
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and _shard(session.config):
+        session.exitstatus = pytest.ExitCode.OK
 '''
 
 

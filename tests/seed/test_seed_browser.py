@@ -66,13 +66,15 @@ def suites(recorded) -> dict[str, Path]:
     return made
 
 
-def _run(suite: Path, base: str, junit: Path) -> dict[str, str | None]:
-    """Runs a seeded suite in a fresh process; test name → failure message (None: passed)."""
+def _run(suite: Path, base: str, junit: Path, *options: str) -> dict[str, str | None]:
+    """Runs a seeded suite in a fresh process (without xdist unless `options` say -n); test name →
+    failure message (None: passed)."""
     env = {**os.environ, **ACCOUNT}
     env.pop("CXE_SEEDED_MODE", None)
+    options = options or ("-p", "no:xdist")
     done = subprocess.run(
         [sys.executable, "-m", "pytest", str(suite), "--base-url", base, "-p", "no:cacheprovider",
-         "-p", "no:xdist", "-q", f"--junitxml={junit}", "--rootdir", str(suite)],
+         *options, "-q", f"--junitxml={junit}", "--rootdir", str(suite)],
         env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert junit.exists(), done.stdout + done.stderr
@@ -95,6 +97,21 @@ def test_the_good_release_passes_five_runs_in_a_row(suites, recorded, mode, tmp_
         for run in range(5):
             outcomes = _run(suites[mode], base, tmp_path / f"run-{run}.xml")
             assert outcomes == {BROWSE: None, BUY: None}, (run, outcomes)
+
+
+@pytest.mark.parametrize("mode", ["browser", "api"])
+def test_the_suite_runs_in_parallel_and_in_parts(suites, mode, tmp_path):
+    """pytest-xdist runs the journeys two at a time, each in its own browser context; --shard
+    splits them, and the parts together run every journey once."""
+    app = create_app(tmp_path / "logs", latency_scale=0.0, rng=random.Random(5))
+    with running(app) as base:
+        assert _run(suites[mode], base, tmp_path / "n2.xml", "-n", "2") == {BROWSE: None, BUY: None}
+        parts = [
+            _run(suites[mode], base, tmp_path / f"part-{i}.xml", "-n", "2", "--shard", f"{i}/3")
+            for i in (1, 2, 3)
+        ]
+    assert sorted(name for part in parts for name in part) == sorted([BROWSE, BUY])
+    assert all(message is None for part in parts for message in part.values())
 
 
 # breakage → (the test that must fail, what its message must say); the other test must pass.
