@@ -29,7 +29,7 @@ from . import file_metrics
 from .answers import first_line
 from .base import DataCheck, MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import text_query_problems
-from .file_metrics import MetricQuery
+from .file_metrics import MetricQuery, table_of
 from .file_presets import PRESETS
 from .file_tables import TABLES, FileSettings, FileTables, Table, conditions_of
 
@@ -67,17 +67,6 @@ def _needed(check: DataCheck) -> list[str]:
     if isinstance(criterion, FeedbackCriterion):
         columns.append("score")
     return columns
-
-
-def _table_of(criterion: CriterionBase) -> Table | None:
-    """The table a built-in metric reads (None: a custom query names its own)."""
-    if isinstance(criterion, ConversionCriterion | EngagementCriterion):
-        return "events"
-    if isinstance(criterion, ErrorRateCriterion | ApdexCriterion | LatencyCriterion):
-        return "requests"
-    if isinstance(criterion, FeedbackCriterion):
-        return "feedback"
-    return None
 
 
 def _session_alternative(criterion: CriterionBase) -> tuple[str, str] | None:
@@ -147,7 +136,7 @@ class FileProvider(Provider):
         by_table: dict[Table, list[tuple[Location, str]]] = {}
         needs: dict[Table, list[tuple[Location, str]]] = {}
         for check in checks:
-            table = _table_of(check.criterion)
+            table = table_of(check.criterion)
             if table is None:
                 continue
             here: Location = ("criteria", check.index)

@@ -1,18 +1,22 @@
-"""The `file` provider's metric SQL: per metric kind, one query that labels rows by window, so both
-windows come from a single scan, and the measurement each window's row gives."""
+"""The metric SQL, written once: per metric kind, one query that labels rows by window, so both
+windows come from a single scan, and the measurement each window's row gives. Written in DuckDB's
+dialect for the `file` provider, in the plain SQL SQLGlot carries to every warehouse for the `sql`
+provider (sql_compile.py): aliased subqueries, FILTER clauses, no DuckDB-only functions."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from .. import metrics
 from ..config import (
     ApdexCriterion,
     ConversionCriterion,
+    CriterionBase,
     EngagementCriterion,
+    ErrorRateCriterion,
     FeedbackCriterion,
     JourneySpec,
     LatencyCriterion,
@@ -32,6 +36,17 @@ class MetricQuery:
     table: Table
     sql: str
     build: Callable[[Row | None, str], Measurement]
+
+
+def table_of(criterion: CriterionBase) -> Table | None:
+    """The table a built-in metric reads (None: a custom metric names its own)."""
+    if isinstance(criterion, ConversionCriterion | EngagementCriterion):
+        return "events"
+    if isinstance(criterion, ErrorRateCriterion | ApdexCriterion | LatencyCriterion):
+        return "requests"
+    if isinstance(criterion, FeedbackCriterion):
+        return "feedback"
+    return None
 
 
 def scoped(table: Table, windows: list[TimeWindow], condition: str | None) -> str:
@@ -55,11 +70,20 @@ def _window_label(windows: list[TimeWindow]) -> str:
     return f"CASE {whens} END"
 
 
+def _interval(length: timedelta) -> str:
+    """An INTERVAL literal: whole seconds where they are (every dialect writes those), else
+    microseconds."""
+    micros = round(length.total_seconds() * 1_000_000)
+    if micros % 1_000_000 == 0:
+        return f"INTERVAL '{micros // 1_000_000} seconds'"
+    return f"INTERVAL '{micros} microseconds'"
+
+
 def error_rate(rows: str, errors: str) -> MetricQuery:
     """Failed requests (`errors`, a checked condition) of all requests in `rows`."""
     sql = (
         f"SELECT win, count(*), count(*) FILTER (WHERE coalesce({errors}, false)) "
-        f"FROM ({rows}) GROUP BY win"
+        f"FROM ({rows}) AS scoped GROUP BY win"
     )
 
     def build(row: Row | None, query: str) -> Measurement:
@@ -77,7 +101,7 @@ def apdex(criterion: ApdexCriterion, rows: str, errors: str) -> MetricQuery:
     sql = (
         f"SELECT win, count(*) FILTER (WHERE {ok} AND duration_ms <= {t!r}), "
         f"count(*) FILTER (WHERE {ok} AND duration_ms > {t!r} AND duration_ms <= {4 * t!r}), "
-        f"count(*) FROM ({rows}) GROUP BY win"
+        f"count(*) FROM ({rows}) AS scoped GROUP BY win"
     )
 
     def build(row: Row | None, query: str) -> Measurement:
@@ -91,7 +115,7 @@ def latency(criterion: LatencyCriterion, rows: str) -> MetricQuery:
     fraction = criterion.percentile / 100
     sql = (
         f"SELECT win, quantile_cont(duration_ms, {fraction!r}), count(duration_ms) "
-        f"FROM ({rows}) GROUP BY win"
+        f"FROM ({rows}) AS scoped GROUP BY win"
     )
 
     def build(row: Row | None, query: str) -> Measurement:
@@ -120,8 +144,8 @@ def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQu
         counts = "count(*) FILTER (WHERE score >= 4), count(*)"
     sql = (
         f"SELECT win, {counts}, count(*) FILTER (WHERE score IS NOT NULL AND NOT ({valid})), "
-        f"any_value(score) FILTER (WHERE NOT ({valid})) "
-        f"FROM ({rows}) GROUP BY win"
+        f"min(score) FILTER (WHERE NOT ({valid})) "
+        f"FROM ({rows}) AS scoped GROUP BY win"
     )
 
     def build(row: Row | None, query: str) -> Measurement:
@@ -149,7 +173,7 @@ def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQu
 
 def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
     if criterion.measure == "active_users":
-        sql = f"SELECT win, count(DISTINCT user_id) FROM ({rows}) GROUP BY win"
+        sql = f"SELECT win, count(DISTINCT user_id) FROM ({rows}) AS scoped GROUP BY win"
 
         def count_users(row: Row | None, query: str) -> Measurement:
             users = row[0] if row else 0
@@ -165,7 +189,7 @@ def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
     unit = "user_id" if criterion.per_user else "session_id"
     sql = (
         f"WITH per_unit AS (SELECT win, {unit}, count(*) FILTER (WHERE {counted}) AS n "
-        f"FROM ({rows}) WHERE {unit} IS NOT NULL GROUP BY win, {unit}) "
+        f"FROM ({rows}) AS scoped WHERE {unit} IS NOT NULL GROUP BY win, {unit}) "
         f"SELECT win, count(*), count(*) FILTER (WHERE n > 0), avg(n), coalesce(var_samp(n), 0) "
         f"FROM per_unit GROUP BY win"
     )
@@ -198,7 +222,7 @@ def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) 
     # Greedy earliest match of each step after the previous one: a unit has completed the steps
     # in order if and only if this chain reaches the last step.
     parts = [
-        f"e AS (SELECT win, {unit} AS unit, ts, event FROM ({rows}) "
+        f"e AS (SELECT win, {unit} AS unit, ts, event FROM ({rows}) AS scoped "
         f"WHERE event IN ({names}) AND {unit} IS NOT NULL)",
         f"s1 AS (SELECT win, unit, min(ts) AS t, min(ts) AS t0 FROM e "
         f"WHERE event = {sql_string(steps[0])} GROUP BY win, unit)",
@@ -206,7 +230,7 @@ def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) 
     for k, step in enumerate(steps[1:], start=2):
         within = ""
         if journey.within is not None:
-            within = f" AND e.ts <= p.t0 + INTERVAL '{journey.within.total_seconds()} seconds'"
+            within = f" AND e.ts <= p.t0 + {_interval(journey.within)}"
         parts.append(
             f"s{k} AS (SELECT e.win, e.unit, min(e.ts) AS t, min(p.t0) AS t0 FROM e "
             f"JOIN s{k - 1} p ON e.win = p.win AND e.unit = p.unit AND e.ts >= p.t{within} "
@@ -226,6 +250,25 @@ def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) 
         )
 
     return MetricQuery("events", sql, build)
+
+
+def metric_query(
+    criterion: CriterionBase, journey: JourneySpec | None, rows: str, errors: str, provider: str
+) -> MetricQuery:
+    """The query of a built-in metric over `rows` (see `scoped`); `errors` is the checked error
+    rule (parenthesised, or a column holding it), `provider` names who fails on bad scores."""
+    if isinstance(criterion, ErrorRateCriterion):
+        return error_rate(rows, errors)
+    if isinstance(criterion, ApdexCriterion):
+        return apdex(criterion, rows, errors)
+    if isinstance(criterion, LatencyCriterion):
+        return latency(criterion, rows)
+    if isinstance(criterion, FeedbackCriterion):
+        return feedback(criterion, rows, provider)
+    if isinstance(criterion, EngagementCriterion):
+        return engagement(criterion, rows)
+    assert isinstance(criterion, ConversionCriterion) and journey is not None
+    return conversion(criterion, journey, rows)
 
 
 def custom_measurement(names: list[str], row: Row | None, query: str) -> Measurement:

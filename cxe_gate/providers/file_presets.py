@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from .exports import Schema, Value, field, integer, integer_text, quote, scalar, text
 
@@ -216,6 +217,9 @@ def _rudderstack(schema: Schema) -> Mapping:
 def _native(schema: Schema) -> Mapping:
     return dict(NATIVE["events"])
 
+
+# The shapes an event log may come in: ours, and the exports of analytics services.
+PresetName = Literal["cxe", "ga4", "amplitude", "mixpanel", "posthog", "segment", "rudderstack"]
 
 PRESETS: dict[str, Preset] = {
     "cxe": Preset(

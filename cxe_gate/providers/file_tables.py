@@ -18,7 +18,7 @@ from ..measurement import TimeWindow
 from .answers import first_line
 from .base import ProviderContext, ProviderSettings
 from .exports import Export, ExportError, Schema, find_export, quote
-from .file_presets import DEDUP, NATIVE, PRESETS
+from .file_presets import DEDUP, NATIVE, PRESETS, PresetName
 
 Table = Literal["events", "requests", "feedback"]
 TABLES: tuple[Table, ...] = ("events", "requests", "feedback")
@@ -53,12 +53,10 @@ class FileSettings(ProviderSettings):
     )
     requests: str | None = Field(None, description="request log: a path, glob or folder")
     feedback: str | None = Field(None, description="survey answers: a path, glob or folder")
-    preset: Literal["cxe", "ga4", "amplitude", "mixpanel", "posthog", "segment", "rudderstack"] = (
-        Field(
-            "cxe",
-            description="the event log's shape: cxe (our own), ga4 (BigQuery export), amplitude "
-            "(export API), mixpanel (raw export API), posthog (batch export), segment, rudderstack",
-        )
+    preset: PresetName = Field(
+        "cxe",
+        description="the event log's shape: cxe (our own), ga4 (BigQuery export), amplitude "
+        "(export API), mixpanel (raw export API), posthog (batch export), segment, rudderstack",
     )
     columns: dict[Table, dict[str, str]] = Field(
         default_factory=dict,

@@ -31,6 +31,11 @@ def register(type_name: str, provider: type[Provider]) -> None:
     _registered[type_name] = provider
 
 
+def built_in() -> list[str]:
+    """The provider types cxe-gate itself ships."""
+    return sorted(_BUILTIN)
+
+
 def available() -> list[str]:
     names = set(_BUILTIN) | set(_registered)
     names.update(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))

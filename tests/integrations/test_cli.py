@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 from tiny_logs import DEPLOY, iso
 
-from cxe_gate.cli import _LiveDisplay, main
+from cxe_gate.cli import main
+from cxe_gate.cli.gate_commands import _LiveDisplay
 from cxe_gate.loader import load
 from cxe_gate.polling import wait_for_verdict
 
