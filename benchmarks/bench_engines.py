@@ -24,20 +24,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from bench_file_provider import build_data
+from bench_file_provider import CRITERIA, build_data
 
 HERE = Path(__file__).resolve().parent
-
-CRITERIA = """\
-journeys:
-  checkout: [view_product, add_to_cart, begin_checkout, purchase]
-criteria:
-  - {name: checkout conversion, metric: conversion, journey: checkout, max_drop: 5%}
-  - {name: error rate, metric: error_rate, max: 1%, max_rise: 50%}
-  - {name: apdex, metric: apdex, t: 500ms, min: 0.8}
-  - {name: p95 latency, metric: latency, percentile: 95, max: 2s}
-  - {name: wishlist adoption, metric: engagement, measure: adoption, event: wishlist_add, max_drop: 20%}
-"""
 
 # Each engine's provider over the same two Parquet files (absolute paths in {data}).
 PROVIDERS = {

@@ -24,11 +24,7 @@ import duckdb
 HERE = Path(__file__).resolve().parent
 DEPLOY = "2026-11-10 14:00:00+00"
 
-CONFIG = """\
-release: {name: bench, deployed_at: 2026-11-10T14:00:00Z}
-windows: {baseline: 24h, release: 2h}
-providers:
-  logs: {type: file, events: events.parquet, requests: requests.parquet}
+CRITERIA = """\
 journeys:
   checkout: [view_product, add_to_cart, begin_checkout, purchase]
 criteria:
@@ -38,6 +34,15 @@ criteria:
   - {name: p95 latency, metric: latency, percentile: 95, max: 2s}
   - {name: wishlist adoption, metric: engagement, measure: adoption, event: wishlist_add, max_drop: 20%}
 """
+CONFIG = (
+    """\
+release: {name: bench, deployed_at: 2026-11-10T14:00:00Z}
+windows: {baseline: 24h, release: 2h}
+providers:
+  logs: {type: file, events: events.parquet, requests: requests.parquet}
+"""
+    + CRITERIA
+)
 
 # The same aggregates, written by hand against the Parquet files: what a careful engineer would run.
 BARE = textwrap.dedent("""\
