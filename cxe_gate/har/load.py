@@ -18,7 +18,7 @@ import ijson
 from ..errors import HarError
 from .archives import ZIP_ERRORS, ArchiveReader, archive_paths, har_members, in_archive, zip_error
 from .model import Entry
-from .parse import kind, object_at, parse_entry
+from .parse import json_kind, object_at, parse_entry
 
 LARGE_FILE_BYTES = 32 * 1024 * 1024  # from here on, entries are streamed
 _CHUNK = 1 << 20
@@ -112,7 +112,9 @@ def _read_whole(data: bytes, name: str) -> Iterator[Entry]:
     entries = log.get("entries")
     if not isinstance(entries, list):
         raise HarError(
-            f"expected an array of entries, got {kind(entries)}", file=name, location="log.entries"
+            f"expected an array of entries, got {json_kind(entries)}",
+            file=name,
+            location="log.entries",
         )
     if not entries:
         raise HarError("the log has no entries", file=name, location="log.entries")

@@ -21,7 +21,7 @@ MAX_BODY_CHARS = 2 * 1024 * 1024  # bodies read for shapes and correlation; bigg
 ATTACHMENT_MAX_BYTES = 8 * 1024 * 1024
 
 
-def kind(value: object) -> str:
+def json_kind(value: object) -> str:
     """A JSON value as an error message names it: an object, an array, null, ..."""
     if value is None:
         return "null"
@@ -34,7 +34,7 @@ def object_at(parent: Any, key: str, name: str, where: str) -> dict[str, Any]:
     value = parent.get(key) if isinstance(parent, dict) else None
     if not isinstance(value, dict):
         path = key if where == "$" else f"{where}.{key}"
-        raise HarError(f"expected an object, got {kind(value)}", file=name, location=path)
+        raise HarError(f"expected an object, got {json_kind(value)}", file=name, location=path)
     return value
 
 
@@ -44,7 +44,7 @@ def _string(
     value = parent.get(key, default)
     if not isinstance(value, str):
         raise HarError(
-            f"expected a string, got {kind(value)}", file=name, location=f"{where}.{key}"
+            f"expected a string, got {json_kind(value)}", file=name, location=f"{where}.{key}"
         )
     return value
 
@@ -61,7 +61,7 @@ def _pairs(parent: dict[str, Any], key: str, name: str, where: str) -> Pairs:
         return ()
     if not isinstance(value, list):
         raise HarError(
-            f"expected an array, got {kind(value)}", file=name, location=f"{where}.{key}"
+            f"expected an array, got {json_kind(value)}", file=name, location=f"{where}.{key}"
         )
     pairs = []
     for i, item in enumerate(value):
@@ -92,7 +92,7 @@ def _timestamp(value: Any, name: str, where: str) -> datetime:
         else:
             return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     raise HarError(
-        f"expected an ISO 8601 date-time, got {kind(value)}",
+        f"expected an ISO 8601 date-time, got {json_kind(value)}",
         file=name,
         location=f"{where}.startedDateTime",
     )
@@ -102,7 +102,7 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
     """One `log.entries[i]` object → Entry; wrong shapes raise HarError at their JSON path."""
     where = f"log.entries[{index}]"
     if not isinstance(raw, dict):
-        raise HarError(f"expected an object, got {kind(raw)}", file=name, location=where)
+        raise HarError(f"expected an object, got {json_kind(raw)}", file=name, location=where)
     request = object_at(raw, "request", name, where)
     response = object_at(raw, "response", name, where)
     req_where, resp_where = f"{where}.request", f"{where}.response"
@@ -139,7 +139,7 @@ def _status(response: dict[str, Any], name: str, where: str) -> int:
         status = int(status)
     if isinstance(status, bool) or not isinstance(status, int | float):
         raise HarError(
-            f"expected a number, got {kind(status)}", file=name, location=f"{where}.status"
+            f"expected a number, got {json_kind(status)}", file=name, location=f"{where}.status"
         )
     return int(status)
 
@@ -251,7 +251,9 @@ def open_attachment(
 
 def _attachment_parts(file_name: object, har: str, location: str | None) -> tuple[str, ...]:
     if not isinstance(file_name, str):
-        raise HarError(f"expected a file name, got {kind(file_name)}", file=har, location=location)
+        raise HarError(
+            f"expected a file name, got {json_kind(file_name)}", file=har, location=location
+        )
     parts = tuple(p for p in file_name.replace("\\", "/").split("/") if p not in ("", "."))
     if (
         not parts

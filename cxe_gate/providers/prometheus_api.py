@@ -9,7 +9,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..config import SecretRef
 from ..errors import ProviderError
 from ..measurement import Measurement, TimeWindow
 from .base import ProviderContext
@@ -77,14 +76,14 @@ class Asked:
 def _headers(settings: PrometheusSettings, context: ProviderContext) -> dict[str, str]:
     """The settings' extra headers and credentials, each `${VAR}` read and kept out of reports."""
     headers = {
-        name: context.secret(SecretRef(value), f"headers.{name}") if "${" in value else value
+        name: context.secret(value, f"headers.{name}") if "${" in value else value
         for name, value in settings.headers.items()
     }
     if settings.token is not None:
-        token = context.secret(SecretRef(settings.token), "token")
+        token = context.secret(settings.token, "token")
         headers.update(token_auth(context, token))
     elif settings.username is not None and settings.password is not None:
-        password = context.secret(SecretRef(settings.password), "password")
+        password = context.secret(settings.password, "password")
         headers.update(basic_auth(context, settings.username, password))
     return headers
 

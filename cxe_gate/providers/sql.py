@@ -222,8 +222,11 @@ class SqlProvider(Provider):
 
             return Chdb(self._path())
         if scheme in ("spark", "sc"):
-            from .sql_spark import Spark
+            from .sql_spark import Spark, url_token
 
+            # A token inside a url read whole from ${DATABASE_URL} is a secret of its own: the
+            # address Spark's errors quote is the url without its query, so not redacted whole.
+            self.context.add_secret(url_token(self._url_text))
             token = self.settings.password
             return Spark(self._url_text, self.context.secret(token, "password") if token else None)
         return self._sqlalchemy()

@@ -8,6 +8,7 @@ Other `spark.*` query parameters are Spark settings. A session already running i
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -27,6 +28,12 @@ _QUIET = {
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.session.timeZone": "UTC",
 }
+
+
+def url_token(url: str) -> str:
+    """The Spark Connect token an sc:// URL carries (`sc://host:15002/;token=…`), or ""."""
+    match = re.search(r";token=([^;?#]+)", url) if url.startswith("sc://") else None
+    return match[1] if match else ""
 
 
 def master_of(url: str) -> tuple[str, dict[str, str]]:

@@ -240,3 +240,15 @@ def test_spark_url_forms(url: str, master: str, settings: dict):
 def test_a_spark_connect_token_is_never_written_in_the_url():
     with pytest.raises(ValueError, match="the url holds a password"):
         SqlSettings(url="sc://spark-connect.internal:15002/;token=abc123")
+
+
+def test_a_spark_connect_token_in_a_url_read_whole_is_redacted(tmp_path: Path):
+    # Spark quotes the url without its query, which redacting the whole url would miss.
+    url = "sc://spark-connect.internal:15002/;token=abc123?spark.sql.shuffle.partitions=4"
+    context = ProviderContext(name="wh", base_dir=tmp_path, environ={"DATABASE_URL": url})
+    SqlProvider(SqlSettings(url="${DATABASE_URL}"), context)
+    quoted = "cannot start Spark (sc://spark-connect.internal:15002/;token=abc123)"
+    assert (
+        context.redact(quoted)
+        == "cannot start Spark (sc://spark-connect.internal:15002/;token=***)"
+    )
