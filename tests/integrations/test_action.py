@@ -21,6 +21,9 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
+
+from cxe_gate.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = ROOT / "action.yml"
@@ -646,3 +649,27 @@ def test_seed_writes_a_suite_before_the_gate(tmp_path: Path) -> None:
     compile(tests, "test_journeys.py", "exec")
     assert "def test_j1_" in tests
     assert "SEEDED_MODE = 'api'" in (suite / "conftest.py").read_text("utf-8")
+
+
+def test_no_example_mentions_the_projects_own_issues_or_a_feature_to_come() -> None:
+    """Examples are pasted into other projects' CI: they must work as written today."""
+    examples = [*sorted((ROOT / "examples").rglob("*.yml")), ROOT / "examples" / "ci-shell.sh"]
+    stale_phrases = ("issue ", "not available yet", "no polling", "cannot poll", "until cxe-gate")
+    for example in examples:
+        text = example.read_text().lower()
+        for stale in stale_phrases:
+            assert stale not in text, f"{example.relative_to(ROOT)} says {stale!r}"
+
+
+def test_the_example_workflows_poll_with_options_that_exist() -> None:
+    action = load_action()
+    workflow = yaml.safe_load((ROOT / "examples" / "workflows" / "deploy-and-gate.yml").read_text())
+    (gate,) = [s for s in workflow["jobs"]["gate"]["steps"] if s.get("id") == "gate"]
+    assert {"wait", "interval"} <= set(action["inputs"]) and gate["with"]["wait"] == "2h"
+    gitlab = yaml.safe_load((ROOT / "examples" / "gitlab-ci.yml").read_text())
+    command = " ".join(gitlab["cxe-gate"]["script"])
+    assert "--wait 2h" in command and "start_in" not in gitlab["cxe-gate"]
+    # The options the GitLab job passes are the CLI's own.
+    result = CliRunner().invoke(main, ["evaluate", "--help"])
+    for option in re.findall(r"(--[a-z-]+)", command.split("cxe-gate evaluate", 1)[1]):
+        assert option in result.output, option
