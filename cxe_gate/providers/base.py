@@ -6,7 +6,8 @@ import os
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -164,6 +165,23 @@ class Provider(ABC):
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         """A measurement per window label. Raise ProviderError when the data cannot be read; return a
         Measurement with `value=None` when a window simply has no data (never a zero)."""
+
+    def each_window(
+        self, windows: Sequence[TimeWindow], read: Callable[[TimeWindow], Measurement]
+    ) -> dict[str, Measurement]:
+        """`read` of every window, by label, the windows read at once: a criterion waits one
+        round trip, not one per window. The first window to fail, in window order, raises, as if
+        they were read one after the other. A provider that limits its queries in flight reads
+        them in turn, so its limit still counts queries."""
+        if len(windows) < 2 or self.concurrency() is not None:
+            return {window.label: read(window) for window in windows}
+        # Leaving the pool waits for every window, so no request outlives the measurement.
+        with ThreadPoolExecutor(len(windows), thread_name_prefix="cxe-window") as pool:
+            futures = [pool.submit(read, window) for window in windows]
+            return {
+                window.label: future.result()
+                for window, future in zip(windows, futures, strict=True)
+            }
 
     def unit(self, request: MetricRequest) -> Unit | str:
         """The unit of the values `measure` returns for this criterion."""

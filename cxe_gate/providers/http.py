@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
 
@@ -381,7 +382,7 @@ class HttpProvider(Provider):
         refuse_unservable(self, request)
         criterion = request.criterion
         query = HttpQuery.model_validate(criterion.query)
-        return {w.label: self._measure_window(criterion, query, w) for w in windows}
+        return self.each_window(windows, partial(self._measure_window, criterion, query))
 
     def _measure_window(
         self, criterion: CriterionBase, query: HttpQuery, window: TimeWindow

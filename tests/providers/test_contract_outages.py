@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from itertools import pairwise
 
@@ -58,42 +59,64 @@ def run(stand: Stand, stage: Stage, gate: str = "") -> CriterionResult:
     return criterion
 
 
-def api_requests(stand: Stand, server: HTTPServer) -> int:
-    assert isinstance(stand.api, str)
-    return sum(1 for request, _ in server.log if re.search(stand.api, request.path))
+# The providers that read a criterion's two windows at once (Provider.each_window): one request
+# sequence per window, side by side. The others read one window after the other, and an outage
+# ends the criterion at the first.
+AT_ONCE = {"http"}
+
+
+def sequences(stand: Stand) -> int:
+    """How many request sequences an outage sees: one for each window the provider reads at once."""
+    return 2 if stand.type in AT_ONCE else 1
+
+
+def asked(request: Request) -> tuple[str, bytes, bytes]:
+    """What a request asks, whoever asks: the same for each retry of one window's request, and
+    different for each window, whose times it carries."""
+    return request.path, request.query_string, request.get_data()
 
 
 @OUTAGES
 def test_refused_credentials_name_the_variables(stand: Stand, stage: Stage):
+    sent: Counter[tuple[str, bytes, bytes]] = Counter()
+
     # The error page echoes the credentials, as some services' do.
     def refuse(request: Request) -> Response:
+        sent[asked(request)] += 1
         return Response(
             f'{{"error": "invalid key {echoed(request)}"}}',
             status=401,
             content_type="application/json",
         )
 
-    server = misbehave(stand, stage, refuse)
+    misbehave(stand, stage, refuse)
     criterion = run(stand, stage)
     assert "401" in criterion.message
     assert not isinstance(stand.credentials, Gap)
     variables = stand.credentials(stage)
     assert all(variable in criterion.message for variable in variables), criterion.message
-    assert api_requests(stand, server) == stand.refusals  # a refused credential is not retried
+    # A refused credential is never retried: each window's request went `refusals` times, once
+    # for each window read at once (two for a provider reading both together), not one in total.
+    assert len(sent) == sequences(stand), sent
+    assert set(sent.values()) == {stand.refusals}, sent
 
 
 @OUTAGES
 def test_rate_limits_are_waited_out_as_asked(stand: Stand, stage: Stage):
-    times: list[float] = []
+    times: defaultdict[tuple[str, bytes, bytes], list[float]] = defaultdict(list)
 
     def throttle(request: Request) -> Response:
-        times.append(time.monotonic())
+        times[asked(request)].append(time.monotonic())
         return Response('{"error": "rate limited"}', status=429, headers={"Retry-After": "0.4"})
 
     misbehave(stand, stage, throttle)
     criterion = run(stand, stage)
     assert "429" in criterion.message and "after 4 attempts" in criterion.message, criterion.message
-    gaps = [later - earlier for earlier, later in pairwise(times)]
+    # Each window's requests wait out the Retry-After between them; windows read at once do not
+    # wait on each other.
+    assert len(times) == sequences(stand), times
+    assert all(len(sent) == 4 for sent in times.values()), times
+    gaps = [later - earlier for sent in times.values() for earlier, later in pairwise(sent)]
     assert min(gaps) >= 0.38, gaps  # Retry-After: 0.4, not the 10 ms backoff
 
 
@@ -175,21 +198,24 @@ THROTTLED = pytest.mark.parametrize("stand", [STANDS[name] for name in sorted(RE
 @THROTTLED
 def test_a_services_own_reset_header_is_waited_out(stand: Stand, stage: Stage):
     reset = RESETS[stand.type]
-    asked: list[float] = []
-    resets: list[float] = []
+    sent: defaultdict[tuple[str, bytes, bytes], list[float]] = defaultdict(list)
+    resets: dict[tuple[str, bytes, bytes], float] = {}
 
+    # Each window's first request is throttled, then an outage, so the criterion ends in error.
     def throttle_once(request: Request) -> Response:
-        asked.append(time.time())
-        if resets:  # then an outage, so the criterion still ends in error
+        key = asked(request)
+        sent[key].append(time.time())
+        if key in resets:
             return Response("upstream unavailable", status=503)
-        headers, when = reset(1)
-        resets.append(when)
+        headers, resets[key] = reset(1)
         return Response('{"error": "rate limited"}', status=429, headers=headers)
 
     misbehave(stand, stage, throttle_once)
     criterion = run(stand, stage)
     assert "503" in criterion.message and "after 4 attempts" in criterion.message, criterion.message
-    assert asked[1] >= resets[0] - 0.01, (asked, resets)  # the reset, not the 10 ms backoff
+    assert len(sent) == sequences(stand), sent
+    for key, times in sent.items():  # each window's retry waits for its reset, not the backoff
+        assert times[1] >= resets[key] - 0.01, (times, resets[key])
 
 
 @THROTTLED
@@ -212,15 +238,19 @@ def test_a_reset_header_waited_out_ends_in_the_services_answer(stand: Stand, sta
 @THROTTLED
 def test_a_reset_past_the_deadline_is_an_error_now(stand: Stand, stage: Stage):
     reset = RESETS[stand.type]
-    server = misbehave(
-        stand,
-        stage,
-        lambda request: Response('{"error": "rate limited"}', status=429, headers=reset(600)[0]),
-    )
+    sent: Counter[tuple[str, bytes, bytes]] = Counter()
+
+    def throttle(request: Request) -> Response:
+        sent[asked(request)] += 1
+        return Response('{"error": "rate limited"}', status=429, headers=reset(600)[0])
+
+    server = misbehave(stand, stage, throttle)
     started = time.monotonic()
     criterion = run(stand, stage, gate="deadline: 20s")
     assert time.monotonic() - started < 5  # neither 600 s nor the whole 20 s deadline
-    assert len(server.log) == 1
+    # No retry: one request for each window read at once, and nothing else (no sign-in either).
+    assert len(server.log) == sequences(stand) == len(sent)
+    assert set(sent.values()) == {1}, sent
     assert re.search(
         r"429 .*; the rate limit resets at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(in (599|600|601) s, "
         r"per X-(Sentry-Rate-Limit|RateLimit)-Reset\), 5\d\d s after the evaluation's deadline "
