@@ -21,7 +21,7 @@ from ..config import (
 from ..measurement import Measurement, TimeWindow
 from . import file_metrics
 from .file_metrics import MetricQuery, Row, table_of
-from .file_tables import Table
+from .file_tables import Table, timestamp
 from .sql_compile import CompileError, parse_metric, write
 from .sql_dialects import PERCENTILES
 from .sql_tables import CONDITION, Tables
@@ -78,7 +78,7 @@ def newest(tables: Tables, table: Table, windows: list[TimeWindow]) -> str:
     """Per window, the time of the table's newest row in it, whatever a criterion's filter or
     cohort (as the file provider's data_ends): one statement per table."""
     ends = ", ".join(
-        f"max(ts) FILTER (WHERE ts >= {_literal(w.start)} AND ts < {_literal(w.end)})"
+        f"max(ts) FILTER (WHERE ts >= {timestamp(w.start)} AND ts < {timestamp(w.end)})"
         for w in windows
     )
     tree = parse_metric(f"SELECT {ends} FROM {table}")
@@ -86,10 +86,6 @@ def newest(tables: Tables, table: Table, windows: list[TimeWindow]) -> str:
     for node in list(tree.find_all(exp.Table)):
         node.replace(source.subquery(table))
     return write(tree, tables.dialect)
-
-
-def _literal(moment: datetime) -> str:
-    return f"TIMESTAMPTZ '{moment.isoformat()}'"
 
 
 def _span(windows: list[TimeWindow]) -> tuple[datetime, datetime]:
