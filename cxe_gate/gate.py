@@ -88,7 +88,7 @@ class _Providers:
         except Exception as exc:
             return ProviderError(f"could not be set up: {type(exc).__name__}: {exc}", provider=name)
         limit = built.concurrency()
-        if limit:
+        if limit and not built.requests_take_slots:  # else its client counts requests itself
             self._slots[name] = threading.BoundedSemaphore(limit)
         return built
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
@@ -177,15 +178,16 @@ class AmplitudeProvider(AnalyticsProvider):
         spans = day_spans(
             windows, self.settings.timezone, service="Amplitude", provider=self.context.name
         )
-        result = {}
-        for label, span in spans.items():
+
+        def read(span: DaySpan) -> Measurement:
             if not span.days:
-                result[label] = Measurement(value=None, samples=0, query=span.note())
-            elif isinstance(request.criterion, ConversionCriterion):
-                result[label] = self._conversion(request, span, spans)
-            else:
-                assert isinstance(request.criterion, EngagementCriterion)
-                result[label] = self._engagement(request.criterion, span)
+                return Measurement(value=None, samples=0, query=span.note())
+            if isinstance(request.criterion, ConversionCriterion):
+                return self._conversion(request, span, spans)
+            assert isinstance(request.criterion, EngagementCriterion)
+            return self._engagement(request.criterion, span)
+
+        result = self.at_once({label: partial(read, span) for label, span in spans.items()})
         return with_spans(result, spans)
 
     def _conversion(

@@ -18,6 +18,7 @@ class ApiProvider(Provider):
 
     settings: HttpSettings
     client: ApiClient
+    requests_take_slots = True
 
     def _api_client(
         self,
@@ -36,6 +37,7 @@ class ApiProvider(Provider):
             headers=headers,
             auth_hint=auth_hint,
             reset_headers=reset_headers,
+            slots=self.request_slots(),
         )
 
     def close(self) -> None:

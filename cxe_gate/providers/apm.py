@@ -72,7 +72,7 @@ class ApmProvider(ApiProvider):
             ApdexCriterion: self._apdex,
             CustomCriterion: self._custom,
         }[type(criterion)]
-        return {window.label: read(criterion, window) for window in windows}
+        return self.each_window(windows, lambda window: read(criterion, window))
 
     @abstractmethod
     def _error_rate(self, criterion: CriterionBase, window: TimeWindow) -> Measurement: ...

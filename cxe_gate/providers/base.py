@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
@@ -112,6 +113,10 @@ class Provider(ABC):
     settings_model: ClassVar[type[ProviderSettings]] = ProviderSettings
     # How many criteria may query this provider at once (None: as many as the gate runs).
     max_concurrency: ClassVar[int | None] = None
+    # Whether its client holds one of the provider's `request_slots` for each request it sends: the
+    # limit then counts requests, and a criterion's windows and the criteria run at once within it.
+    # Otherwise the gate holds a slot for each criterion measured.
+    requests_take_slots: ClassVar[bool] = False
 
     # What the provider declares it can do. capabilities.py refuses the rest with one message per
     # kind, when the file loads and again when a request built in code is measured.
@@ -160,6 +165,15 @@ class Provider(ABC):
     def __init__(self, settings: ProviderSettings, context: ProviderContext):
         self.settings = settings
         self.context = context
+        self._request_slots: threading.BoundedSemaphore | None = None
+
+    def request_slots(self) -> threading.BoundedSemaphore | None:
+        """The slots each request holds while in flight (None: no limit), one set per instance
+        shared by all its clients."""
+        limit = self.concurrency()
+        if limit and self._request_slots is None:
+            self._request_slots = threading.BoundedSemaphore(limit)
+        return self._request_slots
 
     @abstractmethod
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
@@ -169,19 +183,25 @@ class Provider(ABC):
     def each_window(
         self, windows: Sequence[TimeWindow], read: Callable[[TimeWindow], Measurement]
     ) -> dict[str, Measurement]:
-        """`read` of every window, by label, the windows read at once: a criterion waits one
-        round trip, not one per window. The first window to fail, in window order, raises, as if
-        they were read one after the other. A provider that limits its queries in flight reads
-        them in turn, so its limit still counts queries."""
-        if len(windows) < 2 or self.concurrency() is not None:
-            return {window.label: read(window) for window in windows}
-        # Leaving the pool waits for every window, so no request outlives the measurement.
-        with ThreadPoolExecutor(len(windows), thread_name_prefix="cxe-window") as pool:
-            futures = [pool.submit(read, window) for window in windows]
-            return {
-                window.label: future.result()
-                for window, future in zip(windows, futures, strict=True)
-            }
+        """`read` of every window, by label, the windows read at once (see `at_once`)."""
+        return self.at_once({window.label: partial(read, window) for window in windows})
+
+    def at_once(self, reads: Mapping[str, Callable[[], Measurement]]) -> dict[str, Measurement]:
+        """Every read, by label, run side by side: a criterion waits one round trip, not one per
+        window. The first read to fail, in the order given, raises, as if they were run one after
+        the other. A provider whose limit the gate counts per criterion runs them in turn, so the
+        limit still counts queries."""
+        if len(reads) < 2 or (self.concurrency() is not None and not self.requests_take_slots):
+            return {label: read() for label, read in reads.items()}
+        # The first read runs in this thread: one thread fewer to start (a thread start is most
+        # of a criterion's own cost on a busy runner). Leaving the pool waits for every read, so
+        # no request outlives the measurement, even when the first one raises.
+        (first_label, first), *rest = reads.items()
+        with ThreadPoolExecutor(len(rest), thread_name_prefix="cxe-window") as pool:
+            futures = {label: pool.submit(read) for label, read in rest}
+            result = {first_label: first()}
+            result.update((label, future.result()) for label, future in futures.items())
+        return result
 
     def unit(self, request: MetricRequest) -> Unit | str:
         """The unit of the values `measure` returns for this criterion."""

@@ -300,6 +300,7 @@ _NO_DEFAULT_QUERY = (
 class HttpProvider(Provider):
     settings_model = HttpProviderSettings
     settings: HttpProviderSettings
+    requests_take_slots = True
     takes_filter = False
     narrow_instead = "put the condition in params"
     query_kind = "a mapping with path and value"
@@ -364,6 +365,7 @@ class HttpProvider(Provider):
             base_url=settings.base_url,
             headers=headers,
             auth_hint="and that base_url is the account's host",
+            slots=self.request_slots(),
         )
 
     def _resolve(self, template: str, key: str) -> str:

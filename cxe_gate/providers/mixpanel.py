@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
@@ -257,8 +258,8 @@ class MixpanelProvider(AnalyticsProvider):
         length, unit = _length(journey.within) if journey.within else (reference.days, "day")
         length, unit = int(raw.get("length", length)), str(raw.get("length_unit", unit))
         conversion_window = timedelta(seconds=length * _UNIT_SECONDS[unit])
-        result = {}
-        for label, span in spans.items():
+
+        def read(label: str, span: DaySpan) -> Measurement:
             params = [
                 ("funnel_id", str(funnel_id)),
                 ("from_date", span.first.isoformat()),
@@ -273,8 +274,7 @@ class MixpanelProvider(AnalyticsProvider):
             query = f"{text}\n{span.note()}"
             users = self._funnel_bucket(body, journey.steps, funnel_id, span, query)
             if users is None:
-                result[label] = Measurement(value=None, samples=0, query=query)
-                continue
+                return Measurement(value=None, samples=0, query=query)
             measured = funnel_measurement(
                 self.context,
                 journey.steps,
@@ -285,8 +285,9 @@ class MixpanelProvider(AnalyticsProvider):
                 details={"conversion window hours": conversion_window.total_seconds() / 3600},
             )
             spill = _spill_note(label, span, spans, conversion_window)
-            result[label] = replace(measured, notes=(*measured.notes, spill))
-        return result
+            return replace(measured, notes=(*measured.notes, spill))
+
+        return self.at_once({label: partial(read, label, span) for label, span in spans.items()})
 
     def _funnel_bucket(
         self, body: Any, steps: list[str], funnel_id: int, span: DaySpan, query: str

@@ -10,6 +10,7 @@ window finds the time of the newest sample the numbers were read from (`data_end
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from ..config import ApdexCriterion, Cohorts, CriterionBase, ErrorRateCriterion, Problems
 from ..measurement import Measurement, TimeWindow
@@ -38,6 +39,7 @@ def _narrowed(criterion: CriterionBase, cohort: str | None) -> CriterionBase:
 class PrometheusProvider(Provider):
     settings_model = PrometheusSettings
     settings: PrometheusSettings
+    requests_take_slots = True
     serves = APM_METRICS
     takes_cohorts = True  # a cohort is label matchers beside the filter's
     query_kind = "a PromQL query"
@@ -91,7 +93,7 @@ class PrometheusProvider(Provider):
 
     def __init__(self, settings: PrometheusSettings, context: ProviderContext):
         super().__init__(settings, context)
-        self._api = PrometheusApi(settings, context)
+        self._api = PrometheusApi(settings, context, slots=self.request_slots())
         self._reader = MetricReader(self._api, settings)
 
     def close(self) -> None:
@@ -114,20 +116,19 @@ class PrometheusProvider(Provider):
                     [replace(window, cohort=None)],
                 ).items()
             }
-        result = {}
-        for window in windows:
-            if window.end <= window.start:  # a release window that has not begun yet
-                result[window.label] = Measurement(value=None, samples=0)
-                continue
-            asked = Asked(window)
-            measured = self._reader.read(criterion, asked)
-            sampled = self._sampled(criterion)
-            if measured.has_data and sampled is not None:
-                measured = replace(
-                    measured, data_end=self._api.data_end(sampled, asked), query=asked.text()
-                )
-            result[window.label] = asked.noted(measured)
-        return result
+        return self.each_window(windows, partial(self._measure_window, criterion))
+
+    def _measure_window(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
+        if window.end <= window.start:  # a release window that has not begun yet
+            return Measurement(value=None, samples=0)
+        asked = Asked(window)
+        measured = self._reader.read(criterion, asked)
+        sampled = self._sampled(criterion)
+        if measured.has_data and sampled is not None:
+            measured = replace(
+                measured, data_end=self._api.data_end(sampled, asked), query=asked.text()
+            )
+        return asked.noted(measured)
 
     def _sampled(self, criterion: CriterionBase) -> str | None:
         """The series a default query reads, whose samples tell how far the data reaches; None for

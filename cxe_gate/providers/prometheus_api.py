@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -91,7 +92,12 @@ def _headers(settings: PrometheusSettings, context: ProviderContext) -> dict[str
 class PrometheusApi:
     """One Prometheus server's query API; every failure is a ProviderError quoting what was asked."""
 
-    def __init__(self, settings: PrometheusSettings, context: ProviderContext):
+    def __init__(
+        self,
+        settings: PrometheusSettings,
+        context: ProviderContext,
+        slots: threading.BoundedSemaphore | None = None,
+    ):
         self.context = context
         self._client = ApiClient(
             context,
@@ -99,6 +105,7 @@ class PrometheusApi:
             base_url=settings.url,
             headers=_headers(settings, context),
             auth_hint="and that url is the Prometheus API behind any proxy",
+            slots=slots,
         )
 
     def close(self) -> None:

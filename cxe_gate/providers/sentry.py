@@ -184,15 +184,14 @@ class SentryProvider(ApiProvider):
         criterion = request.criterion
         options = criterion.query if isinstance(criterion.query, Mapping) else {}
         release = self._release(request)
-        result = {}
-        for window in windows:
+
+        def read(window: TimeWindow) -> Measurement:
             releases = [release] if window.label == "release" else self.baseline_releases
             if isinstance(criterion, CustomCriterion):
-                result[window.label] = self._custom(criterion, options, window, releases)
-            else:
-                unit = options.get("unit", "session")
-                result[window.label] = self._crash_rate(criterion, unit, window, releases)
-        return result
+                return self._custom(criterion, options, window, releases)
+            return self._crash_rate(criterion, options.get("unit", "session"), window, releases)
+
+        return self.each_window(windows, read)
 
     def _release(self, request: MetricRequest) -> str:
         """The release whose sessions and events the release window reads."""

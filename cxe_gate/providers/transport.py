@@ -9,8 +9,10 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -128,17 +130,20 @@ class ApiClient:
         auth_hint: str = "",
         reset_headers: Mapping[str, ResetReader] | None = None,
         retryable: Retryable | None = None,
+        slots: threading.BoundedSemaphore | None = None,
     ):
         """`reset_headers`: the service's own headers telling when a rate limit lifts, read on a
         429 that has no `Retry-After` (which always wins), in order, e.g.
         `{"X-RateLimit-Reset": seconds_from_now}`. `retryable`: see `Retryable`; every 429 and
-        5xx is retried when not given."""
+        5xx is retried when not given. `slots`: the provider's limit of requests in flight, one held
+        while a request is sent and its answer read (not while waiting to retry)."""
         self.context = context
         self.settings = settings
         self.base_url = base_url.rstrip("/")
         self.auth_hint = auth_hint  # e.g. "and that the site is the account's region"
         self.reset_headers = dict(reset_headers or {})
         self.retryable = retryable
+        self._slots: AbstractContextManager[Any] = slots or nullcontext()
         self._session = requests.Session()
         # Room for every criterion in flight at once (the default pool keeps 10 and drops the rest).
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
@@ -175,16 +180,17 @@ class ApiClient:
         def attempt() -> Reply:
             timeout = self._timeout(what)
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json_body,
-                    data=form,
-                    headers=headers,
-                    timeout=timeout,
-                )
-                text = response.text  # reads the body: a cut-short body fails here
+                with self._slots:
+                    response = self._session.request(
+                        method,
+                        url,
+                        params=params,
+                        json=json_body,
+                        data=form,
+                        headers=headers,
+                        timeout=timeout,
+                    )
+                    text = response.text  # reads the body: a cut-short body fails here
             except requests.Timeout as exc:
                 raise _Retry(f"no answer within {timeout:g} s (timeout)") from exc
             except requests.exceptions.SSLError as exc:

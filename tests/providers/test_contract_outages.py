@@ -62,7 +62,7 @@ def run(stand: Stand, stage: Stage, gate: str = "") -> CriterionResult:
 # The providers that read a criterion's two windows at once (Provider.each_window): one request
 # sequence per window, side by side. The others read one window after the other, and an outage
 # ends the criterion at the first.
-AT_ONCE = {"http"}
+AT_ONCE = {"http", "datadog", "dynatrace", "prometheus", "sentry", "amplitude", "mixpanel"}
 
 
 def sequences(stand: Stand) -> int:

@@ -189,8 +189,13 @@ def test_errors_read_from_a_label_the_counter_lacks_are_an_error_not_a_pass(prom
     assert (
         "Set status_label to the label that holds the status, e.g. status_label: status" in message
     )
-    # the label names are those of the window's series
-    (labels,) = [r for r in prom.requests if r.path == "/api/v1/labels"]
+    # the label names are those of the window's series (both windows are read at once: the
+    # message is the first window's, the baseline's)
+    (labels,) = [
+        r
+        for r in prom.requests
+        if r.path == "/api/v1/labels" and r.form["start"] == "1795413600.000"
+    ]
     assert (labels.form["match[]"], labels.form["start"], labels.form["end"]) == (
         REQ,
         "1795413600.000",
@@ -592,8 +597,9 @@ def test_data_end_is_the_time_of_the_newest_sample_the_counts_were_read_from(pro
     assert measured["release"].data_end == DEPLOY + timedelta(minutes=12, seconds=3.5)
     # One range query per window over its requests counter, its steps counted back from the end:
     # the baseline's 3,600,000 ms in 1,000 steps of 3,600 ms starts at 1795417200 - 3600 s; the
-    # release's 1,800,000 ms in steps of 1,800 ms starts at the deploy.
-    assert prom.ranged == [
+    # release's 1,800,000 ms in steps of 1,800 ms starts at the deploy. (The windows are read at
+    # once, in either order.)
+    assert sorted(prom.ranged, key=lambda form: form["start"]) == [
         {"query": NEWEST, "start": "1795413600.000", "end": "1795417200.000", "step": "3.600"},
         {"query": NEWEST, "start": "1795417200.000", "end": "1795419000.000", "step": "1.800"},
     ]
@@ -804,7 +810,8 @@ def test_prometheus_errors_say_what_it_refused(prom, status, body, expected):
     ) as caught:
         measure(prom, CustomCriterion(name="c", metric="custom", query="rate(x[5m])", min=1))
     assert "rate(x[5m])" in (caught.value.query or "")
-    assert len(prom.requests) == 1  # a refused query is not retried
+    # A refused query is not retried: one request for each window, the two read at once.
+    assert len(prom.requests) == 2
 
 
 def test_503_is_retried_then_reported(prom):
@@ -817,7 +824,7 @@ def test_503_is_retried_then_reported(prom):
         measure(prom, error_rate(), retries=2)
     assert "503 SERVICE UNAVAILABLE" in str(caught.value)
     assert "query timed out" in str(caught.value) and "after 3 attempts" in str(caught.value)
-    assert len(prom.requests) == 3
+    assert prom.asked.count((REQUESTS("3600s"), "baseline")) == 3
 
 
 def test_401_names_the_variable_and_never_the_token(prom):
