@@ -4,27 +4,24 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from ..config import GateConfig
 from ..gate import evaluate as evaluate_gate
 from ..loader import LoadedConfig, load
+from ..notify import announce
 from ..polling import wait_for_verdict
 from ..providers.sql_dialects import DIALECTS as SQL_DIALECTS
 from ..report import check_report_path, write_report
 from ..report.terminal import render_poll_line, render_poll_table, render_terminal
 from ..results import GateReport
-
-if TYPE_CHECKING:
-    pass
-
 from .common import Duration, ExitCode, config_option, errors_exit, exit_code
 
 DEFAULT_INTERVAL = timedelta(minutes=5)
@@ -127,6 +124,12 @@ def _with_gate(loaded: LoadedConfig, **settings: str) -> LoadedConfig:
     type=Duration(),
     help="Time between polls with --wait (default 5m, or the wait when shorter).",
 )
+@click.option(
+    "--notify/--no-notify",
+    default=None,
+    help="Send the `notify:` messages of the criteria file (default: yes, but not on a dry run). "
+    "A message that cannot be sent is reported and never changes the exit code.",
+)
 def evaluate(
     config_path: Path,
     release_name: str | None,
@@ -138,6 +141,7 @@ def evaluate(
     color: bool | None,
     wait: timedelta | None,
     interval: timedelta | None,
+    notify: bool | None,
 ) -> None:
     """Judge the release against the criteria file.
 
@@ -165,7 +169,19 @@ def evaluate(
             )
             sys.exit(ExitCode.ERROR)
         click.echo(f"wrote {path}")
+    if notify if notify is not None else not dry_run:
+        _announce(loaded, report)
     sys.exit(ExitCode.OK if dry_run else exit_code(report.verdict, fail_on=fail_on))
+
+
+def _announce(loaded: LoadedConfig, report: GateReport) -> None:
+    config = loaded.config
+    links = {title: str(url) for title, url in config.links.items()}
+    for sent in announce(report, config.notify, links=links, environ=os.environ):
+        if sent.delivered:
+            click.echo(f"notified {sent.target}", err=True)
+        else:
+            click.secho(f"could not notify {sent.target}: {sent.problem}", fg="yellow", err=True)
 
 
 @click.command()

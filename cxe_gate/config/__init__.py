@@ -2,8 +2,8 @@
 criteria. Validated once, at the door; everything downstream works on these models.
 
 One module per part of the file: fields.py (the shared field types), secrets.py, windows.py (the
-release and its windows), journeys.py, scales.py (the values a metric can take), criteria.py, and
-file.py (the whole file, and the checks across it)."""
+release and its windows), journeys.py, scales.py (the values a metric can take), criteria.py, notify.py
+(where a verdict is announced), and file.py (the whole file, and the checks across it)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from .criteria import (
 from .fields import ChangeLimit, Duration, Level, Strict
 from .file import GateConfig, GateSettings, Location, Problems, ProviderSpec, reference_problems
 from .journeys import CountingUnit, JourneySpec
+from .notify import Announced, Links, NotifyTarget, SlackTarget, TeamsTarget, WebhookTarget
 from .scales import RATE, SHARE, Scale
 from .secrets import Secret, SecretRef
 from .windows import Cohorts, Concurrent, Release, SameHours, Windows, WindowSpec
@@ -33,6 +34,7 @@ __all__ = [
     "DEFAULT_ERRORS",
     "RATE",
     "SHARE",
+    "Announced",
     "ApdexCriterion",
     "ChangeLimit",
     "Cohorts",
@@ -52,7 +54,9 @@ __all__ = [
     "JourneysPassRateCriterion",
     "LatencyCriterion",
     "Level",
+    "Links",
     "Location",
+    "NotifyTarget",
     "Problems",
     "ProviderSpec",
     "RawQuery",
@@ -62,7 +66,10 @@ __all__ = [
     "Secret",
     "SecretRef",
     "Severity",
+    "SlackTarget",
     "Strict",
+    "TeamsTarget",
+    "WebhookTarget",
     "WindowSpec",
     "Windows",
     "reference_problems",

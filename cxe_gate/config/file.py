@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from .criteria import ConversionCriterion, Criterion, CriterionBase, EngagementCriterion
 from .fields import Duration, Strict
 from .journeys import JourneySpec, journey_shorthand
+from .notify import Links, NotifyTarget
 from .windows import Cohorts, Concurrent, Release, SameHours, Windows, WindowSpec
 
 
@@ -93,6 +94,14 @@ class GateConfig(Strict):
         "the baseline cohort (a criterion may override them)",
     )
     criteria: list[Criterion] = Field(min_length=1)
+    notify: list[NotifyTarget] = Field(
+        default_factory=list,
+        description="where the verdict is announced: Slack, Teams or any webhook",
+    )
+    links: Links = Field(
+        default_factory=dict,
+        description="named links shown in reports and messages, e.g. dashboard, runbook",
+    )
 
     def provider_for(self, criterion: CriterionBase) -> str:
         """The provider a criterion reads from (`reference_problems` guarantees it exists)."""
