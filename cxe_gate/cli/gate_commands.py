@@ -237,13 +237,21 @@ def schema() -> None:
     help="The deploy the windows are placed around, ISO 8601 (default release.deployed_at, or "
     "now for a deploy not made yet).",
 )
-def queries(config_path: Path, dialect: str | None, deployed_at: str | None) -> None:
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="On BigQuery, dry-run each statement and print the bytes it would scan (signs in with "
+    "the provider's key; runs and bills nothing).",
+)
+def queries(config_path: Path, dialect: str | None, deployed_at: str | None, dry_run: bool) -> None:
     """Print the SQL each criterion would run on its sql provider, without connecting: one
     statement per criterion for the built-in metrics, one per window for a criterion's own query.
     Review it before it runs against a paid warehouse."""
     from datetime import UTC, datetime
 
     from ..baseline import windows_for
+    from ..providers.base import ProviderContext
+    from ..providers.sql_review import dry_run as dry_run_of
     from ..providers.sql_review import review
 
     with errors_exit():
@@ -263,11 +271,21 @@ def queries(config_path: Path, dialect: str | None, deployed_at: str | None) -> 
             click.echo(
                 f"-- {found.criterion}: provider {found.provider} ({found.elsewhere}) runs no SQL\n"
             )
-        for statement in found.statements:
-            if (statement.sql, statement.notes) in shown:  # the newest-row one: once per table
-                continue
+        # the newest-row one: once per table
+        fresh = [s for s in found.statements if (s.sql, s.notes) not in shown]
+        said: list[str] = []
+        if dry_run and fresh:
+            context = ProviderContext(
+                name=found.provider,
+                base_dir=loaded.base_dir,
+                where=loaded.where(("providers", found.provider)),
+            )
+            with errors_exit():
+                said = dry_run_of(loaded.provider_settings[found.provider], context, fresh)
+        for i, statement in enumerate(fresh):
             shown.add((statement.sql, statement.notes))
+            notes = (*statement.notes, *said[i : i + 1])
             click.echo(f"-- {found.criterion}: {statement.purpose} (provider {found.provider})")
-            click.echo("".join(f"-- {note}\n" for note in statement.notes) + f"{statement.sql};\n")
+            click.echo("".join(f"-- {note}\n" for note in notes) + f"{statement.sql};\n")
     if failed:
         sys.exit(ExitCode.USAGE)

@@ -1,8 +1,9 @@
-"""The `sql` provider: any database SQLAlchemy reaches (PostgreSQL, Snowflake, BigQuery, Trino,
-Redshift...), DuckDB files, ClickHouse in-process (chdb) and Spark SQL. A criterion with a `query`
-runs it once per window with :start and :end bound, and reads its row in the column contract of the
-file provider's custom queries; one without runs the built-in metric over the tables the settings
-name, compiled to the database's dialect: one statement per criterion, a row per window."""
+"""The `sql` provider: any database SQLAlchemy reaches (PostgreSQL, Snowflake, Trino, Redshift...),
+BigQuery through its REST API (sql_bigquery.py), DuckDB files, ClickHouse in-process (chdb) and
+Spark SQL. A criterion with a `query` runs it once per window with :start and :end bound, and
+reads its row in the column contract of the file provider's custom queries; one without runs the
+built-in metric over the tables the settings name, compiled to the database's dialect: one
+statement per criterion, a row per window."""
 
 from __future__ import annotations
 
@@ -125,6 +126,7 @@ class Planned:
     purpose: str  # "all windows", "the baseline window", "the newest row per window of requests"
     sql: str
     notes: tuple[str, ...] = ()  # the values bound to it, what the report will say of it
+    params: tuple[tuple[str, Any], ...] = ()  # the values bound to its :names
 
 
 class SqlProvider(Provider):
@@ -187,7 +189,10 @@ class SqlProvider(Provider):
                 used = _parameters(sql)
                 values = {"start": window.start, "end": window.end, **parameters(criterion)}
                 params = {n: v for n, v in values.items() if n in used}
-                planned.append(Planned(f"the {window.label} window", sql, (bound(params),)))
+                notes = (bound(params),)
+                planned.append(
+                    Planned(f"the {window.label} window", sql, notes, tuple(params.items()))
+                )
             return planned
         dialect = dialect or settings.dialect_for(settings.url)
         if dialect is None:
@@ -221,6 +226,10 @@ class SqlProvider(Provider):
             from .sql_chdb import Chdb
 
             return Chdb(self._path())
+        if scheme == "bigquery":
+            from .sql_bigquery import BigQuery
+
+            return BigQuery(self._url_text, self.settings, self.context)
         if scheme in ("spark", "sc"):
             from .sql_spark import Spark, url_token
 
@@ -313,7 +322,8 @@ class SqlProvider(Provider):
             params = {n: v for n, v in values.items() if n in used}
             shown = as_sent(sql, params)
             answer, fail = self._send(sql, params, shown)
-            result[window.label] = measurement(criterion, answer, shown, fail)
+            found = measurement(criterion, answer, shown, fail)
+            result[window.label] = replace(found, details={**found.details, **answer.details})
         return result
 
     # --- built-in metrics -----------------------------------------------------------------------
@@ -341,7 +351,11 @@ class SqlProvider(Provider):
                 found,
                 data_end=ends[window.label],
                 notes=(*found.notes, *compiled.notes),
-                details={**found.details, "bytes fetched": answer.size(row) if row else 0},
+                details={
+                    **found.details,
+                    **answer.details,
+                    "bytes fetched": answer.size(row) if row else 0,
+                },
             )
         return measured
 

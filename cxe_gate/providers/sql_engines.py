@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -52,6 +52,7 @@ class Fail:
 class Result:
     columns: list[str]
     rows: list[tuple[Any, ...]]  # at most the rows asked for
+    details: dict[str, float] = field(default_factory=dict)  # what the query cost, when told
 
     def size(self, row: tuple[Any, ...]) -> int:
         """The bytes a row holds, written as text: what the query brought back over the wire,

@@ -1,18 +1,20 @@
 """What `cxe-gate queries` shows for review before a gate runs against a paid warehouse: per
 criterion of a criteria file, the statements its sql provider would send, written without
-connecting."""
+connecting; on BigQuery, what a dry run says each would scan."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from ..config import ConversionCriterion, GateConfig
+from ..errors import ProviderError
 from ..measurement import TimeWindow
-from .base import MetricRequest, ProviderSettings
+from .base import MetricRequest, ProviderContext, ProviderSettings
 from .sql import Planned, SqlProvider
 from .sql_compile import CompileError
-from .sql_settings import SqlSettings
+from .sql_engines import Fail
+from .sql_settings import ENV_REF, SqlSettings, scheme_of
 
 
 @dataclass(frozen=True)
@@ -59,3 +61,38 @@ def review(
             yield Review(criterion.name, name, problem=str(exc))
             continue
         yield Review(criterion.name, name, tuple(planned))
+
+
+def dry_run(
+    settings: ProviderSettings, context: ProviderContext, statements: Sequence[Planned]
+) -> list[str]:
+    """Per statement, what BigQuery's dry run says of it: the bytes it would scan, and whether
+    maximum_bytes_billed lets the gate run it (nothing is run, nothing billed). Empty for a
+    database other than BigQuery. Raises ConfigError for a key that cannot be read."""
+    if not isinstance(settings, SqlSettings) or settings.credentials is None or not statements:
+        return []  # only BigQuery's settings hold a key
+    url = context.secret(settings.url, "url") if ENV_REF.match(settings.url) else settings.url
+    if scheme_of(url) != "bigquery":
+        return []
+    from .sql_bigquery import BigQuery, size
+
+    engine = BigQuery(url, settings, context)
+    said = []
+    try:
+        for statement in statements:
+            try:
+                scanned = engine.dry_run(
+                    statement.sql, dict(statement.params), Fail(context, statement.sql)
+                )
+            except ProviderError as exc:
+                said.append(f"dry run failed: {exc}")
+                continue
+            over = engine.over_limit(scanned)
+            said.append(
+                f"dry run: not run by the gate: {over}"
+                if over
+                else f"dry run: would scan {size(scanned)}"
+            )
+    finally:
+        engine.close()
+    return said

@@ -7,19 +7,24 @@ import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ByteSize, Field, field_validator, model_validator
 
 from ..config import Duration, Secret
 from .base import ProviderSettings
 from .conditions import dialect_for_backend
 from .file_presets import PresetName
 from .file_tables import TABLES, Table
+from .sql_bigquery import target_of
 from .sql_compile import CompileError
 from .sql_dialects import DIALECTS, supported
 from .sql_tables import Tables, preset_problem
+from .transport import http_url
 
 ENV_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
-URL_HINT = "e.g. postgresql+psycopg://gate@db.internal:5432/analytics or duckdb:///events.duckdb"
+URL_HINT = (
+    "e.g. postgresql+psycopg://gate@db.internal:5432/analytics, duckdb:///events.duckdb or "
+    "bigquery://my-project/analytics"
+)
 # URL schemes of the databases reached without SQLAlchemy, and their SQLGlot dialects.
 _IN_PROCESS = {"duckdb": "duckdb", "chdb": "clickhouse", "spark": "spark", "sc": "spark"}
 
@@ -40,10 +45,25 @@ class SqlSettings(ProviderSettings):
         description="a SQLAlchemy URL: ${DATABASE_URL}, or written out without a password (give "
         "it in `password`); duckdb:///path/to/file.duckdb for a DuckDB file (relative to cxe.yml); "
         "chdb:// or chdb:///path/to/data for ClickHouse in-process; spark://local, "
-        "spark://host:7077 or sc://host:15002 (Spark Connect) for Spark SQL"
+        "spark://host:7077 or sc://host:15002 (Spark Connect) for Spark SQL; "
+        "bigquery://project/dataset for BigQuery (the project billed, the default dataset)"
     )
     password: Secret | None = Field(
         None, description="the database password (a Spark Connect token), as ${VAR}"
+    )
+    credentials: Secret | None = Field(
+        None,
+        description="bigquery:// urls: a service account key (the key file's JSON or its path, "
+        "relative to cxe.yml), as ${VAR}",
+    )
+    maximum_bytes_billed: ByteSize | None = Field(
+        None,
+        description="bigquery:// urls: the most a query may scan (e.g. 10 GB): a query whose dry "
+        "run says more is not run, and BigQuery stops a job billed more",
+    )
+    api_endpoint: str = Field(
+        "https://bigquery.googleapis.com",
+        description="bigquery:// urls: the BigQuery API's address (a private endpoint)",
     )
     timeout: Duration = Field(
         timedelta(seconds=30),
@@ -67,8 +87,8 @@ class SqlSettings(ProviderSettings):
     )
     preset: PresetName = Field(
         "cxe",
-        description="the event table's shape: cxe (the canonical columns) or ga4 (BigQuery's "
-        "GA4 export)",
+        description="the event table's shape: cxe (the canonical columns), ga4 (BigQuery's "
+        "GA4 export) or segment (Segment's tracks table in a warehouse)",
     )
     columns: dict[Table, dict[str, str]] = Field(
         default_factory=dict,
@@ -103,12 +123,36 @@ class SqlSettings(ProviderSettings):
             )
         return url
 
+    _endpoint = field_validator("api_endpoint")(http_url("https://bigquery.googleapis.com"))
+
     @field_validator("dialect")
     @classmethod
     def _known_dialect(cls, dialect: str | None) -> str | None:
         if dialect is not None and not supported(dialect):
             raise ValueError(f"expected one of {', '.join(DIALECTS)}")
         return dialect
+
+    @model_validator(mode="after")
+    def _bigquery_only(self) -> SqlSettings:
+        """The BigQuery keys belong to bigquery:// urls; such a url names its project."""
+        scheme = scheme_of(self.url)
+        if scheme == "bigquery":
+            project, dataset = target_of(self.url)
+            if not project or (dataset and "/" in dataset):
+                raise ValueError(
+                    "expected bigquery://project or bigquery://project/dataset (the project "
+                    "billed for the queries, and the dataset of tables named without one)"
+                )
+            if self.credentials is None:
+                raise ValueError(
+                    "bigquery:// urls sign in as a service account: give its key as "
+                    "credentials: ${GOOGLE_APPLICATION_CREDENTIALS}"
+                )
+        elif not ENV_REF.match(self.url):
+            given = [k for k in ("credentials", "maximum_bytes_billed") if getattr(self, k)]
+            if given:
+                raise ValueError(f"{' and '.join(given)} are for bigquery:// urls, not {scheme}://")
+        return self
 
     @model_validator(mode="after")
     def _readable_tables(self) -> SqlSettings:

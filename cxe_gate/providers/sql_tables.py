@@ -18,8 +18,9 @@ from .file_presets import DEDUP, NATIVE, PRESETS
 from .file_tables import Table
 from .sql_compile import CompileError, moment_literal, parse_duckdb, parse_in
 
-# The presets a warehouse table can be read with: our own columns, and BigQuery's GA4 export.
-WAREHOUSE_PRESETS = ("cxe", "ga4")
+# The presets a warehouse table can be read with: our own columns, BigQuery's GA4 export and
+# Segment's warehouse schema.
+WAREHOUSE_PRESETS = ("cxe", "ga4", "segment")
 # Columns computed in the innermost query and named in the metric SQL in their place.
 CONDITION = "cxe_{}"
 
@@ -67,14 +68,33 @@ _GA4 = Schema(
 )
 
 
+# Segment's warehouse schema: each track call a row of <source>.tracks (and of its event's own
+# table) under snake_case columns: id is the call's messageId, anonymous_id and user_id its ids,
+# timestamp the clock-skew corrected time. Read as the file provider's segment preset reads the
+# JSON export: the user is user_id, else anonymous_id; a messageId sent twice counts once.
+_SEGMENT: dict[str, str | None] = {
+    "ts": "timestamp",
+    "event": "event",
+    "user_id": "coalesce(user_id, anonymous_id)",
+    "session_id": None,
+    DEDUP: "id",
+}
+_SEGMENT_SOURCES = {
+    "ts": "timestamp",
+    "event": "event",
+    "user_id": "user_id (else anonymous_id)",
+    DEDUP: "id (the messageId)",
+}
+
+
 def preset_problem(preset: str) -> str | None:
     """Why a warehouse table cannot be read with `preset`, or None."""
     if preset in WAREHOUSE_PRESETS:
         return None
     return (
         f"preset {preset} reads the service's file export; a warehouse table is read with preset "
-        "cxe (the canonical columns) or ga4 (BigQuery's GA4 export): map this table's columns "
-        "under columns.events (ts, event, user_id, session_id)"
+        "cxe (the canonical columns), ga4 (BigQuery's GA4 export) or segment (Segment's tracks "
+        "table): map this table's columns under columns.events (ts, event, user_id, session_id)"
     )
 
 
@@ -82,10 +102,16 @@ def _preset_mapping(table: Table, preset: str) -> dict[str, str | None]:
     """Canonical column → DuckDB SQL over the table's own columns."""
     if table == "events" and preset == "ga4":
         return PRESETS["ga4"].build(_GA4)
+    if table == "events" and preset == "segment":
+        return dict(_SEGMENT)
     return dict(NATIVE[table])
 
 
 def _source_of(table: Table, preset: str, name: str) -> str:
+    if table == "events" and preset == "segment" and name == "session_id":
+        return "Segment's tables keep none; e.g. anonymous_id || ':' || <a session property>"
+    if table == "events" and preset == "segment":
+        return f"preset segment reads it from {_SEGMENT_SOURCES.get(name, 'nowhere')}"
     if table == "events" and preset != "cxe":
         return f"preset {preset} reads it from {PRESETS[preset].sources.get(name, 'nowhere')}"
     return f"mapped as {NATIVE[table].get(name, name)!r}"

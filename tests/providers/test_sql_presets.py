@@ -141,7 +141,8 @@ def test_only_aggregates_come_back(tmp_path: Path):
         (
             "{type: sql, url: 'duckdb:///x.duckdb', events: logs.events, preset: amplitude}",
             "preset amplitude reads the service's file export; a warehouse table is read with "
-            "preset cxe (the canonical columns) or ga4 (BigQuery's GA4 export)",
+            "preset cxe (the canonical columns), ga4 (BigQuery's GA4 export) or segment "
+            "(Segment's tracks table)",
         ),
         (
             "{type: sql, url: 'duckdb:///x.duckdb', requests: 'logs.requests WHERE status > 0'}",
