@@ -48,13 +48,22 @@ def _har_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 metavar="KIND=REGEX",
                 help="Also scrub values matching REGEX, reported as KIND. Repeatable.",
             ),
+            click.option(
+                "--scrub-field",
+                multiple=True,
+                metavar="NAME",
+                help="Also scrub the field (form, query, JSON key, header, cookie) called NAME, "
+                "whatever it holds. Repeatable.",
+            ),
         )
     ):
         command = option(command)
     return command
 
 
-def _scrub_rules(keep: tuple[str, ...], scrub_pattern: tuple[str, ...]) -> ScrubRules:
+def _scrub_rules(
+    keep: tuple[str, ...], scrub_pattern: tuple[str, ...], scrub_field: tuple[str, ...] = ()
+) -> ScrubRules:
     from ..har.scrub import ScrubRules
 
     patterns = {}
@@ -65,7 +74,21 @@ def _scrub_rules(keep: tuple[str, ...], scrub_pattern: tuple[str, ...]) -> Scrub
                 f"expected KIND=REGEX, got {item!r}", param_hint="--scrub-pattern"
             )
         patterns[kind] = regex
-    return ScrubRules(keep=frozenset(keep), patterns=patterns)
+    fields = dict.fromkeys(scrub_field, "field")
+    return ScrubRules(keep=frozenset(keep), fields=fields, patterns=patterns)
+
+
+def _exit_code(journey_map: JourneyMap) -> ExitCode:
+    """One rule for `journeys` and `seed`: 4 when an input could not be read or no journey is left."""
+    if not journey_map.journeys:
+        click.secho(
+            f"no journey found in {journey_map.summary.files} file(s): every entry was dropped "
+            "(see `dropped`; is --first-party right?)",
+            fg="red",
+            err=True,
+        )
+        return ExitCode.ERROR
+    return ExitCode.ERROR if journey_map.failures else ExitCode.OK
 
 
 @contextmanager
@@ -85,10 +108,11 @@ def _read_hars(
     first_party: tuple[str, ...],
     keep: tuple[str, ...],
     scrub_pattern: tuple[str, ...],
+    scrub_field: tuple[str, ...],
 ) -> JourneyMap:
     from ..har.pipeline import build_journey_map
 
-    rules = _scrub_rules(keep, scrub_pattern)
+    rules = _scrub_rules(keep, scrub_pattern, scrub_field)
     with _reading(inputs) as on_file:
         return build_journey_map(inputs, first_party=first_party, rules=rules, on_file=on_file)
 
@@ -104,6 +128,7 @@ def _read_partial(
     first_party: tuple[str, ...],
     keep: tuple[str, ...],
     scrub_pattern: tuple[str, ...],
+    scrub_field: tuple[str, ...],
 ) -> PartialMap:
     """Partial maps and HAR files → one partial map: the HARs read into one, then all merged."""
     from ..errors import HarError
@@ -113,11 +138,11 @@ def _read_partial(
 
     maps = _partial_maps(inputs)
     hars = tuple(i for i in inputs if i not in maps)
-    if not hars and (first_party or keep or scrub_pattern):
+    if not hars and (first_party or keep or scrub_pattern or scrub_field):
         raise click.BadParameter(
             "partial maps were scrubbed when they were written: give these options to the "
             "commands that wrote them",
-            param_hint="--first-party, --keep, --scrub-pattern",
+            param_hint="--first-party, --keep, --scrub-pattern, --scrub-field",
         )
     try:
         parts = [(name, load_partial_map(Path(name))) for name in maps]
@@ -125,7 +150,7 @@ def _read_partial(
         fail(exc, ExitCode.ERROR)
     if hars:
         key = os.environ.get(MERGE_KEY_ENV, "").encode() or None
-        rules = _scrub_rules(keep, scrub_pattern)
+        rules = _scrub_rules(keep, scrub_pattern, scrub_field)
         with _reading(hars) as on_file:
             shard = build_partial_map(
                 hars, key=key, first_party=first_party, rules=rules, on_file=on_file
@@ -165,13 +190,15 @@ def journeys(
     first_party: tuple[str, ...],
     keep: tuple[str, ...],
     scrub_pattern: tuple[str, ...],
+    scrub_field: tuple[str, ...],
 ) -> None:
     """Find the journeys customers take in HAR files (files, directories, globs), or merge the
     partial maps of shards (written with --partial) into the journey map one run would give.
 
     Secrets and personal data are replaced by ${CXE_SECRET_...} placeholders before anything is
     kept; assets, trackers and other sites are dropped. Exit codes: 0 all read, 2 usage error,
-    4 some file could not be read (the others are still used).
+    4 some file could not be read (the others are still used) or no journey was found (a partial
+    map may hold none).
     """
     from ..har.merge import finish
 
@@ -181,10 +208,10 @@ def journeys(
         )
     shard = None
     if partial or _partial_maps(inputs):
-        shard = _read_partial(inputs, first_party, keep, scrub_pattern)
+        shard = _read_partial(inputs, first_party, keep, scrub_pattern, scrub_field)
         journey_map = finish(shard)
     else:
-        journey_map = _read_hars(inputs, first_party, keep, scrub_pattern)
+        journey_map = _read_hars(inputs, first_party, keep, scrub_pattern, scrub_field)
     summary = journey_map.summary
     click.echo(
         f"{summary.files} HAR file(s), {summary.files_failed} failed: {summary.entries_read} "
@@ -229,7 +256,9 @@ def journeys(
                 fg="yellow",
                 err=True,
             )
-    sys.exit(ExitCode.ERROR if journey_map.failures else ExitCode.OK)
+    if partial:  # a shard may hold no journey
+        sys.exit(ExitCode.ERROR if journey_map.failures else ExitCode.OK)
+    sys.exit(_exit_code(journey_map))
 
 
 @click.command()
@@ -268,6 +297,7 @@ def seed(
     first_party: tuple[str, ...],
     keep: tuple[str, ...],
     scrub_pattern: tuple[str, ...],
+    scrub_field: tuple[str, ...],
 ) -> None:
     """Write a pytest-playwright regression suite from HAR files, a journeys.json, or the partial
     maps of shards (merged first).
@@ -292,16 +322,17 @@ def seed(
         if maps:
             journey_map = load_journey_map(Path(maps[0]))
         elif partials:
-            journey_map = finish(_read_partial(inputs, first_party, keep, scrub_pattern))
+            journey_map = finish(
+                _read_partial(inputs, first_party, keep, scrub_pattern, scrub_field)
+            )
         else:
-            journey_map = _read_hars(inputs, first_party, keep, scrub_pattern)
+            journey_map = _read_hars(inputs, first_party, keep, scrub_pattern, scrub_field)
     except HarError as exc:
         fail(exc, ExitCode.ERROR)
         return
     _echo_failures(journey_map)
     if not journey_map.journeys:
-        click.secho("no journey found: nothing to seed", fg="red", err=True)
-        sys.exit(ExitCode.ERROR)
+        sys.exit(_exit_code(journey_map))  # nothing to seed
     files = generate(journey_map, SeedOptions(mode=mode, top=top, budget_factor=budget_factor))
     try:
         written = write_suite(output, files)

@@ -7,12 +7,12 @@ value came from and went, never the value."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from . import bounded_json
 from .facts import is_dynamic
 from .model import Entry, Key, Produced, Source, Target
 
@@ -50,8 +50,8 @@ def _targets(entry: Entry) -> Iterator[tuple[Target, Key, str]]:
             for name, value in parse_qsl(entry.post_text, keep_blank_values=True):
                 yield "form", (name,), value
         else:
-            try:
-                data = json.loads(entry.post_text)
+            try:  # a body too deep to walk safely (`TOO_DEEP`) has no targets
+                data = bounded_json.loads(entry.post_text)
             except ValueError:
                 data = None
             if isinstance(data, dict | list):

@@ -1,10 +1,10 @@
 """What a kept response tells later stages: the shape of its JSON (genson's inferred JSON Schema:
 types and keys, never values) and the values it hands to the client (JSON ids, hidden form inputs,
-a redirect's Location, tokens in headers and cookies) that a later request may send back."""
+a redirect's Location, tokens in headers and cookies) that a later request may send back. A body
+nested deeper than `bounded_json.MAX_DEPTH` gives no facts, so every walk here stays shallow."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from typing import Any
@@ -12,6 +12,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from genson import SchemaBuilder
 
+from . import bounded_json
 from .html import read_tags
 from .model import Entry, Key, Produced, ResponseFacts
 from .routes import template_segment
@@ -73,8 +74,10 @@ def merge_shapes(shapes: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def _json_facts(text: str, produced: list[Produced], shape_wanted: bool) -> dict[str, Any] | None:
     try:
-        data = json.loads(text)
+        data = bounded_json.loads(text)
     except ValueError:
+        return None
+    if data is bounded_json.TOO_DEEP:  # nothing to correlate or infer a shape from safely
         return None
     _leaves(data, (), produced)
     if not shape_wanted:

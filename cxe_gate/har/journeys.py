@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from .frames import is_navigation
 from .model import Entry
-from .noise import is_navigation
 from .routes import template_url
 
 IDLE_GAP_S = 30 * 60.0  # the usual analytics session timeout
@@ -28,7 +28,8 @@ class RecordedCall:
 
     @property
     def signature(self) -> str:
-        return f"{self.method} {self.route}"
+        # The host is part of it: journeys of different sites never merge.
+        return f"{self.method} {self.host}{self.route}"
 
 
 @dataclass(slots=True)

@@ -17,8 +17,9 @@ import ijson
 
 from ..errors import HarError
 from .archives import ZIP_ERRORS, ArchiveReader, archive_paths, har_members, in_archive, zip_error
+from .frames import FrameTracker, pages_of
 from .model import Entry
-from .parse import json_kind, object_at, parse_entry
+from .parse import json_kind, object_at, parse_entry, timestamp_or_none
 
 LARGE_FILE_BYTES = 32 * 1024 * 1024  # from here on, entries are streamed
 _CHUNK = 1 << 20
@@ -118,8 +119,9 @@ def _read_whole(data: bytes, name: str) -> Iterator[Entry]:
         )
     if not entries:
         raise HarError("the log has no entries", file=name, location="log.entries")
+    frames = FrameTracker(pages_of(log, timestamp_or_none))
     for index, raw in enumerate(entries):
-        yield parse_entry(raw, name, index)
+        yield parse_entry(raw, name, index, frames)
 
 
 class _Latin1AsUtf8:
@@ -141,10 +143,11 @@ def _stream(open_source: Callable[[], Any], name: str) -> Iterator[Entry]:
             source: Any = _Latin1AsUtf8(raw) if latin1 else raw
             items = ijson.items(source, "log.entries.item", use_float=True, buf_size=_CHUNK)
             index = 0
+            frames = FrameTracker()  # `log.pages` is not read when streaming: no titles
             try:
                 for raw_entry in items:
                     if index >= count:  # after a restart in latin-1, skip what was yielded
-                        yield parse_entry(raw_entry, name, index)
+                        yield parse_entry(raw_entry, name, index, frames)
                         count += 1
                     index += 1
             except ijson.JSONError as exc:

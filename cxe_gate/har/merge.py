@@ -83,7 +83,7 @@ def combine(parts: Sequence[tuple[str, PartialMap]]) -> PartialMap:
     kinds: dict[tuple[tuple[str, ...], ...], list[PartialJourney]] = {}
     for _, part in parts:
         for journey in part.journeys:
-            kinds.setdefault(journey.signature, []).append(journey)
+            kinds.setdefault(journey.key, []).append(journey)
     journeys = []
     for signature in sorted(kinds):
         alike = kinds[signature]

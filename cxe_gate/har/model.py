@@ -59,6 +59,9 @@ class Entry:
     # A first-party JSON or HTML response body, read only until `facts` are derived from it.
     response_text: str | None = None
     facts: ResponseFacts | None = None
+    subframe: bool = False  # a document loaded inside an iframe (frames.FrameTracker)
+    page_title: str | None = None  # `log.pages[].title` of its pageref
+    body_size: int | None = None  # response `content.size` in bytes, when given
 
     @property
     def scheme(self) -> str:

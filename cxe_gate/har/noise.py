@@ -4,11 +4,17 @@ third-party analytics, ads and beacons, aborted requests, and other hosts than t
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+import re
 from pathlib import PurePosixPath
 
+from .frames import is_navigation
 from .model import Entry
+from .sites import detect_first_party, host_matches, is_first_party, site
+
+__all__ = [
+    "TRACKER_HOSTS", "detect_first_party", "drop_reason", "host_matches", "is_first_party",
+    "is_navigation", "site",
+]  # fmt: skip
 
 # Third-party analytics, ads, tag managers, session recorders and RUM beacons, by host suffix.
 TRACKER_HOSTS = frozenset(
@@ -49,7 +55,7 @@ _EXTENSIONS = {
          ".m3u8", ".ts", ".vtt"), "media"),
     ".css": "stylesheet", ".js": "script", ".mjs": "script", ".cjs": "script", ".wasm": "script",
     ".map": "source-map",
-    **dict.fromkeys((".webmanifest", ".pdf", ".zip", ".txt", ".xml"), "asset"),
+    **dict.fromkeys((".webmanifest", ".pdf", ".zip", ".txt", ".xml", ".swf"), "asset"),
 }  # fmt: skip
 _MIME_PREFIXES = (
     ("image/", "image"), ("font/", "font"), ("application/font", "font"),
@@ -57,17 +63,16 @@ _MIME_PREFIXES = (
     ("text/css", "stylesheet"), ("text/javascript", "script"), ("application/javascript", "script"),
     ("application/x-javascript", "script"), ("application/ecmascript", "script"),
     ("application/wasm", "script"), ("application/manifest+json", "asset"),
+    ("application/x-shockwave-flash", "asset"),
 )  # fmt: skip
 
-
-def host_matches(host: str, suffixes: Iterable[str]) -> bool:
-    """`host` is one of `suffixes` or under one, label by label (`notexample.com` is not under
-    `example.com`)."""
-    # A lookup per label rather than a scan of the suffixes: this runs for every entry read.
-    if not isinstance(suffixes, set | frozenset):
-        suffixes = frozenset(suffixes)
-    labels = host.split(".")
-    return any(".".join(labels[i:]) in suffixes for i in range(len(labels)))
+# Analytics and ad beacons a site serves from its own hosts (a CNAME such as metrics.site.com), by
+# the shape of their path: Adobe's `/b/ss/`, Google's `/collect`, `/g/collect`, `/j/collect`,
+# `/r/collect`, and `__utm.gif`.
+_BEACON_PATH = re.compile(r"/b/ss/|^/(?:[gjr]/)?collect/?$|/[gjr]/collect/?$|/__utm\.gif$")
+# Hosts whose first label names a beacon collector (Yahoo's udc. and beap., beacon., pixel.).
+_BEACON_LABELS = frozenset({"udc", "beap", "beacon", "beacons", "pixel", "pixels"})
+PIXEL_MAX_BYTES = 128  # a 1x1 GIF is 35-43 bytes; no picture a customer sees is this small
 
 
 def drop_reason(entry: Entry, tracker_hosts: frozenset[str] = TRACKER_HOSTS) -> str | None:
@@ -78,6 +83,10 @@ def drop_reason(entry: Entry, tracker_hosts: frozenset[str] = TRACKER_HOSTS) -> 
         return "third-party analytics/ads"
     if entry.status <= 0:
         return "aborted"
+    if entry.subframe:
+        return "subframe"
+    if _is_beacon(entry):
+        return "beacon"
     if entry.resource_type in _ASSET_TYPES:
         return _ASSET_TYPES[entry.resource_type]
     # The path's extension, never the query's: `/app.js?v=3` is a script, `/api?f=a.js` is not.
@@ -85,7 +94,8 @@ def drop_reason(entry: Entry, tracker_hosts: frozenset[str] = TRACKER_HOSTS) -> 
     if suffix in _EXTENSIONS:
         return _EXTENSIONS[suffix]
     if entry.resource_type in ("fetch", "xhr", "document"):
-        return None  # a page or an API call, whatever its answer's type
+        # A page or an API call, whatever its answer's type; but a tiny GIF is a beacon's answer.
+        return "beacon" if _is_pixel(entry) else None
     for prefix, reason in _MIME_PREFIXES:
         if entry.mime.startswith(prefix):
             return reason
@@ -96,44 +106,15 @@ def drop_reason(entry: Entry, tracker_hosts: frozenset[str] = TRACKER_HOSTS) -> 
     return None
 
 
-def is_navigation(entry: Entry) -> bool:
-    """A main-frame page load: `_resourceType` says so when present; otherwise what a browser sends
-    for one (Sec-Fetch-Mode navigate, Accept text/html) or an HTML answer to a non-XHR request."""
-    if entry.resource_type is not None:
-        return entry.resource_type == "document"
-    if (entry.request_header("x-requested-with") or "").lower() == "xmlhttprequest":
-        return False
-    mode = (entry.request_header("sec-fetch-mode") or "").lower()
-    dest = (entry.request_header("sec-fetch-dest") or "").lower()
-    if mode or dest:
-        return mode == "navigate" and dest in ("", "document")
-    accept = (entry.request_header("accept") or "").lower()
-    if accept:
-        return accept.startswith("text/html") or accept.startswith("application/xhtml")
-    return entry.mime in ("text/html", "application/xhtml+xml")
+def _is_beacon(entry: Entry) -> bool:
+    """An analytics or ad beacon on any host, by the shape of its path or its host's first label."""
+    return bool(_BEACON_PATH.search(entry.path)) or entry.host.split(".", 1)[0] in _BEACON_LABELS
 
 
-def site(host: str) -> str:
-    """The registrable part of a host, roughly: `shop.example.co.uk` → `example.co.uk`."""
-    labels = host.split(".")
-    if len(labels) <= 2 or labels[-1].isdigit():
-        return host
-    if len(labels[-1]) == 2 and labels[-2] in {"co", "com", "org", "net", "ac", "gov", "edu"}:
-        return ".".join(labels[-3:])
-    return ".".join(labels[-2:])
-
-
-def detect_first_party(entries: Iterable[Entry]) -> set[str]:
-    """The site the customer navigated to most; every host of that site counts as first party."""
-    entries = list(entries)
-    pages = Counter(e.host for e in entries if is_navigation(e) and e.host)
-    if not pages:  # an API client's recording: the host it talked to most
-        pages = Counter(e.host for e in entries if e.host)
-    if not pages:
-        return set()
-    top = pages.most_common(1)[0][0]
-    return {site(top)}
-
-
-def is_first_party(host: str, first_party: Iterable[str]) -> bool:
-    return host_matches(host, first_party)
+def _is_pixel(entry: Entry) -> bool:
+    """A tracking pixel: a GIF or PNG answer of a few bytes."""
+    return (
+        entry.mime in ("image/gif", "image/png")
+        and entry.body_size is not None
+        and entry.body_size <= PIXEL_MAX_BYTES
+    )

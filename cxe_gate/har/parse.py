@@ -15,10 +15,12 @@ from typing import Any
 
 from ..errors import HarError
 from .archives import file_beside, in_archive, member_beside
+from .frames import FrameTracker
 from .model import Entry, Pairs
 
 MAX_BODY_CHARS = 2 * 1024 * 1024  # bodies read for shapes and correlation; bigger ones are not
 ATTACHMENT_MAX_BYTES = 8 * 1024 * 1024
+MAX_DURATION_MS = 24 * 3600 * 1000.0
 
 
 def json_kind(value: object) -> str:
@@ -50,15 +52,19 @@ def _string(
 
 
 def _number(value: Any) -> float | None:
+    """A duration in ms; None when not known: -1 in HAR, or past a day (`1e308`, Infinity, NaN),
+    which measures nothing and would overflow the budgets made of it."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return float(value) if value >= 0 else None  # -1: "not known" in HAR
+    return float(value) if 0 <= value <= MAX_DURATION_MS else None
 
 
 def _pairs(parent: dict[str, Any], key: str, name: str, where: str) -> Pairs:
     value = parent.get(key)
     if value is None:
         return ()
+    if isinstance(value, dict):  # IE11 writes a lone cookie as an object, not in an array
+        value = [value] if "name" in value else [{"name": k, "value": v} for k, v in value.items()]
     if not isinstance(value, list):
         raise HarError(
             f"expected an array, got {json_kind(value)}", file=name, location=f"{where}.{key}"
@@ -83,14 +89,21 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _timestamp(value: Any, name: str, where: str) -> datetime:
+def timestamp_or_none(value: Any) -> datetime | None:
+    """An ISO 8601 date-time, timezone-aware (UTC when it names none); None when it is not one."""
     if isinstance(value, str):
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:
-            pass
-        else:
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _timestamp(value: Any, name: str, where: str) -> datetime:
+    moment = timestamp_or_none(value)
+    if moment is not None:
+        return moment
     raise HarError(
         f"expected an ISO 8601 date-time, got {json_kind(value)}",
         file=name,
@@ -98,8 +111,9 @@ def _timestamp(value: Any, name: str, where: str) -> datetime:
     )
 
 
-def parse_entry(raw: Any, name: str, index: int) -> Entry:
-    """One `log.entries[i]` object → Entry; wrong shapes raise HarError at their JSON path."""
+def parse_entry(raw: Any, name: str, index: int, frames: FrameTracker | None = None) -> Entry:
+    """One `log.entries[i]` object → Entry; wrong shapes raise HarError at their JSON path.
+    `frames` (one per file, fed the entries in order) tells iframe documents and page titles."""
     where = f"log.entries[{index}]"
     if not isinstance(raw, dict):
         raise HarError(f"expected an object, got {json_kind(raw)}", file=name, location=where)
@@ -110,19 +124,25 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
     mime, response_text = _response_body(response, name, resp_where)
     post_mime, post_text, post_params = _post(request, name, req_where)
     resource_type = raw.get("_resourceType")
+    resource_type = resource_type.lower() if isinstance(resource_type, str) else None
     pageref = raw.get("pageref")
+    pageref = pageref if isinstance(pageref, str) and pageref else None
+    started = _timestamp(raw.get("startedDateTime"), name, where)
+    request_headers = _pairs(request, "headers", name, req_where)
+    frames = frames or FrameTracker()
+    page = frames.pages.get(pageref) if pageref else None
     return Entry(
         file=name,
         index=index,
-        started=_timestamp(raw.get("startedDateTime"), name, where),
+        started=started,
         time_ms=_time_ms(raw),
         method=_string(request, "method", name, req_where, "GET").upper(),
         url=_string(request, "url", name, req_where),
         status=status,
         mime=mime,
-        resource_type=resource_type.lower() if isinstance(resource_type, str) else None,
-        pageref=pageref if isinstance(pageref, str) and pageref else None,
-        request_headers=_pairs(request, "headers", name, req_where),
+        resource_type=resource_type,
+        pageref=pageref,
+        request_headers=request_headers,
         response_headers=_pairs(response, "headers", name, resp_where),
         request_cookies=_pairs(request, "cookies", name, req_where),
         response_cookies=_pairs(response, "cookies", name, resp_where),
@@ -130,7 +150,26 @@ def parse_entry(raw: Any, name: str, index: int) -> Entry:
         post_text=post_text,
         post_params=post_params,
         response_text=response_text,
+        subframe=frames.subframe(
+            raw,
+            pageref=pageref,
+            started=started,
+            status=status,
+            resource_type=resource_type,
+            headers=request_headers,
+            mime=mime,
+        ),
+        page_title=page.title if page else None,
+        body_size=_size(response),
     )
+
+
+def _size(response: dict[str, Any]) -> int | None:
+    content = response.get("content")
+    size = content.get("size") if isinstance(content, dict) else None
+    if isinstance(size, bool) or not isinstance(size, int | float) or not 0 <= size < 1e15:
+        return None
+    return int(size)
 
 
 def _status(response: dict[str, Any], name: str, where: str) -> int:
@@ -145,14 +184,25 @@ def _status(response: dict[str, Any], name: str, where: str) -> int:
 
 
 def _time_ms(raw: dict[str, Any]) -> float | None:
-    """The entry's duration; when the producer wrote -1, the sum of the known timings."""
+    """The entry's duration; when the producer wrote -1, the sum of the known timings. A duration
+    past a day anywhere (`1e308`, Infinity) makes it unknown: it measures nothing."""
     time_ms = _number(raw.get("time"))
-    timings = raw.get("timings")
-    if time_ms is None and isinstance(timings, dict):
-        parts = [_number(v) for k, v in timings.items() if not k.startswith("_")]
-        known = [p for p in parts if p is not None]
-        time_ms = sum(known) if known else None
+    if time_ms is None and not _absurd(raw.get("time")):
+        timings = raw.get("timings")
+        if isinstance(timings, dict):
+            parts = [v for k, v in timings.items() if not k.startswith("_")]
+            known = [p for p in map(_number, parts) if p is not None]
+            if known and not any(map(_absurd, parts)):
+                time_ms = sum(known)
     return time_ms
+
+
+def _absurd(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and not value <= MAX_DURATION_MS
+    )
 
 
 def _response_body(response: dict[str, Any], name: str, where: str) -> tuple[str, str | None]:

@@ -103,6 +103,17 @@ class PartialJourney(_Model):
             for s in self.steps
         )
 
+    @property
+    def key(self) -> tuple[tuple[str, ...], ...]:
+        """Two journeys are one kind when this matches: hosts included, so sites never merge."""
+        return tuple(
+            (
+                f"{s.page.method} {s.page.host}{s.page.route}",
+                *(f"{c.method} {c.host}{c.route}" for c in s.calls),
+            )
+            for s in self.steps
+        )
+
 
 class PartialMap(_Model):
     """Files and occurrences in session order (`session_order`); shapes by digest."""

@@ -4,7 +4,9 @@ paths that differ by a UUID, a hash or token, or a date. Query values are droppe
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+_KEEP_ENCODED = frozenset("/%?#")
 
 _RULES = (
     ("{id}", re.compile(r"\d+")),
@@ -21,8 +23,25 @@ _RULES = (
 )
 
 
+def normal_segment(segment: str) -> str:
+    """A path segment in one spelling whether its producer percent-encoded it or not: `caf%C3%A9`
+    and `café` are both `café`; what would change the path's meaning (`%2F`, `%25`, `%3F`, `%23`,
+    spaces and control characters) stays encoded, and non-UTF-8 escapes stay as recorded."""
+    if "%" not in segment:
+        return segment
+    try:
+        decoded = unquote(segment, errors="strict")
+    except UnicodeDecodeError:
+        return segment
+    return "".join(
+        quote(c, safe="") if c in _KEEP_ENCODED or c <= " " or c == "\x7f" else c for c in decoded
+    )
+
+
 def template_segment(segment: str) -> str:
-    if segment.startswith("${"):  # a scrub placeholder stands for a secret value
+    segment = normal_segment(segment)
+    # A scrub placeholder, whole or inside a segment (`user-${CXE_SECRET_EMAIL_1}`).
+    if segment.startswith("${") or "${CXE_SECRET_" in segment:
         return "{secret}"
     for placeholder, pattern in _RULES:
         if pattern.fullmatch(segment):

@@ -1,42 +1,50 @@
 """Scrubbing secrets and personal data out of entries before anything is kept.
 
-By structure (header, cookie, query parameter, form field and JSON key names) and by pattern (JWTs,
-API keys, e-mail addresses, Luhn-valid card numbers, phone numbers), every value found is replaced
-by a stable named placeholder, `${CXE_SECRET_<NAME>_<N>}`: the same value gets the same placeholder
-for the whole run, so a seeded test can read it from an environment variable. Findings record the
-kind and the place, never the value."""
+By evidence (`scrub_evidence`): a field's name checked against its value, the value's own format
+(JWTs, API keys, e-mail addresses, grouped card numbers, phone numbers, street addresses) and its
+context (a bare Luhn-valid number is a card only in a payment form; a place name only next to
+address fields; several words only in a form post). Every value found is replaced by a stable
+named placeholder, `${CXE_SECRET_<NAME>_<N>}`, the same for the whole run, so a seeded test can
+read it from an environment variable; a value known to be secret (a cookie, a credential, any
+scrubbed value) is replaced wherever else in its session it reappears (`scrub_known`). Findings
+record the kind and the place, never the value."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
+from . import bounded_json
 from .model import Entry, Pairs
+from .scrub_evidence import (
+    ADDRESS_FIELD,
+    BARE_DIGITS,
+    MAYBE_SECRET,
+    NOT_CARD_FIELD,
+    OPAQUE_SEGMENT,
+    PATTERNS,
+    PLACE_NAME,
+    SECRET_PATH_WORD,
+    STREET_ADDRESS,
+    WORDS_NOT_TEXT,
+    bare_card,
+    field_kind,
+    is_about,
+    is_free_text,
+    luhn_ok,
+    norm,
+)
+from .scrub_known import KnownSecrets
+
+__all__ = ["PLACEHOLDER", "Finding", "ScrubRules", "Scrubber", "luhn_ok"]
 
 PLACEHOLDER = re.compile(r"\$\{CXE_SECRET_[A-Z0-9_]+\}")
 
-# Field names → kind; names are compared lower case with `-`, `_` and `.` removed.
-_FIELD_KINDS = (
-    ("password", re.compile(r"pass(word|wd|phrase)?|pwd|pin")),
-    ("card", re.compile(r".*(card|ccnum|creditcard|cardnumber).*|cc|pan|cvv\d?|cvc\d?|csc")),
-    ("email", re.compile(r".*e?mail.*")),
-    ("phone", re.compile(r".*(phone|mobile|msisdn).*|tel")),
-    # Personal data by field name: people's names and where they live.
-    ("name", re.compile(r"(full|first|last|given|family|middle|sur|user|display|customer)?name")),
-    ("address", re.compile(r".*(address|street|postcode|postalcode|zipcode).*|zip|city")),
-    (
-        "token",
-        re.compile(
-            r".*(token|secret|apikey|accesskey|auth(?!or)|session|csrf|xsrf|signature|credential|"
-            r"bearer|otp).*|sid|sig|key|code"
-        ),
-    ),
-)
 _HEADER_KINDS = {
     "authorization": "authorization",
     "proxy-authorization": "authorization",
@@ -51,61 +59,15 @@ _SAFE_HEADERS = frozenset(
      "upgrade-insecure-requests", "date", "server", "vary", "etag", "last-modified", "expires",
      "keep-alive", "transfer-encoding", "content-encoding", ":method", ":scheme", ":authority"}
 )  # fmt: skip
-
-
-def luhn_ok(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        d = int(char)
-        if position % 2 == 1:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def _card(match: str) -> bool:
-    digits = re.sub(r"[ -]", "", match)
-    return 13 <= len(digits) <= 19 and luhn_ok(digits)
-
-
-def _phone(match: str) -> bool:
-    digits = re.sub(r"\D", "", match)
-    if not 9 <= len(digits) <= 15:
-        return False
-    if not (match.startswith("+") or re.search(r"[ ().-]", match)):
-        return False  # bare digit runs are ids and timestamps far more often than phones
-    if re.search(r"\d{4}-\d{2}-\d{2}|\d{1,2}:\d{2}", match) or re.fullmatch(r"[\d.]+", match):
-        return False  # dates, times, version numbers and IP addresses
-    return not (13 <= len(digits) <= 19 and luhn_ok(digits))
-
-
-# Patterns in the order they are tried: the most specific first.
-_PATTERNS: tuple[tuple[str, re.Pattern[str], Any], ...] = (
-    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), None),
-    (
-        "api_key",
-        re.compile(
-            r"\b(?:sk|pk|rk)_(?:live|test)_[A-Za-z0-9]{8,}|\bgh[pousr]_[A-Za-z0-9]{20,}"
-            r"|\bgithub_pat_\w{20,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bAKIA[0-9A-Z]{16}\b"
-            r"|\bAIza[0-9A-Za-z_-]{35}|\bglpat-[A-Za-z0-9_-]{20,}"
-            r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/=-]{8,}"
-        ),
-        None,
-    ),
-    (
-        "email",
-        re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
-        None,
-    ),
-    ("card", re.compile(r"(?<![\d.])(?:\d[ -]?){12,18}\d(?![\d.])"), _card),
-    ("phone", re.compile(r"(?<![\w+])\+?\(?\d[\d ().-]{7,}\d(?!\w)"), _phone),
-)
+_BRACKETED = re.compile(r"\[([^\[\]]*)\]")
+_CARD_WORDS = re.compile(r"(?i)card|cvv|cvc|expir|payment|\bpan\b")
 
 
 @dataclass(frozen=True)
 class ScrubRules:
     """keep: names (header, cookie, parameter, field, JSON key) never scrubbed by name or pattern.
-    fields: extra names to scrub, name → kind. patterns: extra value patterns, kind → regex."""
+    fields: extra names always scrubbed (`--scrub-field`), name → kind. patterns: extra value
+    patterns, kind → regex."""
 
     keep: frozenset[str] = frozenset()
     fields: Mapping[str, str] = field(default_factory=dict)
@@ -119,23 +81,53 @@ class Finding:
     placeholder: str
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.\s]", "", name.lower())
+class _Context(NamedTuple):
+    """What a value's neighbours say: a payment form (a bare Luhn-valid number is a card), an
+    address (a place name is part of it), a form post (several words are a person's text)."""
+
+    payment: bool = False
+    address: bool = False
+    form: bool = False
+
+
+_PLAIN = _Context()
+
+
+def _cookie_pairs(header: str, value: str) -> list[tuple[str, str]]:
+    """The name=value pairs of a Cookie header, or of a Set-Cookie header's lines (one each)."""
+    lines = value.split("\n")
+    parts = value.split(";") if header == "cookie" else [line.partition(";")[0] for line in lines]
+    pairs = []
+    for part in parts:
+        name, sep, cookie = part.strip().partition("=")
+        if sep:
+            pairs.append((name, cookie))
+    return pairs
+
+
+def _inner(name: str) -> str:
+    """`billing_details[name]`, `user[email]`: the innermost bracketed name that is not an index,
+    normalised ("" if there is none)."""
+    if not name.endswith("]"):
+        return ""
+    return next((norm(p) for p in reversed(_BRACKETED.findall(name)) if not p.isdigit()), "")
 
 
 class Scrubber:
-    """Holds the placeholder numbering of a run (by a hash of each value, not the value)."""
+    """Holds the placeholder numbering of a run (by a hash of each value, not the value) and the
+    secrets known in the session being scrubbed (forgotten when the next file's entries come)."""
 
     def __init__(self, rules: ScrubRules | None = None):
         self.rules = rules or ScrubRules()
-        self._keep = {_norm(n) for n in self.rules.keep}
-        self._fields = {_norm(n): kind for n, kind in self.rules.fields.items()}
-        self._patterns = (
-            tuple((kind, re.compile(rx), None) for kind, rx in self.rules.patterns.items())
-            + _PATTERNS
+        self._keep = {norm(n) for n in self.rules.keep}
+        self._fields = {norm(n): kind for n, kind in self.rules.fields.items()}
+        self._custom: tuple[tuple[str, re.Pattern[str], None], ...] = tuple(
+            (kind, re.compile(rx), None) for kind, rx in self.rules.patterns.items()
         )
         self._numbers: dict[tuple[str, bytes], str] = {}
         self._counts: dict[str, int] = {}
+        self._known = KnownSecrets()
+        self._file: str | None = None
 
     # --- placeholders ----------------------------------------------------------------------
 
@@ -152,82 +144,221 @@ class Scrubber:
         self._counts[label] = self._counts.get(label, 0) + 1
         return f"${{CXE_SECRET_{label}_{self._counts[label]}}}"
 
-    def field_kind(self, name: str) -> str | None:
-        norm = _norm(name)
-        if norm in self._keep:
+    def _secret(self, kind: str, label: str, value: str, where: str, found: list[Finding]) -> str:
+        """The placeholder of a value found secret; the value is then chased through the session."""
+        token = self.placeholder(label, value)
+        found.append(Finding(kind, where, token))
+        self._known.learn(kind, label, value)
+        return token
+
+    def field_kind(self, name: str, value: str = "x") -> str | None:
+        """The kind a field of this name holding this value is scrubbed as, if any."""
+        normed = norm(name)
+        if normed in self._keep:
             return None
-        if norm in self._fields:
-            return self._fields[norm]
-        for kind, pattern in _FIELD_KINDS:
-            if pattern.fullmatch(norm):
-                return kind
-        return None
+        if normed in self._fields:
+            return self._fields[normed]
+        inner = _inner(name)
+        if inner and (inner in self._keep or WORDS_NOT_TEXT.fullmatch(inner)):
+            return None  # `checkout[shipping_address][country]` is a country, not an address
+        kind = field_kind(normed, value)
+        if kind is None and inner:
+            kind = self._fields.get(inner) or field_kind(inner, value)
+        return kind
+
+    # --- the session -----------------------------------------------------------------------
+
+    def learn(self, entries: Iterable[Entry]) -> None:
+        """Learn a session's secrets (cookies, credentials, secret fields) before scrubbing it,
+        so that one reappearing before the request that names it is scrubbed too."""
+        for entry in entries:
+            self._enter(entry.file)
+            self._learn_entry(entry)
+            for name, value in parse_qsl(urlsplit(entry.url).query, keep_blank_values=True):
+                self._learn_named(name, value)
+            for name, value in entry.post_params or ():
+                self._learn_named(name, value)
+
+    def _enter(self, file: str) -> None:
+        if file != self._file:  # a new session: the last one's secrets say nothing of it
+            self._known.clear()
+            self._file = file
+
+    def _learn_entry(self, entry: Entry) -> None:
+        """Cookies and credentials (a query's or a form's secrets are learned by `pairs`)."""
+        for side in (entry.request_cookies, entry.response_cookies):
+            for name, value in side:
+                if value and norm(name) not in self._keep:
+                    self._known.learn("cookie", f"cookie_{name}", value)
+        for name, value in (*entry.request_headers, *entry.response_headers):
+            lower = name.lower()
+            if not value or norm(name) in self._keep:
+                continue
+            if lower in ("cookie", "set-cookie"):
+                for cookie, cookie_value in _cookie_pairs(lower, value):
+                    if cookie_value and norm(cookie) not in self._keep:
+                        self._known.learn("cookie", f"cookie_{cookie}", cookie_value)
+            elif lower in _HEADER_KINDS:
+                self._learn_credential(name, value)
+
+    def _learn_credential(self, name: str, value: str) -> None:
+        self._known.learn("authorization", name, value)
+        scheme, space, credential = value.partition(" ")
+        if space and scheme.isalpha():  # `Bearer <token>`: the token may travel alone
+            self._known.learn("authorization", f"{name}_credential", credential)
+
+    def _learn_named(self, name: str, value: str) -> None:
+        kind = self.field_kind(name, value) if value else None
+        if kind is not None:
+            self._known.learn(kind, name, value)
+
+    def _context(self, items: Iterable[tuple[str, Any]], *, form: bool) -> _Context:
+        """What a form's or an object's fields say of each other: a payment form has a field
+        that is a card's by name and value (`cvc=123`, not `cc=USD`); an address has a field
+        named for one."""
+        payment = address = False
+        for name, value in items:
+            normed = norm(name)
+            if is_about(normed):
+                continue
+            if isinstance(value, str | int | float) and not isinstance(value, bool):
+                payment = payment or self.field_kind(name, str(value)) == "card"
+            address = address or ADDRESS_FIELD.fullmatch(normed) is not None
+        return _Context(payment=payment, address=address, form=form)
 
     # --- values ----------------------------------------------------------------------------
 
-    def text(self, value: str, where: str, found: list[Finding]) -> str:
-        """Patterns over free text: each match replaced, the rest left alone."""
-        for kind, pattern, check in self._patterns:
-
-            def swap(match: re.Match[str], kind: str = kind, check: Any = check) -> str:
-                if check is not None and not check(match.group()):
-                    return match.group()
-                token = self.placeholder(kind, match.group())
-                found.append(Finding(kind, where, token))
-                return token
-
-            value = pattern.sub(swap, value)
+    def text(self, value: str, where: str, found: list[Finding], *, payment: bool = False) -> str:
+        """Known secrets and patterns over free text: each match replaced, the rest left alone.
+        `payment`: the text sits in a payment form, where a bare Luhn-valid number is a card."""
+        value, used = self._known.replace(value, self.placeholder)
+        found.extend(Finding("reappearing", where, token) for token in used)
+        for kind, pattern, check in self._custom:
+            if pattern.search(value):
+                value = pattern.sub(self._swapper(kind, check, where, found), value)
+        if not MAYBE_SECRET.search(value):  # most values: no digit, no `@`, no JWT, no scheme
+            return value
+        for kind, pattern, check in PATTERNS:
+            if pattern.search(value):
+                value = pattern.sub(self._swapper(kind, check, where, found), value)
+        if STREET_ADDRESS.search(value):
+            value = STREET_ADDRESS.sub(self._swapper("address", None, where, found), value)
+        if payment and BARE_DIGITS.search(value):
+            value = BARE_DIGITS.sub(self._swapper("card", bare_card, where, found), value)
         return value
 
-    def named(self, name: str, value: str, where: str, found: list[Finding]) -> str:
-        """A value with a name (header, cookie, parameter, field): by name, else by pattern."""
-        if not value or PLACEHOLDER.fullmatch(value) or _norm(name) in self._keep:
+    def _swapper(self, kind: str, check: Any, where: str, found: list[Finding]) -> Any:
+        def swap(match: re.Match[str]) -> str:
+            if check is not None and not check(match.group()):
+                return match.group()
+            return self._secret(kind, kind, match.group(), where, found)
+
+        return swap
+
+    def named(
+        self,
+        name: str,
+        value: str,
+        where: str,
+        found: list[Finding],
+        context: _Context = _PLAIN,
+    ) -> str:
+        """A value with a name (header, cookie, parameter, field): by its name and what it is,
+        else by pattern; `context` says what its neighbours are."""
+        if not value or PLACEHOLDER.fullmatch(value):
             return value
-        kind = self.field_kind(name)
+        normed = norm(name)
+        if normed in self._keep:
+            return value
+        known = self._known.get(value)
+        if known is not None:  # a secret met elsewhere keeps the placeholder it got there
+            return self._secret(*known, where, found)
+        kind = self.field_kind(name, value)
         if kind is not None:
-            token = self.placeholder(name, value)
-            found.append(Finding(kind, where, token))
-            return token
-        return self.text(value, where, found)
+            return self._secret(kind, name, value, where, found)
+        if not WORDS_NOT_TEXT.fullmatch(normed) and not WORDS_NOT_TEXT.fullmatch(_inner(name)):
+            if context.address and PLACE_NAME.fullmatch(value):
+                return self._secret("address", name, value, where, found)
+            if context.form and is_free_text(value):
+                return self._secret("text", name, value, where, found)
+        payment = context.payment and not NOT_CARD_FIELD.fullmatch(normed)
+        return self.text(value, where, found, payment=payment)
 
     def url(self, url: str, where: str, found: list[Finding]) -> str:
         parts = urlsplit(url)
-        path = "/".join(
-            self.text(seg, f"{where}.path", found) if seg else seg for seg in parts.path.split("/")
-        )
+        path = "/".join(self._path(parts.path.split("/"), f"{where}.path", found))
         query = self.query(parts.query, f"{where}.query", found)
         return urlunsplit((parts.scheme, parts.netloc, path, query, ""))  # fragments dropped
 
-    def query(self, query: str, where: str, found: list[Finding]) -> str:
+    def _path(self, segments: list[str], where: str, found: list[Finding]) -> list[str]:
+        """Path segments: a one-time token after a word like `reset` (by position), then known
+        secrets and patterns; bare numbers here are ids, never cards."""
+        scrubbed, after_word = [], False
+        for segment in segments:
+            if after_word and OPAQUE_SEGMENT.fullmatch(segment):
+                scrubbed.append(self._secret("token", "path_token", segment, where, found))
+            elif segment:
+                after_word = after_word or SECRET_PATH_WORD.fullmatch(segment) is not None
+                scrubbed.append(self.text(segment, where, found))
+            else:
+                scrubbed.append(segment)
+        return scrubbed
+
+    def query(self, query: str, where: str, found: list[Finding], *, form: bool = False) -> str:
         if not query:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
-        scrubbed = [(k, self.named(k, v, f"{where}.{k}", found)) for k, v in pairs]
-        return urlencode(scrubbed, safe="${}", quote_via=quote)
+        return urlencode(self.pairs(pairs, where, found, form=form), safe="${}", quote_via=quote)
+
+    def pairs(
+        self, pairs: Iterable[tuple[str, str]], where: str, found: list[Finding], *, form: bool
+    ) -> list[tuple[str, str]]:
+        """Named values side by side (a query string, a form): each scrubbed in their context."""
+        pairs = list(pairs)
+        context = self._context(pairs, form=form)
+        for name, value in pairs:  # so a secret named later in the form is known earlier too
+            self._learn_named(name, value)
+        return [(k, self.named(k, v, f"{where}.{k}", found, context)) for k, v in pairs]
 
     def json_value(self, value: Any, where: str, found: list[Finding], key: str = "") -> Any:
+        """A parsed JSON body (nested at most `bounded_json.MAX_DEPTH` deep: `body` checks)."""
+        return self._json(value, where, found, key, _PLAIN)
+
+    def _json(self, value: Any, where: str, found: list[Finding], key: str, ctx: _Context) -> Any:
         if isinstance(value, dict):
-            return {k: self.json_value(v, f"{where}.{k}", found, k) for k, v in value.items()}
+            inner = self._context(value.items(), form=False)
+            return {k: self._json(v, f"{where}.{k}", found, k, inner) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.json_value(v, f"{where}[]", found, key) for v in value]
+            return [self._json(v, f"{where}[]", found, key, ctx) for v in value]
         if isinstance(value, str):
-            return self.named(key, value, where, found) if key else self.text(value, where, found)
+            if key:
+                return self.named(key, value, where, found, ctx)
+            return self.text(value, where, found, payment=ctx.payment)
         if isinstance(value, int | float) and not isinstance(value, bool) and key:
-            kind = self.field_kind(key)
-            if kind is not None and _norm(key) not in self._keep:  # a card or pin sent as number
-                token = self.placeholder(key, str(value))
-                found.append(Finding(kind, where, token))
-                return token
+            text = str(value)
+            kind = self.field_kind(key, text)
+            if (
+                kind is None
+                and ctx.payment
+                and bare_card(text)
+                and not NOT_CARD_FIELD.fullmatch(norm(key))
+            ):
+                kind = "card"
+            if kind is not None:  # a card or a pin sent as a number
+                return self._secret(kind, key, text, where, found)
         return value
 
     def cookie_header(self, value: str, where: str, found: list[Finding]) -> str:
         parts = []
         for part in value.split(";"):
             name, sep, cookie = part.strip().partition("=")
-            if sep and _norm(name) not in self._keep and cookie:
-                token = self.placeholder(f"cookie_{name}", cookie)
-                found.append(Finding("cookie", f"{where}.{name}", token))
-                cookie = token
+            if (
+                sep
+                and norm(name) not in self._keep
+                and cookie
+                and not PLACEHOLDER.fullmatch(cookie)
+            ):
+                cookie = self._secret("cookie", f"cookie_{name}", cookie, f"{where}.{name}", found)
             parts.append(f"{name}{sep}{cookie}")
         return "; ".join(parts)
 
@@ -240,16 +371,15 @@ class Scrubber:
         lower = name.lower()
         where = f"{side}.header.{lower}"
         kind = _HEADER_KINDS.get(lower)
-        if _norm(name) in self._keep or not value:
+        if norm(name) in self._keep or not value:
             return value
         if lower == "cookie":
             return self.cookie_header(value, where, found)
         if lower == "set-cookie":
             return "\n".join(self.set_cookie(v, where, found) for v in value.split("\n"))
         if kind is not None:
-            token = self.placeholder(name, value)
-            found.append(Finding(kind, where, token))
-            return token
+            self._learn_credential(name, value)
+            return self._secret(kind, name, value, where, found)
         if lower in _URL_HEADERS:
             return self.url(value, where, found)
         if lower in _SAFE_HEADERS:
@@ -260,11 +390,9 @@ class Scrubber:
         return tuple((name, self.header(name, value, side, found)) for name, value in headers)
 
     def cookie(self, name: str, value: str, side: str, found: list[Finding]) -> str:
-        if not value or _norm(name) in self._keep or PLACEHOLDER.fullmatch(value):
+        if not value or norm(name) in self._keep or PLACEHOLDER.fullmatch(value):
             return value
-        token = self.placeholder(f"cookie_{name}", value)
-        found.append(Finding("cookie", f"{side}.cookie.{name}", token))
-        return token
+        return self._secret("cookie", f"cookie_{name}", value, f"{side}.cookie.{name}", found)
 
     def cookies(self, cookies: Pairs, side: str, found: list[Finding]) -> Pairs:
         return tuple((name, self.cookie(name, value, side, found)) for name, value in cookies)
@@ -272,27 +400,30 @@ class Scrubber:
     def body(self, mime: str | None, text: str, found: list[Finding]) -> str:
         mime = (mime or "").lower()
         if "x-www-form-urlencoded" in mime:
-            return self.query(text, "request.form", found)
+            return self.query(text, "request.form", found, form=True)
         stripped = text.lstrip()
         if "json" in mime or stripped.startswith(("{", "[")):
             try:
-                data = json.loads(text)
+                data = bounded_json.loads(text)
             except ValueError:
                 pass
             else:
+                if data is bounded_json.TOO_DEEP:
+                    # Too deep to walk safely: the whole body is one value the test must be given.
+                    return self._secret("too_deep", "deep_json_body", text, "request.json", found)
                 scrubbed = self.json_value(data, "request.json", found)
                 return json.dumps(scrubbed, ensure_ascii=False, separators=(",", ":"))
-        return self.text(text, "request.body", found)
+        return self.text(text, "request.body", found, payment=_CARD_WORDS.search(text) is not None)
 
     # --- entries ---------------------------------------------------------------------------
 
     def scrub(self, entry: Entry) -> tuple[Entry, list[Finding]]:
+        self._enter(entry.file)
+        self._learn_entry(entry)
         found: list[Finding] = []
         params = None
         if entry.post_params is not None:
-            params = tuple(
-                (k, self.named(k, v, f"request.form.{k}", found)) for k, v in entry.post_params
-            )
+            params = tuple(self.pairs(entry.post_params, "request.form", found, form=True))
         text = entry.post_text
         if text:
             text = self.body(entry.post_mime, text, found)

@@ -220,7 +220,12 @@ def read_sessions(
         finally:
             if on_file is not None:
                 on_file(path)
-        party = override or detect_first_party(kept)
+        # A file whose every entry was noise (a lone beacon, a WebSocket) still names its site.
+        party = (
+            override
+            or detect_first_party(kept)
+            or detect_first_party(read_entries(path, large_file_bytes=large_file_bytes))
+        )
         raw = [e for e in kept if is_first_party(e.host, party)]
         file_drops["third-party"] += len(kept) - len(raw)
         kept = []
@@ -228,6 +233,7 @@ def read_sessions(
         links = find_links(raw)
         ours = []
         scrubbed: Counter[tuple[str, str]] = Counter()
+        scrubber.learn(raw)  # a secret the session names late is scrubbed where it came first
         for entry in raw:
             clean, found = scrubber.scrub(entry)
             scrubbed.update((f.kind, f.where) for f in found)

@@ -287,3 +287,41 @@ def test_timing_distribution_uses_nearest_rank():
     t = timing([10, 20, 30, 40, None, 50, 60, 70, 80, 90, 100])
     assert (t.count, t.min_ms, t.p50_ms, t.p90_ms, t.max_ms, t.mean_ms) == (10, 10, 50, 90, 100, 55)
     assert timing([None]).count == 0
+
+
+# --- the commands' rules -----------------------------------------------------------------------
+
+
+def test_scrub_field_scrubs_a_field_by_name_in_both_commands(tmp_path):
+    # The cart's `quantity` is an ordinary field: only --scrub-field makes it a variable.
+    write(tmp_path / "visit.har", chrome(visit(), START))
+    out = tmp_path / "map.json"
+    plain = CliRunner().invoke(main, ["journeys", str(tmp_path / "visit.har"), "-o", str(out)])
+    assert plain.exit_code == 0, plain.output
+    assert '"quantity": 1' in out.read_text("utf-8")
+    scrubbed = CliRunner().invoke(
+        main,
+        ["journeys", str(tmp_path / "visit.har"), "--scrub-field", "quantity", "-o", str(out)],
+    )
+    assert scrubbed.exit_code == 0, scrubbed.output
+    assert '"quantity": "${CXE_SECRET_' in out.read_text("utf-8")
+    suite = tmp_path / "suite"
+    seeded = CliRunner().invoke(
+        main, ["seed", str(tmp_path / "visit.har"), "--scrub-field", "quantity", "-o", str(suite)]
+    )
+    assert seeded.exit_code == 0, seeded.output
+    assert "'quantity': 1" not in "".join(p.read_text() for p in suite.glob("*.py"))
+
+
+def test_no_journey_left_exits_4_in_both_commands(tmp_path):
+    # Every entry of this recording is noise: an image and an analytics beacon.
+    noise = [r for r in visit() if r.kind in ("image", "ping")]
+    write(tmp_path / "noise.har", chrome(noise, START))
+    for command in (["journeys"], ["seed", "-o", str(tmp_path / "suite")]):
+        result = CliRunner().invoke(main, [*command, str(tmp_path / "noise.har")])
+        assert result.exit_code == 4, (command, result.output)
+        assert "no journey found in 1 file(s)" in result.output
+    partial = CliRunner().invoke(
+        main, ["journeys", "--partial", str(tmp_path / "noise.har"), "-o", str(tmp_path / "p.json")]
+    )
+    assert partial.exit_code == 0, partial.output  # a shard may hold no journey
