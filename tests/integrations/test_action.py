@@ -194,15 +194,55 @@ def test_every_expression_is_one_the_runner_can_evaluate() -> None:
         assert re.fullmatch(r"\$\{\{ steps\.gate\.outputs\.[\w-]+ \}\}", spec["value"])
 
 
-def test_install_step_installs_this_checkout_and_the_extra_packages() -> None:
-    """What the skipped step would do: pip install from the action's own checkout."""
+@pytest.mark.parametrize(
+    ("ref", "version"),
+    [("v1.2.0", "1.2.0"), ("2.0", "2.0"), ("main", None), ("4f1c2d9e" * 5, None)],
+)
+def test_install_step_installs_this_checkout_pinned_and_versioned_by_its_tag(
+    tmp_path: Path, ref: str, version: str | None
+) -> None:
+    """What the skipped step would do, run with a `python` that records how it was called: pip
+    install from the action's own checkout with every dependency pinned by constraints.txt, the
+    extra packages as separate requirements, and a tag ref as the version."""
     install = next(s for s in load_action()["runs"]["steps"] if s.get("id") == "install")
     assert install["env"]["ACTION_PATH"] == "${{ github.action_path }}"
-    assert (
-        'pip install --disable-pip-version-check "$ACTION_PATH" $EXTRA_PACKAGES' in install["run"]
+    assert install["env"]["ACTION_REF"] == "${{ github.action_ref }}"
+    fake = tmp_path / "bin" / "python"
+    fake.parent.mkdir()
+    fake.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "version=${SETUPTOOLS_SCM_PRETEND_VERSION-unset}" "$@"\n'
     )
-    setup = next(s for s in load_action()["runs"]["steps"] if s.get("id") == "python")
-    assert setup["uses"].startswith("actions/setup-python@")
+    fake.chmod(0o755)
+    env = {
+        "PATH": f"{fake.parent}:{os.environ['PATH']}",
+        "ACTION_PATH": "/actions/cxe-gate",
+        "ACTION_REF": ref,
+        "EXTRA_PACKAGES": "sqlalchemy psycopg[binary]",
+    }
+    ran = subprocess.run(
+        ["bash", "-e", "-c", install["run"]], env=env, capture_output=True, text=True, check=True
+    )
+    assert ran.stdout.splitlines() == [
+        f"version={version or 'unset'}",
+        "-m", "pip", "install", "--disable-pip-version-check",
+        "-c", "/actions/cxe-gate/constraints.txt",
+        "/actions/cxe-gate", "sqlalchemy", "psycopg[binary]",
+    ]  # fmt: skip
+
+
+def test_every_third_party_action_is_pinned_by_commit() -> None:
+    """A tag can be moved; a commit cannot. Ours (your-org/cxe-gate) is the user's to pin."""
+    files = [ROOT / "action.yml", *sorted((ROOT / "examples" / "workflows").glob("*.yml"))]
+    found = 0
+    for path in files:
+        for line in path.read_text().splitlines():
+            used = re.search(r"uses:\s*([\w.-]+/[\w.-]+)@(\S+)", line)
+            if used is None or used[1].endswith("/cxe-gate"):
+                continue
+            found += 1
+            assert re.fullmatch(r"[0-9a-f]{40}", used[2]), f"{path.name}: {line.strip()}"
+            assert re.search(r"#\s*v\d+(\.\d+)*$", line), f"{path.name}: say which tag: {line}"
+    assert found >= 10
 
 
 # --- a runner -----------------------------------------------------------------------------------
@@ -647,7 +687,7 @@ def test_seed_writes_a_suite_before_the_gate(tmp_path: Path) -> None:
     suite = tmp_path / "workspace" / "gate" / "tests" / "seeded"
     tests = (suite / "test_journeys.py").read_text("utf-8")
     compile(tests, "test_journeys.py", "exec")
-    assert "def test_j1_" in tests
+    assert "def test_home_products_checkout_post_checkout_orders(" in tests
     assert "SEEDED_MODE = 'api'" in (suite / "conftest.py").read_text("utf-8")
 
 

@@ -73,3 +73,30 @@ def test_every_package_data_pattern_matches_a_file():
     for package, patterns in setuptools["package-data"].items():
         for pattern in patterns:
             assert list((ROOT / package).glob(pattern)), f"{package}: {pattern} matches no file"
+
+
+def test_the_action_s_constraints_pin_every_runtime_dependency_within_pyproject():
+    """constraints.txt (scripts/update_constraints.py) must not fall behind pyproject.toml: every
+    dependency of the core and of the `all` extra pinned exactly, each pin allowed by its range."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not an exact pin: {line}"
+            pins[_distribution(name)] = Version(version)
+    assert "cxe-gate" not in pins
+    extras = project["optional-dependencies"]
+    wanted = list(project["dependencies"])
+    for extra in re.findall(r"[\w-]+", extras["all"][0].split("[", 1)[1]):
+        wanted += [r for r in extras[extra] if not r.startswith("cxe-gate")]
+    for text in wanted:
+        requirement = Requirement(text.split("#")[0])
+        name = _distribution(requirement.name)
+        assert name in pins, f"{name} is not in constraints.txt: run scripts/update_constraints.py"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"constraints.txt pins {name}=={pins[name]}, outside {requirement}"
+        )
