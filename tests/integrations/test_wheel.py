@@ -1,10 +1,12 @@
 """The package as a user gets it: `python -m build` makes an sdist and, from it, a wheel; the wheel
-installs in a fresh virtual environment (not editable, its dependencies from the package index) and
-runs the example gate from there. What a missing package, data file or dependency would break."""
+installs in a fresh virtual environment as the Dockerfile installs it (not editable, its extras,
+its dependencies from the package index pinned by constraints.txt) and runs the example gate from
+there. What a missing package, data file or dependency, or a pin that cannot resolve, would break."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -34,12 +36,18 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def venv(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("venv") / "v"
     subprocess.run([sys.executable, "-m", "venv", str(home)], check=True)
+    # Installed as the Dockerfile installs it: with its extras, pinned by constraints.txt (so the
+    # pins are checked to resolve together too).
+    extras = re.search(r'\$\{wheel\}(\[[\w,]+\])"', (ROOT / "Dockerfile").read_text())[1]
     subprocess.run(
-        [str(home / "bin" / "python"), "-m", "pip", "install", "-q", str(built["wheel"])],
+        [
+            str(home / "bin" / "python"), "-m", "pip", "install", "-q",
+            "-c", str(ROOT / "constraints.txt"), f"{built['wheel']}{extras}",
+        ],
         check=True,
         capture_output=True,
         text=True,
-    )
+    )  # fmt: skip
     return home
 
 
