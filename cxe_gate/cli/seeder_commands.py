@@ -287,6 +287,13 @@ def journeys(
     show_default=True,
     help="A step's time budget: its recorded p90 times this (and at least p90 + 1 s).",
 )
+@click.option(
+    "--think-time",
+    type=click.Choice(["none", "recorded"]),
+    default="none",
+    show_default=True,
+    help="recorded: pause between steps as the customers did (at most 10 s a step).",
+)
 @_har_options
 def seed(
     inputs: tuple[str, ...],
@@ -294,6 +301,7 @@ def seed(
     mode: str,
     top: int | None,
     budget_factor: float,
+    think_time: str,
     first_party: tuple[str, ...],
     keep: tuple[str, ...],
     scrub_pattern: tuple[str, ...],
@@ -303,14 +311,16 @@ def seed(
     maps of shards (merged first).
 
     Run it with: pytest OUTPUT --base-url https://staging.example.com (add -n auto to run the
-    tests in parallel, or --shard I/N to run one of N parts). Exit codes: 0 written, 2 usage
-    error, 4 an input could not be read (nothing written if no journey is left).
+    tests in parallel, or --shard I/N to run one of N parts). Re-seeding into the same directory
+    keeps every test a person edited and writes the seeded versions to reseed.diff. Exit codes:
+    0 written, 2 usage error, 4 an input could not be read or no journey is left (then nothing is
+    written).
     """
     from ..errors import HarError
     from ..har.journey_map import load_journey_map
     from ..har.merge import finish
     from ..seed.codegen import SeedOptions, generate
-    from ..seed.write import write_suite
+    from ..seed.write import reseed
 
     partials = _partial_maps(inputs)
     maps = [i for i in inputs if i.lower().endswith(".json") and i not in partials]
@@ -333,9 +343,10 @@ def seed(
     _echo_failures(journey_map)
     if not journey_map.journeys:
         sys.exit(_exit_code(journey_map))  # nothing to seed
-    files = generate(journey_map, SeedOptions(mode=mode, top=top, budget_factor=budget_factor))
+    options = SeedOptions(mode=mode, top=top, budget_factor=budget_factor, think_time=think_time)
+    files = generate(journey_map, options)
     try:
-        written = write_suite(output, files)
+        result = reseed(output, files)
     except OSError as exc:
         click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
         sys.exit(ExitCode.ERROR)
@@ -343,7 +354,19 @@ def seed(
     click.echo(
         f"{count} journey test(s) in {mode} mode from {journey_map.summary.sessions} session(s)"
     )
-    for path in written:
+    for path in result.written:
         click.echo(f"wrote {path}")
+    for note in result.notes:
+        click.secho(f"note: {note}", fg="yellow", err=True)
+    for kept in result.kept:
+        click.secho(f"kept {output / kept.file}::{kept.part}: {kept.reason}", fg="yellow")
+    if result.diff_file is not None:
+        click.echo(result.diff, nl=False)
+        click.secho(
+            f"the seeded versions of edited parts are in {result.diff_file} "
+            f"(apply what you want: cd {output} && patch -p1 < {result.diff_file.name})",
+            fg="yellow",
+        )
+    click.echo(f"variables: {output / '.env.example'}")
     click.echo(f"run: pytest {output} --base-url URL")
     sys.exit(ExitCode.ERROR if journey_map.failures else ExitCode.OK)

@@ -14,7 +14,8 @@ from ..errors import HarError
 from .model import Source, Target
 from .timing import Timing
 
-# 1.1 added path, via, response, links (all optional for 1.0 readers).
+# 1.1 added path, via, response, links (all optional for 1.0 readers); later, still optional:
+# headers, and form fields sent several times (a multi-select, a checkbox group) as lists.
 SCHEMA_VERSION: Literal["1.1"] = "1.1"
 
 
@@ -45,7 +46,8 @@ class Response(_Model):
 
 class Request(_Model):
     """A call as the seeder replays it: method, host, templated route, an example path, and the
-    body's fields with secrets already replaced by placeholders."""
+    body's fields with secrets already replaced by placeholders. A redirect chain is one page per
+    hop: the request that answered 3xx, then each page reached `via` "redirect"."""
 
     method: str
     host: str
@@ -55,7 +57,8 @@ class Request(_Model):
     status: int
     body: Body
     content_type: str | None = None
-    fields: dict[str, Any] | None = None
+    fields: dict[str, Any] | None = None  # a field sent several times: a list of its values
+    headers: dict[str, str] = {}  # recorded auth headers (Authorization, x-api-key): placeholders
     links: list[Link] = []
     response: Response | None = None
     time: Timing

@@ -137,6 +137,7 @@ class _Replay:
             body=first.body,
             content_type=first.content_type,
             fields=renamed(first.fields, self.names),
+            headers=renamed(first.headers, self.names),
             links=first.links,
             response=Response(mime=first.mime, shape=merge_shapes(self.shapes(occurrences, k)))
             if first.mime

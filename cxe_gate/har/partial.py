@@ -80,6 +80,7 @@ class FirstRequest(_Model):
     body: Body
     content_type: str | None = None
     fields: dict[str, Any] | None = None
+    headers: dict[str, str] = {}  # auth headers, scrubbed
     links: list[Link] = []
     mime: str  # the response's; "" when it had none
 

@@ -35,18 +35,48 @@ from .partial import (
 )
 from .placeholders import Digests, DigestScrubber
 from .routes import template_url
-from .scrub import ScrubRules
+from .scrub import PLACEHOLDER, ScrubRules
 
 SHAPES_PER_ROUTE = 50  # JSON answers per route a shape is inferred from
 
 
+# Request headers a client adds itself that apps authenticate with: replayed from their variables.
+AUTH_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "x-goog-api-key", "api-key",
+     "x-auth-token", "x-access-token"}
+)  # fmt: skip
+
+
+def _fields(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Form fields by name; one sent several times (a multi-select, checkboxes) as a list."""
+    fields: dict[str, Any] = {}
+    for name, value in pairs:
+        if name not in fields:
+            fields[name] = value
+        elif isinstance(fields[name], list):
+            fields[name].append(value)
+        else:
+            fields[name] = [fields[name], value]
+    return fields
+
+
+def _auth_headers(entry: Entry) -> dict[str, str]:
+    """The auth headers the request sent, scrubbed: only ever as placeholders (a value the scrub
+    left alone is not replayed, so no secret reaches a generated file)."""
+    return {
+        name: value
+        for name, value in entry.request_headers
+        if name.lower() in AUTH_HEADERS and PLACEHOLDER.search(value)
+    }
+
+
 def _body(entry: Entry) -> tuple[Body, dict[str, Any] | None]:
     if entry.post_params:
-        return "form", dict(entry.post_params)
+        return "form", _fields(entry.post_params)
     if not entry.post_text:
         return "none", None
     if "x-www-form-urlencoded" in (entry.post_mime or ""):
-        return "form", dict(parse_qsl(entry.post_text, keep_blank_values=True))
+        return "form", _fields(parse_qsl(entry.post_text, keep_blank_values=True))
     try:
         data = json.loads(entry.post_text)
     except ValueError:
@@ -105,6 +135,7 @@ def _first_request(call: RecordedCall, links: list[Link], via: Via = "navigation
         body=body,
         content_type=call.entry.post_mime,
         fields=fields,
+        headers=_auth_headers(call.entry),
         links=links,
         mime=call.entry.mime,
     )

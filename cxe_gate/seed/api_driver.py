@@ -1,28 +1,53 @@
 """Driving a seeded journey through Playwright's APIRequestContext alone, without a browser: a fast
-smoke run that sends each page and call as recorded, redirects not followed, and still checks that
-a page's form has the fields customers filled in."""
+smoke run that sends each page and call as recorded, with the Referer and Origin a browser would
+send, follows redirect chains hop by hop, and still checks that a page's form has the fields
+customers filled in."""
 
 from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from ..har.html import read_tags
 from .answer import Answer
-from .driver import Outgoing, missing_field, route_pattern
+from .driver import ORIGIN, REFERER, Outgoing, missing_field, origin_of, route_pattern, target_of
+from .forms import recorded_values
 
 if TYPE_CHECKING:
     from playwright.sync_api import APIRequestContext
 
+FORM_TYPE = "application/x-www-form-urlencoded"
 
-def fetch(context: APIRequestContext, base_url: str, request: Outgoing) -> Answer:
-    """One request sent as recorded (a form, or a JSON body), its redirect not followed."""
-    options: dict[str, Any] = {"method": request.method, "max_redirects": 0}
-    if request.headers:
-        options["headers"] = {k: str(v) for k, v in request.headers.items()}
+
+def _headers(request: Outgoing, base_url: str, referer: str | None) -> dict[str, str]:
+    """The recorded headers, after the ones a browser adds by itself (which they override)."""
+    headers: dict[str, str] = {}
+    if referer and urlsplit(referer).scheme in ("http", "https"):
+        headers[REFERER] = referer
+    if request.method not in ("GET", "HEAD"):
+        headers[ORIGIN] = origin_of(base_url)
     if request.form is not None:
-        options["form"] = {k: str(v) for k, v in request.form.items()}
+        headers["Content-Type"] = FORM_TYPE
+    lower = {k.lower() for k in (request.headers or {})}
+    headers = {k: v for k, v in headers.items() if k.lower() not in lower}
+    return {**headers, **{k: str(v) for k, v in (request.headers or {}).items()}}
+
+
+def fetch(
+    context: APIRequestContext, base_url: str, request: Outgoing, *, referer: str | None = None
+) -> Answer:
+    """One request sent as recorded (a form, or a JSON body) from the page at `referer`, its
+    redirect not followed."""
+    options: dict[str, Any] = {
+        "method": request.method,
+        "max_redirects": 0,
+        "headers": _headers(request, base_url, referer),
+    }
+    if request.form is not None:
+        # A field sent several times (a multi-select) is sent several times again.
+        pairs = [(k, v) for k, value in request.form.items() for v in recorded_values(value)]
+        options["data"] = urlencode(pairs)
     elif request.json is not None:
         options["data"] = request.json
     started = time.perf_counter()
@@ -42,15 +67,28 @@ class ApiDriver:
         self.problems: list[str] = []
         self.context = context
         self.base_url = base_url.rstrip("/")
+        self._page_url: str | None = None  # the page the customer is on: the next Referer
+        self._referer: str | None = None  # the Referer of the redirect chain under way
 
-    def open(self, target: str) -> Answer:
-        return self.send(Outgoing("GET", target))
+    def _page(self, request: Outgoing, *, hop: bool = False) -> Answer:
+        """A page: sent from the current page, which it becomes unless it redirects (a chain
+        keeps the Referer it started with, as browsers do)."""
+        if not hop:
+            self._referer = self._page_url
+        answer = fetch(self.context, self.base_url, request, referer=self._referer)
+        if not 300 <= answer.status < 400:
+            self._page_url = answer.url
+        return answer
+
+    def open(self, target: str, headers: dict[str, str] | None = None) -> Answer:
+        return self._page(Outgoing("GET", target, headers=headers))
 
     def follow(self, last: Answer | None) -> Answer | None:
         location = last.header("location") if last is not None else None
-        if location is None:
+        if last is None or location is None:
             return None
-        return self.open(urlsplit(urljoin(self.base_url + "/", location)).path)
+        target = target_of(self.base_url, location, against=last.url)
+        return self._page(Outgoing("GET", target), hop=True)
 
     def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
         method, form = request.method, request.form
@@ -68,13 +106,13 @@ class ApiDriver:
                     if missing:
                         return None
                     break
-        return self.send(request)
+        return self._page(request)
 
     def observed(self, method: str, route: str) -> Answer | None:
         return None  # no page makes calls of its own
 
     def send(self, request: Outgoing) -> Answer:
-        return fetch(self.context, self.base_url, request)
+        return fetch(self.context, self.base_url, request, referer=self._page_url)
 
     def settle(self) -> None:
         pass

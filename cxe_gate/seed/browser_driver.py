@@ -1,17 +1,18 @@
-"""Driving a seeded journey through a real browser page (Playwright): navigations, forms filled in
-and submitted, the page's own API calls awaited and read, and what else went wrong in the page:
-uncaught errors, failed or 5xx first-party requests."""
+"""Driving a seeded journey through a real browser page (Playwright): navigations and the redirect
+chains they go through, forms filled in and submitted, the page's own API calls awaited and read,
+and what else went wrong in the page: uncaught errors, failed or 5xx first-party requests."""
 
 from __future__ import annotations
 
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from .answer import Answer
 from .api_driver import fetch
-from .driver import Outgoing, missing_field, route_pattern
+from .driver import Outgoing, route_pattern, target_of
+from .forms import fill_form
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page, Request, Response
@@ -25,12 +26,25 @@ _FIND_FORM = """([pattern, method]) => {
     (form.getAttribute("method") || "get").toLowerCase() === method &&
     re.test(new URL(form.action, location.href).pathname));
 }"""
+_SUBMIT = "(form, submitter) => form.requestSubmit(submitter || undefined)"
 
 
 def _ms(request: Request | None) -> float | None:
     timing = request.timing if request is not None else None
     end = timing.get("responseEnd", -1) if timing else -1
     return end if end is not None and end >= 0 else None
+
+
+def _chain(response: Response) -> list[Answer]:
+    """The answers of every hop the browser went through to `response`, first hop first."""
+    hops = [_answer(response)]
+    request = response.request.redirected_from
+    while request is not None:
+        redirect = request.response()
+        if redirect is not None:
+            hops.append(_answer(redirect, request))
+        request = request.redirected_from
+    return hops[::-1]
 
 
 def _answer(response: Response, request: Request | None = None) -> Answer:
@@ -58,8 +72,8 @@ class BrowserDriver:
         self.base_url = base_url.rstrip("/")
         self._host = urlsplit(self.base_url).netloc
         self._seen = _Seen()
-        self._landed: Answer | None = None
-        self._location: str | None = None
+        self._hops: list[Answer] = []  # the redirect chain's answers not yet followed
+        self._location: str | None = None  # a redirect answered to a request sent directly
         self._since = 0  # responses before this index belong to earlier steps
         page.set_default_timeout(NAVIGATION_TIMEOUT_MS)
         page.on("response", self._on_response)  # (Playwright refuses builtin methods)
@@ -77,26 +91,36 @@ class BrowserDriver:
     def _mark(self) -> int:
         return len(self._seen.responses)
 
-    def open(self, target: str) -> Answer | None:
+    def open(self, target: str, headers: dict[str, str] | None = None) -> Answer | None:
         self._since = self._mark()
+        self._hops, self._location = [], None
+        if headers:
+            # Recorded auth headers go with this page and every request after it, as they did.
+            self.page.set_extra_http_headers({k: str(v) for k, v in headers.items()})
         response = self.page.goto(self.base_url + target)
         if response is None:
             self.problems.append(f"GET {target}: the browser got no response")
             return None
-        return _answer(response)
+        return self._first_hop(response)
+
+    def _first_hop(self, response: Response) -> Answer:
+        first, *self._hops = _chain(response)
+        return first
 
     def follow(self, last: Answer | None) -> Answer | None:
-        # A submitted form's redirect the browser followed itself; one answered to a request
-        # sent from the page's context is opened now.
+        # The browser followed the chain itself: its hops are handed out one by one. A redirect
+        # answered to a request sent from the page's context is opened now.
         self._since = self._mark()
-        if self._landed is None and self._location is not None:
-            self._landed = self.open(urlsplit(urljoin(self.base_url, self._location)).path)
-        landed, self._landed, self._location = self._landed, None, None
-        return landed
+        if self._hops:
+            return self._hops.pop(0)
+        location, self._location = self._location, None
+        if location is None:
+            return None
+        return self.open(target_of(self.base_url, location, against=last.url if last else None))
 
     def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
         self._since = self._mark()
-        self._landed = self._location = None
+        self._hops, self._location = [], None
         page = self.page
         method, form = request.method, request.form
         index = -1
@@ -108,26 +132,13 @@ class BrowserDriver:
             self._location = answer.header("location")
             return answer
         found = page.locator("form").nth(index)
-        for name, value in form.items():
-            element = found.evaluate_handle("(form, name) => form.elements.namedItem(name)", name)
-            control = element.as_element()
-            if control is None:
-                self.problems.append(missing_field(method, route, name))
-                continue
-            kind = control.evaluate("e => (e.type || e.tagName).toLowerCase()")
-            if kind == "hidden":
-                continue  # the live page's value (a CSRF token) is the right one
-            if kind in ("checkbox", "radio"):
-                control.check() if value not in ("", "off", "false") else control.uncheck()
-            elif kind.startswith("select"):
-                control.select_option(str(value))
-            else:
-                control.fill(str(value))
-        if self.problems:
+        filled = fill_form(found, form, method, route)
+        self.problems.extend(filled.problems)
+        if filled.problems:
             return None
         try:
             with page.expect_navigation() as navigation:
-                found.evaluate("form => form.requestSubmit()")
+                found.evaluate(_SUBMIT, filled.submitter)
         except Exception as exc:  # Playwright's TimeoutError, said plainly
             self.problems.append(
                 f"{method} {route}: submitting the form loaded no page within "
@@ -135,14 +146,7 @@ class BrowserDriver:
             )
             return None
         response = navigation.value
-        if response is None:
-            return None
-        first = response.request.redirected_from
-        redirect = first.response() if first is not None else None
-        if redirect is not None:
-            self._landed = _answer(response)
-            return _answer(redirect, first)
-        return _answer(response)
+        return None if response is None else self._first_hop(response)
 
     def settle(self) -> None:
         # A page that polls forever never goes idle: read what came so far.
@@ -166,7 +170,7 @@ class BrowserDriver:
         return None
 
     def send(self, request: Outgoing) -> Answer:
-        return fetch(self.page.request, self.base_url, request)
+        return fetch(self.page.request, self.base_url, request, referer=self.page.url)
 
     def page_problems(self) -> list[str]:
         problems = [f"uncaught error in the page: {e}" for e in self._seen.errors]

@@ -1,5 +1,6 @@
-"""Journey map → the files of a pytest-playwright suite: `conftest.py` and `test_journeys.py`, one
-test per journey, ordered by weight.
+"""Journey map → the files of a pytest-playwright suite: `conftest.py`, `test_journeys.py` (one
+test per journey, heaviest first, named after its pages: names.py), `.env.example` and an
+`__init__.py` (a package, so two suites collect in one pytest run).
 
 HAR content is untrusted and ends up in code, so it only ever enters as a literal: every value goes
 through `repr()` (which escapes quotes, newlines, backslashes, unicode line separators and null
@@ -8,9 +9,11 @@ sanitized file names. The same journey map always gives byte-identical files."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -19,12 +22,16 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
+from . import variables as suite_variables
+from .conftest_source import conftest
+from .names import identifier, journey_test_names
 
 PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
 DEFAULT_BUDGET_FACTOR = 2.0
 # Fast steps get this much room at least: a CI runner under load is not production, and a fresh
 # browser context pays for its first connection (340 ms measured for a 10 ms page on a busy runner).
 BUDGET_SLACK_MS = 1000.0
+THINK_CAP_MS = 10_000  # a recorded pause longer than this was a customer away, not thinking
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class SeedOptions:
     mode: str = "browser"
     top: int | None = None
     budget_factor: float = DEFAULT_BUDGET_FACTOR
+    think_time: str = "none"  # recorded: pause between steps as the customers did (capped)
 
 
 # --- literals: the only way a recorded value becomes code ----------------------------------
@@ -99,9 +107,7 @@ def pretty(
 # --- names ---------------------------------------------------------------------------------
 
 
-def _identifier(text: str, fallback: str) -> str:
-    name = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-    return name or fallback
+_identifier = identifier
 
 
 def _unique(base: str, taken: Iterable[str]) -> str:
@@ -114,22 +120,12 @@ def _unique(base: str, taken: Iterable[str]) -> str:
     return name
 
 
-def journey_test_name(number: int, journey: MappedJourney) -> str:
-    words: list[str] = []
-    for step in journey.steps:
-        page = step.page
-        segments = [s for s in page.route.split("?")[0].split("/") if s and not s.startswith("{")]
-        word = _identifier("_".join(segments[-2:]), "home")
-        if page.method not in ("GET", "HEAD"):
-            word = f"{page.method.lower()}_{word}"
-        if not words or words[-1] != word:
-            words.append(word)
-    slug = "_".join(words)[:60].rstrip("_")
-    return f"test_j{number}_{slug}"
-
-
 def _file_name(session: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", PurePath(session).name)[:60]
+
+
+def _shape_base(route: str) -> str:
+    return "SHAPE_" + _identifier(route.split("?", 1)[0], "root").upper()
 
 
 # --- correlation: captures on producers, refs on consumers ----------------------------------
@@ -218,12 +214,33 @@ class _Module:
         self.shape_names: dict[str, str] = {}
         self.shape_sources: list[str] = []
         self.variables: set[str] = set()
+        self.read: dict[str, set[str]] = {}  # test → the environment variables it reads
+        self._planned: dict[str, str] = {}
+
+    def plan_shapes(self, journeys: Iterable[MappedJourney]) -> None:
+        """Names for every shape the journeys check, fixed before any test is written so that a
+        name depends on the shapes alone, never on the order of the journeys: a route's name, and
+        a hash of the shape when one route has several."""
+        bases: dict[str, str] = {}
+        for journey in journeys:
+            for step in journey.steps:
+                for request in (step.page, *step.calls):
+                    response = request.response
+                    if response is None or response.shape is None or "json" not in response.mime:
+                        continue
+                    key = json.dumps(response.shape, sort_keys=True)
+                    base = _shape_base(request.route)
+                    bases[key] = min(base, bases.get(key, base))
+        counts = Counter(bases.values())
+        for key, base in bases.items():
+            digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:6].upper()
+            self._planned[key] = base if counts[base] == 1 else f"{base}_{digest}"
 
     def shape_name(self, route: str, shape: dict[str, Any]) -> str:
         key = json.dumps(shape, sort_keys=True)
         if key not in self.shape_names:
-            base = "SHAPE_" + _identifier(route.split("?", 1)[0], "root").upper()
-            name = _unique(base, self.shape_names.values())
+            planned = self._planned.get(key)
+            name = planned or _unique(_shape_base(route), self.shape_names.values())
             self.shape_names[key] = name
             self.shape_sources.append(f"{name} = {pretty(shape, variables=self.variables)}")
         return self.shape_names[key]
@@ -235,7 +252,8 @@ def _arguments(
     path_links: dict[int, str] = {}
     query_links: dict[str, str] = {}
     fields: Any = json.loads(json.dumps(request.fields)) if request.fields is not None else None
-    headers: dict[str, Any] = {}
+    # Recorded auth headers (placeholders: their variables); a captured value wins over one.
+    headers: dict[str, Any] = dict(request.headers)
     for link in request.links:
         name = captures.name_for(link, _hint(link, request))
         if link.target == "path" and isinstance(link.at[0], int):
@@ -293,7 +311,18 @@ def _def_line(name: str) -> str:
     return f"def {name}(\n    journey: SeededJourney,\n) -> None:"
 
 
-def _test_source(number: int, journey: MappedJourney, module: _Module) -> str:
+def pause_ms(journey: MappedJourney) -> int:
+    """The pause before each step after the first, as the customers took it: the journey's p50
+    duration less its requests' p50 times, shared evenly between the steps (the map keeps no
+    per-step gap), to 100 ms, at most THINK_CAP_MS."""
+    if len(journey.steps) < 2 or journey.duration.p50_ms is None:
+        return 0
+    busy = sum(r.time.p50_ms or 0.0 for step in journey.steps for r in (step.page, *step.calls))
+    idle = max(0.0, journey.duration.p50_ms - busy) / (len(journey.steps) - 1)
+    return min(THINK_CAP_MS, round(idle / 100) * 100)
+
+
+def _test_source(name: str, journey: MappedJourney, module: _Module) -> str:
     captures = _Captures()
     # Names first (a producer must know its captures before it is written).
     for step in journey.steps:
@@ -307,10 +336,13 @@ def _test_source(number: int, journey: MappedJourney, module: _Module) -> str:
         f"# Weight {journey.weight}: taken in {journey.weight} of the recorded sessions "
         f"({journey.share:.0%}); recorded {recorded}.",
         f"# Sources: {files}{more}.",
-        _def_line(journey_test_name(number, journey)),
+        _def_line(name),
         f"    {journey.name!r}",
     ]
+    pause = pause_ms(journey) if module.options.think_time == "recorded" else 0
     for i, step in enumerate(journey.steps):
+        if i and pause:
+            lines.append(f"    journey.think({pause})")
         call_lines = []
         for k, call in enumerate(step.calls):
             produces = captures.by_producer.get((i, k), {})
@@ -331,21 +363,30 @@ def _test_source(number: int, journey: MappedJourney, module: _Module) -> str:
 # --- files ---------------------------------------------------------------------------------
 
 
-def _tests_module(journey_map: JourneyMap, module: _Module) -> str:
+def _tests_module(journey_map: JourneyMap, module: _Module, names: list[str]) -> str:
     options = module.options
     journeys = journey_map.journeys[: options.top] if options.top else journey_map.journeys
-    tests = [_test_source(i, j, module) for i, j in enumerate(journeys, 1)]
+    module.plan_shapes(journeys)
+    tests = []
+    everything: set[str] = set()
+    for name, journey in zip(names, journeys, strict=False):
+        module.variables = set()  # each test's own, for the variables table
+        tests.append(_test_source(name, journey, module))
+        module.read[name] = module.variables
+        everything |= module.variables
+    module.variables = everything
     summary = journey_map.summary
     header = [
         '"""Journeys real customers took, as regression tests: seeded by cxe-gate from '
         f"{summary.sessions} recorded sessions",
         f"({len(journeys)} of {len(journey_map.journeys)} journeys, heaviest first; "
-        f"budget factor {options.budget_factor:g}).",
+        f"budget factor {options.budget_factor:g}; think time {options.think_time}).",
         "",
         "Run: pytest THIS_DIRECTORY --base-url https://staging.example.com",
         "Each step checks the status class, the JSON shape, the time budget, and in the browser",
-        "no uncaught page errors and no failed requests. Edit freely; re-seeding rewrites this",
-        'file (the same input gives the same file)."""',
+        "no uncaught page errors and no failed requests. Edit freely: a re-seed rewrites only the",
+        "tests and constants nobody edited (seed-manifest.json says what was seeded) and writes",
+        'the seeded versions of edited ones to reseed.diff."""',
         "",
         "from cxe_gate.seed.runtime import Call, SeededJourney, capture, env, ref, text, url"
         "  # noqa: F401",
@@ -356,77 +397,7 @@ def _tests_module(journey_map: JourneyMap, module: _Module) -> str:
     return "\n".join(header) + "\n" + body + "\n" + "\n\n".join(tests)
 
 
-def _conftest(options: SeedOptions, variables: set[str]) -> str:
-    listed = "".join(f"#   {v}\n" for v in sorted(variables)) or "#   (none)\n"
-    return f'''"""Fixtures of a suite seeded by cxe-gate: the `journey` each test drives, and a browser.
-
-The suite runs in {options.mode!r} mode (seeded with --mode); CXE_SEEDED_MODE=browser|api overrides
-it, CXE_SEEDED_BUDGET_SCALE=3 triples every time budget (a slow staging), and CXE_GATE_CHROMIUM
-picks the Chromium binary when Playwright's own is not installed. Run the tests in parallel with
-pytest-xdist (-n auto), or one part of N in a CI matrix with --shard I/N (or CXE_SEEDED_SHARD=I/N)."""
-
-from __future__ import annotations
-
-import os
-
-import pytest
-
-from cxe_gate.browser import chromium_launch_args
-from cxe_gate.seed.runtime import open_journey
-from cxe_gate.seed.shards import parse_shard
-
-# Environment variables the journeys read (values scrubbed from the recorded sessions):
-{listed}
-SEEDED_MODE = {options.mode!r}
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    """Playwright's own Chromium when installed, else a system one (e.g. /usr/bin/chromium)."""
-    return {{**browser_type_launch_args, **chromium_launch_args()}}
-
-
-def fail_plainly(message):
-    """A journey's problems fail the test as they are written, without a traceback."""
-    pytest.fail(message, pytrace=False)
-
-
-@pytest.fixture
-def journey(request, base_url):
-    with open_journey(request, base_url, SEEDED_MODE, fail=fail_plainly) as journey:
-        yield journey
-
-
-def pytest_addoption(parser):
-    parser.addoption(
-        "--shard",
-        metavar="I/N",
-        help="Run the I-th of N parts of the suite; a test's part is a hash of its name.",
-    )
-
-
-def _shard(config):
-    spec = config.getoption("--shard", None) or os.environ.get("CXE_SEEDED_SHARD")
-    if not spec:
-        return None
-    try:
-        return parse_shard(spec)
-    except ValueError as exc:
-        raise pytest.UsageError(f"--shard: {{exc}}") from None
-
-
-def pytest_collection_modifyitems(config, items):
-    shard = _shard(config)
-    if shard is not None:
-        config.hook.pytest_deselected(items=[i for i in items if not shard.takes(i.name)])
-        items[:] = [i for i in items if shard.takes(i.name)]
-
-
-def pytest_sessionfinish(session, exitstatus):
-    # A part the hash left empty has nothing to fail.
-    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and _shard(session.config):
-        session.exitstatus = pytest.ExitCode.OK
-'''
+PACKAGE = '"""A suite seeded by cxe-gate (a package, so several suites collect in one run)."""\n'
 
 
 def generate(journey_map: JourneyMap, options: SeedOptions | None = None) -> dict[str, str]:
@@ -434,6 +405,18 @@ def generate(journey_map: JourneyMap, options: SeedOptions | None = None) -> dic
     options = options or SeedOptions()
     if options.mode not in ("browser", "api"):
         raise ValueError(f"mode must be browser or api, got {options.mode!r}")
+    if options.think_time not in ("none", "recorded"):
+        raise ValueError(f"think time must be none or recorded, got {options.think_time!r}")
     module = _Module(options)
-    tests = _tests_module(journey_map, module)
-    return {"conftest.py": _conftest(options, module.variables), "test_journeys.py": tests}
+    # Names over the whole map, so --top changes none of them.
+    names = journey_test_names(journey_map.journeys)
+    tests = _tests_module(journey_map, module, names)
+    journeys = journey_map.journeys[: options.top] if options.top else journey_map.journeys
+    uses = suite_variables.uses(journeys, names[: len(journeys)])
+    table = suite_variables.by_test(module.read, uses)
+    return {
+        ".env.example": suite_variables.env_example(table),
+        "__init__.py": PACKAGE,
+        "conftest.py": conftest(options.mode, pretty(table)),
+        "test_journeys.py": tests,
+    }

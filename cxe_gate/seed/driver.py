@@ -6,8 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import urljoin, urlsplit
 
 from .answer import Answer
+
+# Sent on the way to a page or a call as a browser sends them: apps check them (a shop's "add to
+# basket" goes back to the Referer; CSRF checks compare Origin and Referer with the site).
+REFERER = "Referer"
+ORIGIN = "Origin"
 
 
 @dataclass(frozen=True)
@@ -28,12 +34,14 @@ class Driver(Protocol):
 
     problems: list[str]
 
-    def open(self, target: str) -> Answer | None:
-        """Navigates to a path."""
+    def open(self, target: str, headers: dict[str, str] | None = None) -> Answer | None:
+        """Navigates to a path (with recorded headers, e.g. Authorization); a redirect is not
+        followed here: its answer is the first hop's, and `follow` takes the next hops."""
         ...
 
     def follow(self, last: Answer | None) -> Answer | None:
-        """Where the previous page's redirect (`last`) led; None when it did not redirect."""
+        """The next hop of the redirect chain the previous answer (`last`) started; None when it
+        did not redirect."""
         ...
 
     def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
@@ -55,6 +63,18 @@ class Driver(Protocol):
     def page_problems(self) -> list[str]:
         """What went wrong in the page since the last step, beyond the journey's own requests."""
         ...
+
+
+def target_of(base_url: str, location: str, *, against: str | None = None) -> str:
+    """A Location (absolute, or relative to the URL `against`) as a path and query below the
+    base URL."""
+    parts = urlsplit(urljoin(against or base_url + "/", location))
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def route_pattern(route: str) -> re.Pattern[str]:

@@ -1,22 +1,26 @@
 """The journey a seeded test replays, step by step through a `Driver`, and its checks: status class,
-JSON shape, time budget, captured values, and what the driver saw go wrong in the page. A failed
-step ends the journey with one sentence per problem."""
+each hop of a redirect chain (its status and where it led), JSON shape, time budget, captured
+values, and what the driver saw go wrong in the page. A failed step ends the journey with one
+sentence per problem."""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 from .answer import Answer
-from .driver import Driver, Outgoing, route_pattern
+from .driver import Driver, Outgoing, route_pattern, target_of
 from .markers import Capture, MissingValue, Url, resolve
 from .shapes import shape_problems
 
 BUDGET_SCALE_VARIABLE = "CXE_SEEDED_BUDGET_SCALE"  # e.g. 3 on a slow staging environment
+THINK_SCALE_VARIABLE = "CXE_SEEDED_THINK_SCALE"  # 0 skips recorded pauses, 0.5 halves them
+THINK_CAP_MS = 10_000.0
 
 
 class JourneyFailed(AssertionError):
@@ -81,7 +85,7 @@ class SeededJourney:
             if via == "redirect":
                 answer = self._follow(route)
             elif method == "GET" and form is None and json is None:
-                answer = self._sent(driver.open(target))
+                answer = self._sent(driver.open(target, self._resolve(headers)))
             else:
                 request = Outgoing(
                     method, target, self._resolve(form), self._resolve(json), self._resolve(headers)
@@ -98,6 +102,14 @@ class SeededJourney:
             self._problems.append(str(exc))
         self._problems.extend(driver.page_problems())
         self._end_step(label)
+
+    def think(self, ms: float) -> None:
+        """The pause a customer took before the next step (seeded with --think-time recorded),
+        at most THINK_CAP_MS, scaled by CXE_SEEDED_THINK_SCALE."""
+        scale = float(os.environ.get(THINK_SCALE_VARIABLE) or 1.0)
+        pause = min(max(ms, 0.0), THINK_CAP_MS) * scale
+        if pause > 0:
+            time.sleep(pause / 1000)
 
     def _resolve(self, value: Any) -> Any:
         return resolve(value, self.captured)
@@ -116,6 +128,7 @@ class SeededJourney:
         path = urlsplit(landed.url).path
         if not route_pattern(route).match(path):
             self._problems.append(f"GET {route}: the redirect went to {path}, recorded {route}")
+            return None  # its status says nothing about the page recorded here
         return landed
 
     def _call(self, call: Call) -> None:
@@ -144,7 +157,16 @@ class SeededJourney:
     ) -> None:
         where = urlsplit(answer.url).path or label
         if answer.status // 100 != status // 100:
-            self._problems.append(f"{label}: {where} answered {answer.status}, recorded {status}")
+            location = answer.header("location") if 300 <= answer.status < 400 else None
+            # A redirect the recording did not have is where a login wall shows: say where to.
+            to = (
+                f" (a redirect to {target_of('', location, against=answer.url)})"
+                if location
+                else ""
+            )
+            self._problems.append(
+                f"{label}: {where} answered {answer.status}{to}, recorded {status}"
+            )
             return
         if budget_ms is not None and answer.ms is not None:
             budget = budget_ms * self._scale

@@ -1,5 +1,6 @@
 """Splitting a seeded suite for a CI matrix: `--shard I/N` runs the I-th of N parts. A test's part
-is a hash of its name without the rank (`test_j3_`), so seeding a new journey moves no other test."""
+is a hash of its name (which never carries a rank; the `test_j3_` of suites seeded before names.py
+is left out), so seeding a new journey moves no other test."""
 
 from __future__ import annotations
 

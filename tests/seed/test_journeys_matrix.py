@@ -33,8 +33,9 @@ ACCOUNT = {
     "secrets.QA_EMAIL": "qa@shop.test",
     "secrets.QA_ADDRESS": "2 Test Lane",
     "secrets.QA_CARD_NUMBER": "4111 1111 1111 1111",
+    "secrets.QA_AUTHORIZATION": "Bearer qa-token",
 }
-JOURNEYS = {"test_j1_home_products", "test_j2_home_products_checkout_post_checkout_orders"}
+JOURNEYS = {"test_home_products", "test_home_products_checkout_post_checkout_orders"}
 
 
 def _workflow() -> dict[str, Any]:

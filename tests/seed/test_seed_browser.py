@@ -26,14 +26,15 @@ from examples.shop.shop import create_app
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.browser]
 
-BROWSE = "test_j1_home_products"
-BUY = "test_j2_home_products_checkout_post_checkout_orders"
+BROWSE = "test_home_products"
+BUY = "test_home_products_checkout_post_checkout_orders"
 # The test account a seeded suite reads from the environment instead of the recorded customer's.
 ACCOUNT = {
     "CXE_SECRET_NAME_1": "Quinn Tester",
     "CXE_SECRET_EMAIL_1": "qa@shop.test",
     "CXE_SECRET_ADDRESS_1": "2 Test Lane",
     "CXE_SECRET_CARD_NUMBER_1": "4111 1111 1111 1111",
+    "CXE_SECRET_AUTHORIZATION_1": "Bearer qa-token",  # the buyer's recorded auth header
 }
 
 
@@ -175,7 +176,10 @@ def test_a_missing_variable_is_named(suites, tmp_path):
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     assert done.returncode == 1, done.stdout
-    assert "set the environment variable CXE_SECRET_NAME_1" in done.stdout
+    # Every missing variable at once, with the step and field that sends it; the buyer's recorded
+    # Authorization header among them.
+    assert f"CXE_SECRET_NAME_1 (name): {BUY}, step 4 POST /checkout, form field name" in done.stdout
+    assert "CXE_SECRET_AUTHORIZATION_1" in done.stdout
     assert "1 failed, 1 passed" in done.stdout
 
 
