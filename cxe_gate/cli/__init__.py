@@ -1,5 +1,6 @@
 """The `cxe-gate` command: parses options, calls the core, renders results. Nothing else lives here:
-the gate's commands are in gate_commands.py, the seeder's in seeder_commands.py."""
+the gate's commands are in gate_commands.py, the seeder's in seeder_commands.py, and `init` (a
+starter criteria file from the seeder's journeys) in init_command.py."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import click
 from .. import __version__
 from .common import ExitCode, exit_code
 from .gate_commands import evaluate, plan, queries, schema, validate
+from .init_command import init
 from .seeder_commands import journeys, seed
 
 __all__ = ["ExitCode", "exit_code", "main"]
@@ -19,5 +21,5 @@ def main() -> None:
     """Did this release succeed for customers? A release gate on customer-experience metrics."""
 
 
-for command in (evaluate, validate, plan, schema, queries, journeys, seed):
+for command in (evaluate, validate, plan, schema, queries, journeys, seed, init):
     main.add_command(command)

@@ -279,6 +279,16 @@ def journeys(
     show_default=True,
     help="browser: real navigation and forms; api: Playwright's request context only, no browser.",
 )
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["playwright", "k6"]),
+    default="playwright",
+    show_default=True,
+    help="playwright: a pytest-playwright suite; k6: one k6 load script, OUTPUT/journeys.k6.js "
+    "(--mode does not apply; --think-time: the script always pauses as recorded, THINK_SCALE=0 "
+    "turns pauses off).",
+)
 @click.option("--top", type=click.IntRange(min=1), help="Only the N heaviest journeys.")
 @click.option(
     "--budget-factor",
@@ -299,6 +309,7 @@ def seed(
     inputs: tuple[str, ...],
     output: Path,
     mode: str,
+    output_format: str,
     top: int | None,
     budget_factor: float,
     think_time: str,
@@ -343,6 +354,8 @@ def seed(
     _echo_failures(journey_map)
     if not journey_map.journeys:
         sys.exit(_exit_code(journey_map))  # nothing to seed
+    if output_format == "k6":
+        _seed_k6(journey_map, output, top, budget_factor)
     options = SeedOptions(mode=mode, top=top, budget_factor=budget_factor, think_time=think_time)
     files = generate(journey_map, options)
     try:
@@ -369,4 +382,21 @@ def seed(
         )
     click.echo(f"variables: {output / '.env.example'}")
     click.echo(f"run: pytest {output} --base-url URL")
+    sys.exit(ExitCode.ERROR if journey_map.failures else ExitCode.OK)
+
+
+def _seed_k6(journey_map: JourneyMap, output: Path, top: int | None, budget_factor: float) -> None:
+    """`seed --format k6`: the journeys as one k6 script; exits."""
+    from ..seed.k6 import K6Options, generate_k6, write_k6
+
+    script = generate_k6(journey_map, K6Options(top=top, budget_factor=budget_factor))
+    try:
+        path = write_k6(output, script)
+    except OSError as exc:
+        click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
+        sys.exit(ExitCode.ERROR)
+    count = min(top or len(journey_map.journeys), len(journey_map.journeys))
+    click.echo(f"{count} journey scenario(s) from {journey_map.summary.sessions} session(s)")
+    click.echo(f"wrote {path}")
+    click.echo(f"run: k6 run -e BASE_URL=URL {path}  (-e ITERATIONS=1 for a smoke run)")
     sys.exit(ExitCode.ERROR if journey_map.failures else ExitCode.OK)
