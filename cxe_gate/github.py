@@ -1,6 +1,7 @@
 """GitHub Actions glue: turn the gate's JSON report into step outputs, one annotation per failed or
-warned criterion (a notice per inconclusive one), and the job's step summary. Run by action.yml as
-`python -m cxe_gate.github`; the step then exits with the gate's own exit code."""
+warned criterion (a notice per inconclusive one), the job's step summary and, given a token, a
+pull-request comment and a check run. Run by action.yml as `python -m cxe_gate.github`; the step
+then exits with the gate's own exit code."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from .github_publish import COMMENT_MODES, publish
 from .results import GateReport, Verdict
 
 # Which criteria get an annotation, and of which kind.
@@ -122,6 +124,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--exit-code", type=int, required=True, help="the gate's exit code (for messages only)"
     )
+    parser.add_argument(
+        "--comment",
+        choices=COMMENT_MODES,
+        default="auto",
+        help="the pull-request comment, when CXE_GATE_GITHUB_TOKEN holds a token: auto (when the "
+        "run has a pull request), always (warn when it has none) or never",
+    )
+    parser.add_argument(
+        "--check-run",
+        choices=("true", "false"),
+        default="true",
+        help="a check run with the verdict, when CXE_GATE_GITHUB_TOKEN holds a token",
+    )
     return parser
 
 
@@ -145,7 +160,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         criterion_lines(Path(args.config)) if args.config and Path(args.config).is_file() else {}
     )
     where = _workspace_path(args.config)
-    for annotation in workflow_annotations(report, config=where, lines=lines):
+    annotations = workflow_annotations(report, config=where, lines=lines)
+    for annotation in annotations:
         print(annotation.command())
 
     values = {
@@ -158,6 +174,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     _append(github_output, "".join(output_lines(values)))
     if args.report_markdown and args.report_markdown.is_file():
         _append(summary, args.report_markdown.read_text(encoding="utf-8") + "\n")
+    said = publish(
+        report,
+        # Named from the repository root, so that two jobs' criteria files keep apart.
+        config=where or args.config,
+        annotations=annotations,
+        exit_code=args.exit_code,
+        comment=args.comment,
+        check_run=args.check_run == "true",
+        environ=os.environ,
+    )
+    for line in said:
+        print(Annotation("warning", "cxe-gate", line.text).command() if line.warning else line.text)
     return 0
 
 

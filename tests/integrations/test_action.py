@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+from pytest_httpserver import HTTPServer
 
 from cxe_gate.cli import main
 
@@ -82,6 +83,10 @@ def metadata_problems(action: dict[str, Any]) -> list[str]:
         problems += [f"input {name!r}: unknown key {k!r}" for k in set(spec) - INPUT_KEYS]
         if "default" in spec and not isinstance(spec["default"], str):
             problems.append(f"input {name!r}: default must be a string")
+        if "${{" in spec["description"]:
+            # The runner evaluates descriptions too, before any context exists: the action would
+            # not load ("Unrecognized named-value: 'github'").
+            problems.append(f"input {name!r}: an expression in the description")
     for name, spec in (action.get("outputs") or {}).items():
         if not NAME.match(name) or not isinstance(spec, dict):
             problems.append(f"output {name!r}: invalid")
@@ -132,6 +137,7 @@ def test_the_checker_catches_mistakes() -> None:
         "steps": [{"id": "a", "run": "true"}, {"id": "a", "uses": "x", "run": "y"}],
     }
     broken["inputs"]["config"] = {"default": 1}
+    broken["inputs"]["release"] = {"description": "default ${{ github.sha }}"}
     broken["outputs"]["verdict"] = {"description": "no value"}
     problems = "\n".join(metadata_problems(broken))
     for expected in (
@@ -140,6 +146,7 @@ def test_the_checker_catches_mistakes() -> None:
         "exactly one of run and uses",
         "duplicate id",
         "input 'config': needs a description",
+        "input 'release': an expression in the description",
         "output 'verdict'",
     ):
         assert expected in problems
@@ -162,8 +169,18 @@ def test_action_declares_the_documented_inputs_and_outputs() -> None:
         "seed",
         "seed-output",
         "seed-mode",
+        "github-token",
+        "comment",
+        "check-run",
     }
     assert action["inputs"]["release"]["default"] == "${{ github.sha }}"
+    # No token, no calls to GitHub: a workflow opts in, and grants the permissions it needs.
+    token = action["inputs"]["github-token"]
+    assert token["default"] == ""
+    for documented in ("github.token", "`pull-requests: write`", "`checks: write`"):
+        assert documented in token["description"]
+    assert action["inputs"]["comment"]["default"] == "auto"
+    assert action["inputs"]["check-run"]["default"] == "true"
     assert set(action["outputs"]) == {
         "verdict",
         "score",
@@ -266,12 +283,12 @@ def parse_outputs(text: str) -> dict[str, str]:
     for line in lines:
         if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
             name, delimiter = line.split("<<", 1)
-            value = []
+            body_lines = []
             for body in lines:
                 if body == delimiter:
                     break
-                value.append(body)
-            outputs[name] = "\n".join(value)
+                body_lines.append(body)
+            outputs[name] = "\n".join(body_lines)
         elif "=" in line:
             name, value = line.split("=", 1)
             outputs[name] = value
@@ -562,6 +579,8 @@ def test_an_inconclusive_release_exits_3(tmp_path: Path) -> None:
         ({"interval": "5m"}, "input 'interval' needs 'wait'"),
         ({"seed-mode": "ui"}, "input 'seed-mode' must be 'browser' or 'api'"),
         ({"fail-on": "never"}, "input 'fail-on' must be 'fail' or 'warn'"),
+        ({"comment": "sometimes"}, "input 'comment' must be 'auto', 'always' or 'never'"),
+        ({"check-run": "yes"}, "input 'check-run' must be 'true' or 'false'"),
     ],
 )
 def test_unsupported_inputs_fail_before_the_gate_runs(
@@ -574,6 +593,91 @@ def test_unsupported_inputs_fail_before_the_gate_runs(
     (error,) = run.annotations("error")
     assert message in error
     assert run.outputs["verdict"] == ""
+
+
+def test_the_github_inputs_reach_the_step_through_env() -> None:
+    steps = {s["id"]: s for s in load_action()["runs"]["steps"] if "id" in s}
+    for step in ("inputs", "gate"):
+        assert steps[step]["env"]["COMMENT"] == "${{ inputs.comment }}"
+        assert steps[step]["env"]["CHECK_RUN"] == "${{ inputs.check-run }}"
+    assert steps["gate"]["env"]["CXE_GATE_GITHUB_TOKEN"] == "${{ inputs.github-token }}"
+    assert '--comment "$COMMENT" --check-run "$CHECK_RUN"' in steps["gate"]["run"]
+    assert "CXE_GATE_GITHUB_TOKEN" not in steps["inputs"]["env"]
+
+
+TOKEN = "ghs_n0tAr3alT0k3nButL00ksL1k3One"
+PR_HEAD = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
+
+
+@pytest.mark.parametrize("granted", [True, False])
+def test_the_report_goes_to_the_pull_request_and_a_check_run(
+    tmp_path: Path, api_server: HTTPServer, granted: bool
+) -> None:
+    """With `github-token`, against a fake GitHub on 127.0.0.1 (test_github_api.py has the REST
+    shapes): one comment and one check run; without the permissions, two warnings. Either way the
+    step exits 1, the regressed release's code."""
+    shop_config(tmp_path)
+    comments = "/repos/octo-org/shop/issues/12/comments"
+    refused = {"message": "Resource not accessible by integration"}
+    api_server.expect_request(comments, method="GET").respond_with_json(
+        [] if granted else refused, status=200 if granted else 403
+    )
+    if granted:
+        api_server.expect_request(comments, method="POST").respond_with_json(
+            {"id": 1, "html_url": "https://github.com/octo-org/shop/pull/12#issuecomment-1"}, 201
+        )
+    api_server.expect_request("/repos/octo-org/shop/check-runs", method="POST").respond_with_json(
+        {"id": 2, "html_url": "https://github.com/octo-org/shop/runs/2"} if granted else refused,
+        201 if granted else 403,
+    )
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 12, "head": {"sha": PR_HEAD}}}))
+    run = run_action(
+        tmp_path,
+        {
+            **GATE_INPUTS,
+            "release": "shop-1.5.0",
+            "deployed-at": "2026-11-17T14:00:00Z",
+            "github-token": TOKEN,
+        },
+        env={
+            "GITHUB_API_URL": api_server.url_for("/").rstrip("/"),
+            "GITHUB_REPOSITORY": "octo-org/shop",
+            "GITHUB_EVENT_PATH": str(event),
+        },
+    )
+    assert run.exit_code == 1, run.log
+    assert run.outputs["verdict"] == "fail"
+    assert TOKEN not in run.log + run.summary
+    sent = {(r.method, r.path): r for r, _ in api_server.log}
+    assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in sent.values())
+    checked = json.loads(sent["POST", "/repos/octo-org/shop/check-runs"].data)
+    assert (checked["name"], checked["head_sha"]) == ("cxe-gate (gate/cxe.yml)", PR_HEAD)
+    assert checked["conclusion"] == "failure"
+    if granted:
+        body = json.loads(sent["POST", comments].data)["body"]
+        assert body.startswith("<!-- cxe-gate:gate/cxe.yml -->\n## ❌ FAIL: release shop-1.5.0")
+        assert "commented on pull request #12" in run.log
+        assert "check run 'cxe-gate (gate/cxe.yml)' concluded failure" in run.log
+        assert run.annotations("warning") == []
+    else:
+        comment, check = run.annotations("warning")
+        assert "`permissions: pull-requests: write`" in comment
+        assert "`permissions: checks: write`" in check
+
+
+def test_the_gate_itself_never_sees_the_token(tmp_path: Path) -> None:
+    """Only the publishing step gets it: a stand-in `cxe-gate` says what it was given."""
+    shop_config(tmp_path)
+    fake = tmp_path / "bin" / "cxe-gate"
+    fake.parent.mkdir()
+    fake.write_text('#!/bin/sh\necho "gate saw token: ${CXE_GATE_GITHUB_TOKEN:-none}"\nexit 4\n')
+    fake.chmod(0o755)
+    path = os.pathsep.join([str(fake.parent), str(Path(sys.executable).parent), os.environ["PATH"]])
+    run = run_action(tmp_path, {**GATE_INPUTS, "github-token": TOKEN}, env={"PATH": path})
+    assert run.exit_code == 4
+    assert "gate saw token: none" in run.log
+    assert TOKEN not in run.log
 
 
 def test_wait_and_interval_reach_the_gate(tmp_path: Path) -> None:
