@@ -195,7 +195,8 @@ def test_spark_binds_a_raw_query_s_window_and_says_where_the_data_ends(spark_vie
 @pytest.mark.slow
 def test_a_slow_spark_query_is_cancelled_at_the_timeout(spark_views):
     sql = provider("spark://local", timeout="1500ms")
-    big = "range(20000) a CROSS JOIN range(40000) b"
+    # 8 billion pairs: seconds of work on any machine (800 million finished in 1.5 s on one run)
+    big = "range(200000) a CROSS JOIN range(40000) b"
     with pytest.raises(ProviderError) as caught:
         measure(sql, metric="custom", query=SLOW.format(big=big) + " AND (a.id * b.id) % 7 = 3")
     assert str(caught.value) == "no answer within 1.5 s (timeout; Spark cancelled the query)"
