@@ -23,10 +23,12 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 def _headers(request: Outgoing, base_url: str, referer: str | None) -> dict[str, str]:
     """The recorded headers, after the ones a browser adds by itself (which they override)."""
     headers: dict[str, str] = {}
-    if referer and urlsplit(referer).scheme in ("http", "https"):
+    from_page = referer is not None and urlsplit(referer).scheme in ("http", "https")
+    if referer and from_page:
         headers[REFERER] = referer
     if request.method not in ("GET", "HEAD"):
-        headers[ORIGIN] = origin_of(base_url)
+        # The page's origin, which may be another host's (a consent form on guce.).
+        headers[ORIGIN] = origin_of(referer if referer and from_page else base_url)
     if request.form is not None:
         headers["Content-Type"] = FORM_TYPE
     lower = {k.lower() for k in (request.headers or {})}
@@ -37,8 +39,8 @@ def _headers(request: Outgoing, base_url: str, referer: str | None) -> dict[str,
 def fetch(
     context: APIRequestContext, base_url: str, request: Outgoing, *, referer: str | None = None
 ) -> Answer:
-    """One request sent as recorded (a form, or a JSON body) from the page at `referer`, its
-    redirect not followed."""
+    """One request sent as recorded (a form, or a JSON body) from the page at `referer`, to the
+    request's own base URL if it has one (another recorded host), its redirect not followed."""
     options: dict[str, Any] = {
         "method": request.method,
         "max_redirects": 0,
@@ -51,7 +53,7 @@ def fetch(
     elif request.json is not None:
         options["data"] = request.json
     started = time.perf_counter()
-    response = context.fetch(base_url + request.target, **options)
+    response = context.fetch((request.base or base_url) + request.target, **options)
     ms = (time.perf_counter() - started) * 1000
     return Answer(
         status=response.status,
@@ -80,15 +82,17 @@ class ApiDriver:
             self._page_url = answer.url
         return answer
 
-    def open(self, target: str, headers: dict[str, str] | None = None) -> Answer:
-        return self._page(Outgoing("GET", target, headers=headers))
+    def open(
+        self, target: str, headers: dict[str, str] | None = None, base: str | None = None
+    ) -> Answer:
+        return self._page(Outgoing("GET", target, headers=headers, base=base))
 
-    def follow(self, last: Answer | None) -> Answer | None:
+    def follow(self, last: Answer | None, base: str | None = None) -> Answer | None:
         location = last.header("location") if last is not None else None
         if last is None or location is None:
             return None
         target = target_of(self.base_url, location, against=last.url)
-        return self._page(Outgoing("GET", target), hop=True)
+        return self._page(Outgoing("GET", target, base=base), hop=True)
 
     def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
         method, form = request.method, request.form
@@ -108,7 +112,7 @@ class ApiDriver:
                     break
         return self._page(request)
 
-    def observed(self, method: str, route: str) -> Answer | None:
+    def observed(self, method: str, route: str, base: str | None = None) -> Answer | None:
         return None  # no page makes calls of its own
 
     def send(self, request: Outgoing) -> Answer:

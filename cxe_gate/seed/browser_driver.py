@@ -4,6 +4,7 @@ and what else went wrong in the page: uncaught errors, failed or 5xx first-party
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -12,10 +13,10 @@ from urllib.parse import urlsplit
 from .answer import Answer
 from .api_driver import fetch
 from .driver import Outgoing, route_pattern, target_of
-from .forms import fill_form
+from .forms import CHECK_TIMEOUT_MS, Filled, fill_form
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, Request, Response
+    from playwright.sync_api import Locator, Page, Request, Response
 
 NAVIGATION_TIMEOUT_MS = 15_000
 SETTLE_TIMEOUT_MS = 5_000  # how long a page may keep the network busy before its calls are read
@@ -27,6 +28,19 @@ _FIND_FORM = """([pattern, method]) => {
     re.test(new URL(form.action, location.href).pathname));
 }"""
 _SUBMIT = "(form, submitter) => form.requestSubmit(submitter || undefined)"
+
+
+def _submit(form: Locator, filled: Filled) -> None:
+    """Presses the recorded button as a customer would (a click on it, found by its role and
+    name); a button a click cannot reach (styled away) submits the form by script."""
+    if filled.press is not None:
+        try:
+            filled.press.click(timeout=CHECK_TIMEOUT_MS)
+            return
+        except Exception:  # Playwright's TimeoutError: covered or hidden
+            form.evaluate(_SUBMIT, filled.press.element_handle())
+            return
+    form.evaluate(_SUBMIT, filled.submitter)
 
 
 def _ms(request: Request | None) -> float | None:
@@ -66,11 +80,13 @@ class _Seen:
 
 
 class BrowserDriver:
-    def __init__(self, page: Page, base_url: str):
+    def __init__(self, page: Page, base_url: str, other_bases: Iterable[str] = ()):
+        """`other_bases`: the base URLs other recorded hosts are mapped to (first party too)."""
         self.problems: list[str] = []
         self.page = page
         self.base_url = base_url.rstrip("/")
         self._host = urlsplit(self.base_url).netloc
+        self._first_party = {self._host, *(urlsplit(b).netloc for b in other_bases)}
         self._seen = _Seen()
         self._hops: list[Answer] = []  # the redirect chain's answers not yet followed
         self._location: str | None = None  # a redirect answered to a request sent directly
@@ -85,19 +101,21 @@ class BrowserDriver:
 
     def _on_failed(self, request: Request) -> None:
         failure = request.failure or ""
-        if urlsplit(request.url).netloc == self._host and "ERR_ABORTED" not in failure:
+        if urlsplit(request.url).netloc in self._first_party and "ERR_ABORTED" not in failure:
             self._seen.failed.append(f"{request.method} {urlsplit(request.url).path}: {failure}")
 
     def _mark(self) -> int:
         return len(self._seen.responses)
 
-    def open(self, target: str, headers: dict[str, str] | None = None) -> Answer | None:
+    def open(
+        self, target: str, headers: dict[str, str] | None = None, base: str | None = None
+    ) -> Answer | None:
         self._since = self._mark()
         self._hops, self._location = [], None
         if headers:
             # Recorded auth headers go with this page and every request after it, as they did.
             self.page.set_extra_http_headers({k: str(v) for k, v in headers.items()})
-        response = self.page.goto(self.base_url + target)
+        response = self.page.goto((base or self.base_url) + target)
         if response is None:
             self.problems.append(f"GET {target}: the browser got no response")
             return None
@@ -107,7 +125,7 @@ class BrowserDriver:
         first, *self._hops = _chain(response)
         return first
 
-    def follow(self, last: Answer | None) -> Answer | None:
+    def follow(self, last: Answer | None, base: str | None = None) -> Answer | None:
         # The browser followed the chain itself: its hops are handed out one by one. A redirect
         # answered to a request sent from the page's context is opened now.
         self._since = self._mark()
@@ -116,7 +134,8 @@ class BrowserDriver:
         location, self._location = self._location, None
         if location is None:
             return None
-        return self.open(target_of(self.base_url, location, against=last.url if last else None))
+        target = target_of(self.base_url, location, against=last.url if last else None)
+        return self.open(target, base=base)
 
     def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
         self._since = self._mark()
@@ -132,13 +151,13 @@ class BrowserDriver:
             self._location = answer.header("location")
             return answer
         found = page.locator("form").nth(index)
-        filled = fill_form(found, form, method, route)
+        filled = fill_form(found, form, method, route, request.labels)
         self.problems.extend(filled.problems)
         if filled.problems:
             return None
         try:
             with page.expect_navigation() as navigation:
-                found.evaluate(_SUBMIT, filled.submitter)
+                _submit(found, filled)
         except Exception as exc:  # Playwright's TimeoutError, said plainly
             self.problems.append(
                 f"{method} {route}: submitting the form loaded no page within "
@@ -153,14 +172,15 @@ class BrowserDriver:
         with suppress(Exception):
             self.page.wait_for_load_state("networkidle", timeout=SETTLE_TIMEOUT_MS)
 
-    def observed(self, method: str, route: str) -> Answer | None:
+    def observed(self, method: str, route: str, base: str | None = None) -> Answer | None:
         pattern = route_pattern(route)
+        host = urlsplit(base).netloc if base else self._host
         for i in range(self._since, len(self._seen.responses)):
             response = self._seen.responses[i]
             parts = urlsplit(response.url)
             if (
                 i not in self._seen.used
-                and parts.netloc == self._host
+                and parts.netloc == host
                 and response.request.method == method
                 and pattern.match(parts.path)
             ):
@@ -180,7 +200,7 @@ class BrowserDriver:
             if (
                 i not in self._seen.used  # a call of the journey: its own check said it
                 and response.status >= 500
-                and urlsplit(response.url).netloc == self._host
+                and urlsplit(response.url).netloc in self._first_party
             ):
                 problems.append(
                     f"{response.request.method} {urlsplit(response.url).path} "

@@ -1,11 +1,13 @@
 """Journey map → the files of a pytest-playwright suite: `conftest.py`, `test_journeys.py` (one
 test per journey, heaviest first, named after its pages: names.py), `.env.example` and an
-`__init__.py` (a package, so two suites collect in one pytest run).
+`__init__.py` (a package, so two suites collect in one pytest run). A request to another host
+than the suite's main one carries its recorded `host=`, which the suite maps (--host-map).
 
 HAR content is untrusted and ends up in code, so it only ever enters as a literal: every value goes
 through `repr()` (which escapes quotes, newlines, backslashes, unicode line separators and null
-bytes) or is reduced to `[a-z0-9_]` (test names); comments carry only numbers, dates and
-sanitized file names. The same journey map always gives byte-identical files."""
+bytes) or is reduced to `[a-z0-9_]` (test names); comments carry only numbers, dates, sanitized
+file names and form field names as printable-ASCII literals (never a field's value). The same
+journey map always gives byte-identical files."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from urllib.parse import parse_qsl, quote
 from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
 from .conftest_source import conftest
+from .hosts import hosts_example
 from .names import identifier, journey_test_names
 
 PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
@@ -209,8 +212,9 @@ class _Module:
     """What the tests of one module share: the recorded response shapes, written once as SHAPE_
     constants, and the environment variables their values read."""
 
-    def __init__(self, options: SeedOptions) -> None:
+    def __init__(self, options: SeedOptions, main_host: str | None = None) -> None:
         self.options = options
+        self.main_host = main_host  # requests to another host say which (host=)
         self.shape_names: dict[str, str] = {}
         self.shape_sources: list[str] = []
         self.variables: set[str] = set()
@@ -271,6 +275,8 @@ def _arguments(
     variables = module.variables
     path = _path_source(request.path or request.route, path_links, query_links, variables)
     arguments = [repr(request.method), path]
+    if request.host and request.host != module.main_host:
+        arguments.append(f"host={request.host!r}")
     arguments.append(f"route={request.route!r}")
     arguments.append(f"status={_status(request.status)!r}")
     if page and request.via != "navigation":
@@ -291,9 +297,41 @@ def _arguments(
         arguments.append(f"json={pretty(body, ' ' * 8, variables=variables)}")
     if headers:
         arguments.append(f"headers={literal(headers, variables)}")
+    labels = _labels(request)
+    if page and labels:
+        arguments.append(f"labels={pretty(labels, ' ' * 8)}")
     if produces:
         arguments.append("capture={" + ", ".join(f"{k!r}: {v}" for k, v in produces.items()) + "}")
     return arguments
+
+
+def _labels(request: Request) -> dict[str, str]:
+    """Form field name → the label (or button text) it had when recorded, where the journey map
+    carries them (a later schema); only for fields the request sends."""
+    recorded: dict[str, Any] = getattr(request, "labels", None) or {}
+    sent = request.fields or {}
+    return {str(k): str(v) for k, v in recorded.items() if k in sent and isinstance(v, str)}
+
+
+def _form_comments(request: Request, indent: str) -> list[str]:
+    """What the customer did on the form this page submits, a line per field: its name and label,
+    and where a value comes from when it is not the recorded one (never a value)."""
+    if request.body != "form" or not request.fields:
+        return []
+    captured = {str(link.at[0]) for link in request.links if link.target == "form" and link.at}
+    labels = _labels(request)
+    lines = [f"{indent}# The customer fills in the form and sends it:"]
+    for name, value in request.fields.items():
+        line = f"{indent}#   {suite_variables.printable(name)!r}"
+        if name in labels:
+            line += f", labelled {suite_variables.printable(labels[name])!r}"
+        found = sorted(set(PLACEHOLDER.findall(json.dumps(value))))
+        if name in captured:
+            line += ": the value an earlier answer handed out"
+        elif found:
+            line += f": from {', '.join(found)}"
+        lines.append(line)
+    return lines
 
 
 def _call_source(arguments: list[str], indent: str, head: str) -> str:
@@ -350,6 +388,7 @@ def _test_source(name: str, journey: MappedJourney, module: _Module) -> str:
             call_lines.append(_call_source(arguments, " " * 12, "Call") + ",")
         produces = captures.by_producer.get((i, None), {})
         arguments = _arguments(step.page, captures, produces, module, page=True)
+        lines.extend(_form_comments(step.page, "    "))
         if call_lines:
             arguments.append("calls=[\n" + "\n".join(call_lines) + "\n        ]")
             head = "    journey.page(\n"
@@ -397,6 +436,30 @@ def _tests_module(journey_map: JourneyMap, module: _Module, names: list[str]) ->
     return "\n".join(header) + "\n" + body + "\n" + "\n\n".join(tests)
 
 
+def main_host(journeys: Sequence[MappedJourney]) -> str | None:
+    """The host most of the recorded sessions started on (ties: the heaviest journey's): its
+    requests follow --base-url, every other host is mapped."""
+    weights: Counter[str] = Counter()
+    for journey in journeys:
+        if journey.steps:
+            weights[journey.steps[0].page.host] += journey.weight
+    return weights.most_common(1)[0][0] if weights else None
+
+
+def other_hosts(
+    journeys: Sequence[MappedJourney], names: Sequence[str], main: str | None
+) -> dict[str, dict[str, str]]:
+    """test → each host besides `main` it calls → where it first does (`step 2 GET /v1/cart`)."""
+    table: dict[str, dict[str, str]] = {}
+    for journey, name in zip(journeys, names, strict=False):
+        for number, step in enumerate(journey.steps, 1):
+            for request in (step.page, *step.calls):
+                if request.host and request.host != main:
+                    where = suite_variables.printable(f"{request.method} {request.route}")
+                    table.setdefault(name, {}).setdefault(request.host, f"step {number} {where}")
+    return table
+
+
 PACKAGE = '"""A suite seeded by cxe-gate (a package, so several suites collect in one run)."""\n'
 
 
@@ -407,16 +470,19 @@ def generate(journey_map: JourneyMap, options: SeedOptions | None = None) -> dic
         raise ValueError(f"mode must be browser or api, got {options.mode!r}")
     if options.think_time not in ("none", "recorded"):
         raise ValueError(f"think time must be none or recorded, got {options.think_time!r}")
-    module = _Module(options)
+    # The main host over the whole map, so --top does not change it.
+    main = main_host(journey_map.journeys)
+    module = _Module(options, main)
     # Names over the whole map, so --top changes none of them.
     names = journey_test_names(journey_map.journeys)
     tests = _tests_module(journey_map, module, names)
     journeys = journey_map.journeys[: options.top] if options.top else journey_map.journeys
     uses = suite_variables.uses(journeys, names[: len(journeys)])
     table = suite_variables.by_test(module.read, uses)
+    hosts = other_hosts(journeys, names[: len(journeys)], main)
     return {
-        ".env.example": suite_variables.env_example(table),
+        ".env.example": suite_variables.env_example(table) + hosts_example(main, hosts),
         "__init__.py": PACKAGE,
-        "conftest.py": conftest(options.mode, pretty(table)),
+        "conftest.py": conftest(options.mode, pretty(table), repr(main), pretty(hosts)),
         "test_journeys.py": tests,
     }

@@ -1,5 +1,6 @@
-"""The `conftest.py` of a seeded suite: its fixtures, `--shard`, and the check that names every
-missing environment variable before a test runs. Only the mode and a table of literals vary."""
+"""The `conftest.py` of a seeded suite: its fixtures, `--shard`, `--host-map`, and the checks that
+name every missing environment variable and every unmapped host before a test runs. Only the mode
+and tables of literals vary."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ it, CXE_SEEDED_BUDGET_SCALE=3 triples every time budget (a slow staging), and CX
 picks the Chromium binary when Playwright's own is not installed. Run the tests in parallel with
 pytest-xdist (-n auto), or one part of N in a CI matrix with --shard I/N (or CXE_SEEDED_SHARD=I/N).
 The environment variables the journeys read are in .env.example; a test that needs one that is not
-set fails before it starts, naming every variable the selected tests miss."""
+set fails before it starts, naming every variable the selected tests miss.
+
+Requests to the main recorded host (MAIN_HOST) go to --base-url. Other recorded hosts (HOSTS, and
+.env.example) are never called as recorded: map each to the host to test with --host-map
+RECORDED=TARGET (repeatable; TARGET a host, or a URL with scheme and port) or
+CXE_SEEDED_HOST_MAP="a=b,c=d"; a test calling an unmapped host fails before it sends anything."""
 
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from contextlib import suppress
 
 import pytest
 from cxe_gate.browser import chromium_launch_args
+from cxe_gate.seed.hosts import host_map, unmapped_message
 from cxe_gate.seed.runtime import open_journey
 from cxe_gate.seed.shards import parse_shard
 from cxe_gate.seed.variables import missing_message
@@ -27,6 +34,11 @@ SEEDED_MODE = {mode!r}
 
 # test → environment variable → where the journey sends it (in place of a scrubbed value).
 VARIABLES = {variables}
+
+# The host the journeys start on (sent to --base-url), and test → other recorded host → where the
+# test first calls it.
+MAIN_HOST = {main_host}
+HOSTS = {hosts}
 
 
 @pytest.fixture(scope="session")
@@ -42,18 +54,34 @@ def fail_plainly(message):
 
 @pytest.fixture
 def journey(request, base_url):
-    with open_journey(request, base_url, SEEDED_MODE, fail=fail_plainly) as journey:
+    hosts = _host_map(request.config)
+    with open_journey(request, base_url, SEEDED_MODE, fail=fail_plainly, hosts=hosts) as journey:
         yield journey
 
 
 def pytest_addoption(parser):
-    # Another seeded suite collected in this run may have added it: the same option.
+    # Another seeded suite collected in this run may have added them: the same options.
     with suppress(ValueError):
         parser.addoption(
             "--shard",
             metavar="I/N",
             help="Run the I-th of N parts of the suite; a test's part is a hash of its name.",
         )
+    with suppress(ValueError):
+        parser.addoption(
+            "--host-map",
+            action="append",
+            default=[],
+            metavar="RECORDED=TARGET",
+            help="Send requests recorded on host RECORDED to TARGET (a host or a URL); repeatable.",
+        )
+
+
+def _host_map(config):
+    try:
+        return host_map(config.getoption("--host-map", None) or [], os.environ)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--host-map: {{exc}}") from None
 
 
 def _shard(config):
@@ -67,6 +95,7 @@ def _shard(config):
 
 
 def pytest_collection_modifyitems(config, items):
+    _host_map(config)  # a mistake in it stops the run before any test
     shard = _shard(config)
     if shard is not None:
         config.hook.pytest_deselected(items=[i for i in items if not shard.takes(i.name)])
@@ -77,18 +106,27 @@ def _selected(items):
     return [getattr(i, "originalname", i.name) for i in items]
 
 
+def _missing(config, tests):
+    """What the given tests miss: variables not set and hosts not mapped, in one message."""
+    found = [
+        missing_message(VARIABLES, tests),
+        unmapped_message(HOSTS, tests, _host_map(config)),
+    ]
+    return "\\n".join(m for m in found if m) or None
+
+
 def pytest_report_collectionfinish(config, start_path, items):
-    # Every variable the selected tests miss, said once before the first of them runs.
-    missing = missing_message(VARIABLES, _selected(items))
+    # Everything the selected tests miss, said once before the first of them runs.
+    missing = _missing(config, _selected(items))
     return [] if missing is None else missing.split("\\n")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_call(item):
-    # A test missing a variable fails before it sends anything, naming all the run misses.
-    needs = VARIABLES.get(getattr(item, "originalname", item.name), {{}})
-    if any(name not in os.environ for name in needs):
-        fail_plainly(missing_message(VARIABLES, _selected(item.session.items)))
+    # A test missing a variable or a host fails before it sends anything, naming all the run
+    # misses.
+    if _missing(item.config, [getattr(item, "originalname", item.name)]):
+        fail_plainly(_missing(item.config, _selected(item.session.items)))
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -98,6 +136,7 @@ def pytest_sessionfinish(session, exitstatus):
 '''
 
 
-def conftest(mode: str, variables: str) -> str:
-    """The conftest.py source; `variables` is the VARIABLES table, already a literal."""
-    return _TEMPLATE.format(mode=mode, variables=variables)
+def conftest(mode: str, variables: str, main_host: str = "None", hosts: str = "{}") -> str:
+    """The conftest.py source; `variables`, `main_host` and `hosts` are the VARIABLES, MAIN_HOST
+    and HOSTS tables, already literals."""
+    return _TEMPLATE.format(mode=mode, variables=variables, main_host=main_host, hosts=hosts)

@@ -25,6 +25,8 @@ class Outgoing:
     form: dict[str, Any] | None = None
     json: Any = None
     headers: dict[str, Any] | None = None
+    base: str | None = None  # another recorded host's base URL (None: the driver's own)
+    labels: dict[str, str] | None = None  # form field name → its recorded label or button text
 
 
 class Driver(Protocol):
@@ -34,22 +36,25 @@ class Driver(Protocol):
 
     problems: list[str]
 
-    def open(self, target: str, headers: dict[str, str] | None = None) -> Answer | None:
-        """Navigates to a path (with recorded headers, e.g. Authorization); a redirect is not
-        followed here: its answer is the first hop's, and `follow` takes the next hops."""
+    def open(
+        self, target: str, headers: dict[str, str] | None = None, base: str | None = None
+    ) -> Answer | None:
+        """Navigates to a path (with recorded headers, e.g. Authorization) below `base` (another
+        host's base URL; None: the driver's own); a redirect is not followed here: its answer is
+        the first hop's, and `follow` takes the next hops."""
         ...
 
-    def follow(self, last: Answer | None) -> Answer | None:
-        """The next hop of the redirect chain the previous answer (`last`) started; None when it
-        did not redirect."""
+    def follow(self, last: Answer | None, base: str | None = None) -> Answer | None:
+        """The next hop of the redirect chain the previous answer (`last`) started, recorded on
+        the host of `base`; None when it did not redirect."""
         ...
 
     def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
         """A page reached by sending something: a form submitted on `last`, or a request."""
         ...
 
-    def observed(self, method: str, route: str) -> Answer | None:
-        """The current page's own request to `route`, if the page made it."""
+    def observed(self, method: str, route: str, base: str | None = None) -> Answer | None:
+        """The current page's own request to `route` on the host of `base`, if the page made it."""
         ...
 
     def send(self, request: Outgoing) -> Answer | None:

@@ -1,11 +1,13 @@
 """Filling a live page's form with what the recorded customers sent, control by control: text
 fields, radio groups, checkboxes, selects of one or many, file inputs, and the submit button they
-pressed; a field, or an option they chose, that the form no longer has is a problem."""
+pressed; a field, or an option they chose, that the form no longer has is a problem. A control is
+driven as a reader would find it, by its label (a button by its role and name), and by its name
+when it has none; a field whose name changed is found by its recorded label."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .driver import missing_field
@@ -18,14 +20,20 @@ SUBMITS = frozenset({"submit", "image"})
 # Inputs Playwright's fill() refuses: their value is set by script, as a widget would.
 SET_BY_SCRIPT = frozenset({"range", "color"})
 
-_CONTROLS = """form => Array.from(form.elements).map((e, index) => ({
-  index,
-  name: e.name || "",
-  kind: (e.type || e.tagName).toLowerCase(),
-  value: e.value ?? "",
-  options: e.options ? Array.from(e.options).map((o) => o.value) : null,
-  disabled: !!e.disabled,
-}))"""
+_CONTROLS = """form => {
+  const plain = (text) => (text || "").replace(/\\s+/g, " ").trim();
+  return Array.from(form.elements).map((e, index) => ({
+    index,
+    name: e.name || "",
+    kind: (e.type || e.tagName).toLowerCase(),
+    value: e.value ?? "",
+    options: e.options ? Array.from(e.options).map((o) => o.value) : null,
+    disabled: !!e.disabled,
+    label: plain(e.getAttribute("aria-label") || (e.labels && e.labels.length ? e.labels[0].textContent : "")),
+    text: plain(e.tagName === "BUTTON" ? e.textContent : (e.type === "submit" ? e.value : "")),
+  }));
+}"""
+_IS_CONTROL = "(e, index) => !!e.form && e.form.elements[index] === e"
 _ELEMENT = "(form, index) => form.elements[index]"
 _SET_VALUE = """(e, [property, value]) => {
   e[property] = value;
@@ -42,14 +50,20 @@ class Control:
     value: str
     options: list[str] | None
     disabled: bool
+    label: str = ""  # its label's text (or aria-label), whitespace collapsed
+    text: str = ""  # a submit button's own text: its accessible name
 
 
 @dataclass
 class Filled:
-    """What filling found wrong, and the button to submit with (None: the form's default)."""
+    """What filling found wrong, and the button to submit with: `press`, found by its role and
+    name, else `submitter` (both None: the form's default). `located` says how each control was
+    found, e.g. "get_by_label('Email')" or "name 'email'"."""
 
     problems: list[str]
     submitter: ElementHandle | None = None
+    press: Locator | None = None
+    located: list[str] = field(default_factory=list)
 
 
 def recorded_values(value: Any) -> list[str]:
@@ -72,14 +86,43 @@ class _Form:
         self.method = method
         self.route = route
         self.filled = Filled([])
+        self.used: set[int] = set()  # controls filled, by index
 
     def element(self, control: Control) -> ElementHandle:
         found = self.form.evaluate_handle(_ELEMENT, control.index).as_element()
         assert found is not None  # the index came from the same form a moment ago
         return found
 
+    def _exactly(self, locator: Locator, control: Control) -> bool:
+        """Does `locator` find this control and nothing else?"""
+        return locator.count() == 1 and bool(locator.evaluate(_IS_CONTROL, control.index))
+
+    def locate(self, control: Control) -> Locator | ElementHandle:
+        """The control by its label when that finds exactly it, else by its name and place."""
+        self.used.add(control.index)
+        if control.label:
+            by_label = self.form.get_by_label(control.label, exact=True)
+            if self._exactly(by_label, control):
+                self.filled.located.append(f"get_by_label({control.label!r})")
+                return by_label
+        self.filled.located.append(f"name {control.name!r}")
+        return self.element(control)
+
+    def press(self, control: Control) -> None:
+        """The submit button pressed: by its role and name when that finds exactly it."""
+        self.used.add(control.index)
+        name = control.text or control.label
+        if name:
+            button = self.form.get_by_role("button", name=name, exact=True)
+            if self._exactly(button, control):
+                self.filled.located.append(f"get_by_role('button', name={name!r})")
+                self.filled.press = button
+                return
+        self.filled.located.append(f"name {control.name!r}")
+        self.filled.submitter = self.element(control)
+
     def set_checked(self, control: Control, checked: bool) -> None:
-        element = self.element(control)
+        element = self.locate(control)
         try:
             element.set_checked(checked, timeout=CHECK_TIMEOUT_MS)
         except Exception:  # Playwright's TimeoutError: not clickable as it is styled
@@ -92,7 +135,7 @@ class _Form:
             return  # the live page's value (a CSRF token) is the right one
         if kinds & SUBMITS:
             pressed = [c for c in group if c.kind in SUBMITS and c.value in values]
-            self.filled.submitter = self.element((pressed or group)[0])
+            self.press((pressed or group)[0])
             return
         if kinds & {"radio", "checkbox"}:
             self.choose(name, values, [c for c in group if c.kind in ("radio", "checkbox")])
@@ -103,7 +146,7 @@ class _Form:
                 self.filled.problems.append(_no_option(self.method, self.route, name, missing))
                 return
             chosen = values if select.kind == "select-multiple" else values[:1]
-            self.element(select).select_option(chosen)
+            self.locate(select).select_option(chosen)
         elif "file" in kinds:
             # A HAR keeps a file's name, never its content: an empty file of that name stands in.
             files: list[FilePayload] = [
@@ -111,14 +154,14 @@ class _Form:
                 for v in values
                 if v
             ]
-            self.element(next(c for c in group if c.kind == "file")).set_input_files(files)
+            self.locate(next(c for c in group if c.kind == "file")).set_input_files(files)
         else:
             # Several text fields of one name take the recorded values in order.
             for control, value in zip(group, values, strict=False):
                 if control.kind in SET_BY_SCRIPT:
-                    self.element(control).evaluate(_SET_VALUE, ["value", value])
+                    self.locate(control).evaluate(_SET_VALUE, ["value", value])
                 else:
-                    self.element(control).fill(value)
+                    self.locate(control).fill(value)
 
     def choose(self, name: str, values: list[str], group: list[Control]) -> None:
         """A radio group or checkboxes: the recorded values checked, other checkboxes cleared."""
@@ -137,7 +180,8 @@ class _Form:
         """A checkbox or multi-select the customers left empty was not sent: empty it here too."""
         names = set(sent)
         for control in controls:
-            if control.name in names or not control.name or control.disabled:
+            filled = control.name in names or control.index in self.used
+            if filled or not control.name or control.disabled:
                 continue
             if control.kind == "checkbox":
                 self.set_checked(control, False)
@@ -145,12 +189,29 @@ class _Form:
                 self.element(control).select_option([])
 
 
-def fill_form(form: Locator, fields: dict[str, Any], method: str, route: str) -> Filled:
-    """Fills `form` with the recorded `fields` (name → value, or a list of values)."""
+def _group(controls: list[Control], name: str, label: str | None) -> list[Control]:
+    """The live controls of a recorded field: by its name, else (a renamed field) by the label
+    or button text it was recorded with."""
+    group = [c for c in controls if c.name == name and not c.disabled]
+    wanted = " ".join((label or "").split())
+    if group or not wanted:
+        return group
+    return [c for c in controls if not c.disabled and wanted in (c.label, c.text)]
+
+
+def fill_form(
+    form: Locator,
+    fields: dict[str, Any],
+    method: str,
+    route: str,
+    labels: dict[str, str] | None = None,
+) -> Filled:
+    """Fills `form` with the recorded `fields` (name → value, or a list of values); `labels`:
+    name → the label (or button text) a field had when it was recorded."""
     filling = _Form(form, method, route)
     controls = [Control(**c) for c in form.evaluate(_CONTROLS)]
     for name, recorded in fields.items():
-        group = [c for c in controls if c.name == name and not c.disabled]
+        group = _group(controls, name, (labels or {}).get(name))
         if not group:
             filling.filled.problems.append(missing_field(method, route, name))
             continue

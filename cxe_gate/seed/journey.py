@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -45,15 +45,24 @@ class Call:
     form: dict[str, Any] | None = None
     headers: dict[str, Any] | None = None
     capture: dict[str, Capture] | None = None
+    host: str | None = None  # the recorded host, when not the suite's main host
 
 
 class SeededJourney:
     """One recorded journey replayed: the steps a generated test calls, checked as they go. `fail`
     ends the test with the problems' sentences (raising JourneyFailed unless a test runner's own
-    failure is given)."""
+    failure is given). `hosts`: recorded host → the base URL it is mapped to; a step on the main
+    host (no `host`) goes to the driver's base URL, one on an unmapped host is never sent."""
 
-    def __init__(self, driver: Driver, *, fail: Callable[[str], NoReturn] = raise_failed):
+    def __init__(
+        self,
+        driver: Driver,
+        *,
+        fail: Callable[[str], NoReturn] = raise_failed,
+        hosts: Mapping[str, str] | None = None,
+    ):
         self.captured: dict[str, str] = {}
+        self.hosts = dict(hosts or {})
         self.steps = 0
         self._driver = driver
         self._fail = fail
@@ -75,20 +84,31 @@ class SeededJourney:
         headers: dict[str, Any] | None = None,
         capture: dict[str, Capture] | None = None,
         calls: Sequence[Call] = (),
+        host: str | None = None,
+        labels: dict[str, str] | None = None,
     ) -> None:
-        """One page of the journey and the API calls made from it."""
+        """One page of the journey and the API calls made from it; `host` is the recorded host
+        when it is not the suite's main one, `labels` the recorded label (or button text) of each
+        form field by name."""
         self.steps += 1
         label = f"{method} {route}"
         driver = self._driver
         try:
+            base = self._base(host, label)
             target = self._resolve(path)
             if via == "redirect":
-                answer = self._follow(route)
+                answer = self._follow(route, base)
             elif method == "GET" and form is None and json is None:
-                answer = self._sent(driver.open(target, self._resolve(headers)))
+                answer = self._sent(driver.open(target, self._resolve(headers), base))
             else:
                 request = Outgoing(
-                    method, target, self._resolve(form), self._resolve(json), self._resolve(headers)
+                    method,
+                    target,
+                    self._resolve(form),
+                    self._resolve(json),
+                    self._resolve(headers),
+                    base,
+                    labels,
                 )
                 answer = self._sent(driver.send_page(request, route, self._last))
             if answer is not None:
@@ -114,14 +134,26 @@ class SeededJourney:
     def _resolve(self, value: Any) -> Any:
         return resolve(value, self.captured)
 
+    def _base(self, host: str | None, label: str) -> str | None:
+        """The base URL a recorded host is sent to (None: the driver's own, the main host)."""
+        if host is None:
+            return None
+        if host not in self.hosts:
+            # The conftest names every unmapped host before a test starts; this is the backstop.
+            raise MissingValue(
+                f"{label}: the recorded host {host!r} is not mapped: map it to the host to test "
+                f"with --host-map {host}=TARGET (it is never called as recorded)"
+            )
+        return self.hosts[host]
+
     def _sent(self, answer: Answer | None) -> Answer | None:
         """The driver's answer, after the problems it met sending."""
         self._problems.extend(self._driver.problems)
         self._driver.problems.clear()
         return answer
 
-    def _follow(self, route: str) -> Answer | None:
-        landed = self._sent(self._driver.follow(self._last))
+    def _follow(self, route: str, base: str | None) -> Answer | None:
+        landed = self._sent(self._driver.follow(self._last, base))
         if landed is None:
             self._problems.append(f"GET {route}: the previous step did not redirect here")
             return None
@@ -132,7 +164,8 @@ class SeededJourney:
         return landed
 
     def _call(self, call: Call) -> None:
-        answer = self._driver.observed(call.method, call.route)
+        base = self._base(call.host, f"{call.method} {call.route}")
+        answer = self._driver.observed(call.method, call.route, base)
         if answer is None:
             request = Outgoing(
                 call.method,
@@ -140,6 +173,7 @@ class SeededJourney:
                 self._resolve(call.form),
                 self._resolve(call.json),
                 self._resolve(call.headers),
+                base,
             )
             answer = self._sent(self._driver.send(request))
         if answer is not None:

@@ -5,12 +5,13 @@ suite's conftest.py supplies the test runner's own failure; nothing here imports
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, NoReturn, Protocol
 
 from .api_driver import ApiDriver
 from .browser_driver import BrowserDriver
+from .hosts import base_urls
 from .journey import Call, JourneyFailed, SeededJourney, raise_failed
 from .markers import capture, env, ref, text, url
 
@@ -46,19 +47,23 @@ def open_journey(
     mode: str,
     *,
     fail: Callable[[str], NoReturn] = raise_failed,
+    hosts: Mapping[str, str] | None = None,
 ) -> Iterator[SeededJourney]:
     """The `journey` fixture of a seeded suite: `mode` is what it was seeded with, the
     CXE_SEEDED_MODE variable overrides it. `fail` ends the test with a message (the suite passes
-    pytest's own; without it, JourneyFailed is raised)."""
+    pytest's own; without it, JourneyFailed is raised). `hosts`: recorded host → the host or URL
+    it is mapped to (--host-map); the main host follows `base_url`."""
     if not base_url:
         fail("run the seeded suite with --base-url URL (the site to test)")
     mode = os.environ.get(MODE_VARIABLE) or mode
+    bases = base_urls(base_url, hosts or {})
     if mode == "browser":
-        yield SeededJourney(BrowserDriver(request.getfixturevalue("page"), base_url), fail=fail)
+        driver = BrowserDriver(request.getfixturevalue("page"), base_url, bases.values())
+        yield SeededJourney(driver, fail=fail, hosts=bases)
     elif mode == "api":
         context = request.getfixturevalue("playwright").request.new_context()
         try:
-            yield SeededJourney(ApiDriver(context, base_url), fail=fail)
+            yield SeededJourney(ApiDriver(context, base_url), fail=fail, hosts=bases)
         finally:
             context.dispose()
     else:

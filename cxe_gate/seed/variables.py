@@ -33,7 +33,7 @@ class Use:
         return f"step {self.step} {self.request}, {self.field}"
 
 
-def _label(text: str) -> str:
+def printable(text: str) -> str:
     """Recorded text fit for a comment line: printable ASCII, no line breaks, short, and a
     placeholder only as its variable's name."""
     text = _PLACEHOLDER.sub(lambda m: m[1], text)
@@ -96,9 +96,9 @@ def uses(journeys: Sequence[MappedJourney], names: Sequence[str]) -> list[Use]:
     for journey, test in zip(journeys, names, strict=True):
         for number, step in enumerate(journey.steps, 1):
             for request in (step.page, *step.calls):
-                label = _label(f"{request.method} {request.route}")
+                label = printable(f"{request.method} {request.route}")
                 for variable, field in _in_request(request):
-                    found.add(Use(variable, test, number, label, _label(field)))
+                    found.add(Use(variable, test, number, label, printable(field)))
     return sorted(found)
 
 
