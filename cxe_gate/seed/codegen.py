@@ -27,6 +27,7 @@ from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
 from .conftest_source import conftest
 from .hosts import hosts_example
+from .links import capture_hint, set_at
 from .names import identifier, journey_test_names
 
 PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
@@ -149,22 +150,6 @@ class _Captures:
         return self.names[key]
 
 
-def _hint(link: Link, request: Request) -> str:
-    if link.target == "path":
-        segments = request.route.split("?")[0].split("/")
-        index = link.at[0]
-        if isinstance(index, int) and index < len(segments):
-            return segments[index].strip("{}")
-    last = [k for k in (link.at if link.target != "path" else link.key) if isinstance(k, str)]
-    return last[-1] if last else link.source
-
-
-def _set_at(data: Any, key: Sequence[str | int], value: Any) -> None:
-    for part in key[:-1]:
-        data = data[part]
-    data[key[-1]] = value
-
-
 def _path_source(
     path: str, links: dict[int, str], query_links: dict[str, str], variables: set[str]
 ) -> str:
@@ -259,7 +244,7 @@ def _arguments(
     # Recorded auth headers (placeholders: their variables); a captured value wins over one.
     headers: dict[str, Any] = dict(request.headers)
     for link in request.links:
-        name = captures.name_for(link, _hint(link, request))
+        name = captures.name_for(link, capture_hint(link, request))
         if link.target == "path" and isinstance(link.at[0], int):
             path_links[link.at[0]] = name
         elif link.target == "query":
@@ -271,7 +256,7 @@ def _arguments(
             key = ["", *link.at] if link.target == "json" and list(fields) == [""] else link.at
             # If the body changed shape between occurrences, the recorded value stays.
             with suppress(KeyError, IndexError, TypeError):
-                _set_at(fields, key, _Code(f"ref({name!r})"))
+                set_at(fields, key, _Code(f"ref({name!r})"))
     variables = module.variables
     path = _path_source(request.path or request.route, path_links, query_links, variables)
     arguments = [repr(request.method), path]
@@ -366,7 +351,7 @@ def _test_source(name: str, journey: MappedJourney, module: _Module) -> str:
     for step in journey.steps:
         for request in (step.page, *step.calls):
             for link in request.links:
-                captures.name_for(link, _hint(link, request))
+                captures.name_for(link, capture_hint(link, request))
     files = ", ".join(_file_name(s) for s in journey.sessions[:5])
     more = f" and {len(journey.sessions) - 5} more" if len(journey.sessions) > 5 else ""
     recorded = " to ".join(dict.fromkeys([journey.recorded[0], journey.recorded[-1]])) or "?"

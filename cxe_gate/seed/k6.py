@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, quote
 from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
 from .k6_prelude import HELPERS, IMPORTS, SETTINGS
+from .links import capture_hint, set_at
 from .names import identifier, journey_test_names
 
 FILE_NAME = "journeys.k6.js"
@@ -120,7 +121,7 @@ class _Captures:
     def name_for(self, link: Link, request: Request) -> str:
         key = (link.step, link.call, link.source, tuple(link.key))
         if key not in self.names:
-            base = identifier(_hint(link, request), "value")
+            base = identifier(capture_hint(link, request), "value")
             name, n = base, 1
             while name in self.names.values():
                 n += 1
@@ -128,22 +129,6 @@ class _Captures:
             self.names[key] = name
             self.by_producer.setdefault((link.step, link.call), []).append((name, link))
         return self.names[key]
-
-
-def _hint(link: Link, request: Request) -> str:
-    if link.target == "path":
-        segments = request.route.split("?")[0].split("/")
-        index = link.at[0]
-        if isinstance(index, int) and index < len(segments):
-            return segments[index].strip("{}")
-    words = [k for k in (link.at if link.target != "path" else link.key) if isinstance(k, str)]
-    return words[-1] if words else link.source
-
-
-def _set_at(data: Any, key: Sequence[str | int], value: Any) -> None:
-    for part in key[:-1]:
-        data = data[part]
-    data[key[-1]] = value
 
 
 def _url(
@@ -266,7 +251,7 @@ def _request_lines(
             # A JSON body that is not an object is kept under the key "" (see the pipeline).
             key = ["", *link.at] if link.target == "json" and list(fields) == [""] else link.at
             with suppress(KeyError, IndexError, TypeError):  # the body changed shape: as recorded
-                _set_at(fields, key, _Js(f"got.{name}"))
+                set_at(fields, key, _Js(f"got.{name}"))
     url = _url(request, path_links, query_links, read)
     if page and request.via == "redirect":
         url = f"follow(page, {url})"
