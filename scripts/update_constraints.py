@@ -27,9 +27,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as home:
         python = Path(home) / "bin" / "python"
         subprocess.run([sys.executable, "-m", "venv", home], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", f"{ROOT}[all]"], check=True
-        )
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"{ROOT}[all]"], check=True)
         frozen = subprocess.run(
             [str(python), "-m", "pip", "freeze", "--exclude", "cxe-gate", "--all"],
             check=True,
