@@ -34,7 +34,11 @@ def _part_label(back: timedelta) -> str:
 
 def windows_for(windows: Windows, deployed_at: datetime, release_end: datetime) -> list[TimeWindow]:
     """The baseline's windows and the release window (read up to `release_end`). A same-hours
-    baseline mirrors the release window as read so far, so both cover the same clock hours."""
+    baseline mirrors the release window as read so far, so both cover the same clock hours, in
+    the nearest periods before the deploy (lag-matched: a checkpoint a week after the deploy is
+    mirrored 7 to 13 days back, not by days the release was already live on). A before/after
+    baseline stays where it is written: the last hours before the deploy are the freshest
+    release-free data for any checkpoint."""
     release = TimeWindow("release", deployed_at + windows.release.start, release_end)
     baseline = windows.baseline
     if baseline == "concurrent":
@@ -43,7 +47,7 @@ def windows_for(windows: Windows, deployed_at: datetime, release_end: datetime) 
     if isinstance(baseline, SameHours):
         parts = [
             TimeWindow(_part_label(back), release.start - back, release.end - back)
-            for back in baseline.offsets()
+            for back in baseline.offsets(windows.release.end)
         ]
         return [*parts, release]
     return [

@@ -2,28 +2,107 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import __version__
 from .baseline import baseline_of, design, windows_for, with_cohorts
-from .config import ConversionCriterion, CriterionBase
+from .checkpoints import CheckpointReport
+from .config import ConversionCriterion, CriterionBase, GateConfig
 from .coverage import with_coverage
 from .errors import ConfigError, CxeGateError, ProviderError
 from .judge import error_result, judge, overall, score
 from .loader import LoadedConfig
 from .measurement import TimeWindow, Unit
+from .notify.ci import CiRun, ci_run
 from .providers import MetricRequest, Provider, ProviderContext, provider_class
 from .quantities import format_duration
 from .results import CriterionResult, GateReport, ReleaseReport, Verdict, WindowReport
+from .series import series_of, with_provider_series
 
 if TYPE_CHECKING:
     from .sequential import Schedule
+
+
+@dataclass(frozen=True)
+class AtCheckpoint(LoadedConfig):
+    """A criteria file narrowed to one checkpoint: the checkpoint's release window, and only the
+    criteria judged at it. Polling and evaluation read it like any loaded file."""
+
+    checkpoint: CheckpointReport | None = None
+
+
+def config_digest(config: GateConfig) -> str:
+    """The same for every run of one criteria file, whatever release it judges."""
+    text = config.model_dump_json(exclude={"release"})
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def at_checkpoint(
+    loaded: LoadedConfig, name: str | None = None, *, now: datetime | None = None
+) -> LoadedConfig:
+    """The file as judged at checkpoint `name` (default: the first); a file without
+    `checkpoints:` as it is. With `now`, a checkpoint not reached by then is refused: its
+    verdict belongs to its moment, and a window read short of it would be judged early."""
+    if isinstance(loaded, AtCheckpoint):
+        if name is None or loaded.checkpoint is None or name == loaded.checkpoint.name:
+            return loaded
+        raise ConfigError(f"already narrowed to checkpoint {loaded.checkpoint.name}")
+    config = loaded.config
+    file = str(loaded.path)
+    if not config.checkpoints:
+        if name is None:
+            return loaded
+        raise ConfigError(f"--checkpoint {name}: the file declares no checkpoints", file=file)
+    declared = ", ".join(config.checkpoints)
+    name = next(iter(config.checkpoints)) if name is None else name
+    checkpoint = config.checkpoints.get(name)
+    if checkpoint is None:
+        raise ConfigError(
+            f"--checkpoint {name}: not declared under checkpoints (declared: {declared})",
+            file=file,
+        )
+    deployed_at = config.release.deployed_at
+    if deployed_at is None:
+        raise ConfigError(
+            "no deploy time: set release.deployed_at in the file or pass --deployed-at", file=file
+        )
+    reached = deployed_at + checkpoint.after
+    if now is not None and reached > now:
+        raise ConfigError(
+            f"checkpoint {name} ({format_duration(checkpoint.after)} after the deploy) is "
+            f"reached at {reached.isoformat()}; judge it then, or poll up to it with a --wait "
+            "that reaches it",
+            file=file,
+        )
+    criteria = [c for c in config.criteria if name in config.judged_at(c)]
+    if not criteria:
+        raise ConfigError(
+            f"no criterion is judged at checkpoint {name}: give one `at: [{name}]`", file=file
+        )
+    windows = config.windows.model_copy(update={"release": checkpoint.release})
+    report = CheckpointReport(
+        name=name,
+        after=format_duration(checkpoint.after),
+        reached_at=reached,
+        checkpoints={n: format_duration(c.after) for n, c in config.checkpoints.items()},
+        config_digest=config_digest(config),
+    )
+    return AtCheckpoint(
+        config=config.model_copy(update={"windows": windows, "criteria": criteria}),
+        path=loaded.path,
+        provider_settings=loaded.provider_settings,
+        lines=loaded.lines,
+        checkpoint=report,
+    )
 
 
 def resolve_windows(loaded: LoadedConfig, now: datetime | None = None) -> list[TimeWindow]:
@@ -163,6 +242,11 @@ def _evaluate_one(
             unit=unit,
             message=f"provider {name!r} returned no release measurement",
         )
+    series_note = None
+    # gate.series costs a second query per criterion (+73% on the file benchmark): opt-in.
+    if config.gate.series:
+        with providers.slot(name):
+            measured, series_note = with_provider_series(provider, request, windows, measured)
     result = judge(
         criterion,
         provider=name,
@@ -171,13 +255,18 @@ def _evaluate_one(
         baseline=baseline_of(measured, windows),
         sequential=sequential,
     )
-    return with_coverage(
+    covered = with_coverage(
         result,
         measured,
         windows,
         allow_partial=config.windows.allow_partial,
         sequential=sequential is not None,
     )
+    if series_note:
+        notes = [*covered.notes, providers.redact(name, series_note)]
+        covered = covered.model_copy(update={"notes": notes})
+    series = series_of(measured, windows)
+    return covered.model_copy(update={"series": series}) if series else covered
 
 
 def _measured_in_pytest(criterion: CriterionBase) -> CriterionResult:
@@ -214,7 +303,9 @@ def evaluate(
     """Judge every criterion of a loaded criteria file and sum up the release's verdict.
     `sequential` judges the release window as the look it names of a polled sequence
     (group-sequential tests: see cxe_gate.sequential); at the sequence's last look a criterion
-    without a sequential test is judged once, the fixed way."""
+    without a sequential test is judged once, the fixed way. A file with `checkpoints:` not yet
+    narrowed to one (`at_checkpoint`) is judged at its first."""
+    loaded = at_checkpoint(loaded)
     config = loaded.config
     windows = resolve_windows(loaded, now)
     budget = config.gate.deadline.total_seconds()
@@ -254,4 +345,19 @@ def evaluate(
         windows={w.label: WindowReport(start=w.start, end=w.end) for w in windows},
         design=design(config.windows, windows[-1]),
         criteria=results,
+        checkpoint=loaded.checkpoint if isinstance(loaded, AtCheckpoint) else None,
+        policy=config.gate.policy,
+        pass_score=config.gate.pass_score,
+        warn_score=config.gate.warn_score,
+        links=report_links(config.links, ci_run(os.environ)),
     )
+
+
+def report_links(configured: Mapping[str, object], run: CiRun | None) -> dict[str, str]:
+    """The report's links: cxe.yml's `links:`, then the CI run and the commit when known."""
+    links = {title: str(url) for title, url in configured.items()}
+    if run is not None and run.url:
+        links.setdefault(f"{run.system} run", run.url)
+    if run is not None and run.commit_url and run.commit:
+        links.setdefault(f"commit {run.commit[:7]}", run.commit_url)
+    return links

@@ -71,6 +71,15 @@ class Part:
 
 
 @dataclass(frozen=True)
+class Point:
+    """One equal interval of a window, measured the way the whole window is (for a chart)."""
+
+    start: datetime
+    value: float | None  # None: no data in the interval
+    samples: int
+
+
+@dataclass(frozen=True)
 class Measurement:
     """`value` is None when the window had no data. For a rate, `successes` of `samples` (errors of
     requests, completions of starts) make a two-proportion test possible; for a mean of per-sample
@@ -91,6 +100,8 @@ class Measurement:
     # Set on a baseline built from earlier periods: how its value varies between them, and each.
     spread: Spread | None = None
     parts: tuple[Part, ...] = ()
+    # The window cut into equal intervals, each measured alone (empty: the provider gives none).
+    series: tuple[Point, ...] = ()
 
     @property
     def has_data(self) -> bool:

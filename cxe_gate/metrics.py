@@ -69,7 +69,38 @@ def nps(promoters: int, passives: int, detractors: int, *, query: str | None = N
 
 
 def csat(satisfied: int, responses: int, *, query: str | None = None) -> Measurement:
-    """CSAT = share of 4-5 answers on a 1-5 scale."""
+    """The share of good answers: CSAT = share of 4-5 on a 1-5 scale; CES = share of 5-7 on
+    1-7 (7: very easy); a scale of one's own, its `good` range."""
     return proportion(
         satisfied, responses, query=query, details={"satisfied": satisfied, "responses": responses}
     )
+
+
+def mean_answer(
+    answers: int, mean: float | None, variance: float | None, *, query: str | None = None
+) -> Measurement:
+    """The mean answer on a survey's scale (CES, CSAT or a scale of its own), with the answers'
+    sample variance for a z-test."""
+    details: dict[str, float] = {"responses": answers}
+    if answers <= 0 or mean is None:
+        return _empty(query, details)
+    return Measurement(
+        float(mean), answers, variance=float(variance or 0.0), details=details, query=query
+    )
+
+
+# The start of the note on a measurement whose follow-up the data do not reach yet (retention):
+# the judge calls it inconclusive whatever `no_data` says, since waiting will measure it.
+NOT_YET = "not yet measurable"
+
+
+def not_yet(reason: str, *, query: str | None = None, details: dict[str, float]) -> Measurement:
+    """No value yet: `reason` says what data are still to come, and when."""
+    return Measurement(
+        value=None, samples=0, details=details, query=query, notes=(f"{NOT_YET}: {reason}",)
+    )
+
+
+def pending(measurement: Measurement) -> str | None:
+    """The not_yet note of a measurement, or None."""
+    return next((n for n in measurement.notes if n.startswith(NOT_YET)), None)

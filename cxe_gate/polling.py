@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from .config import CriterionBase, GateSettings
-from .gate import evaluate, resolve_windows
+from .gate import at_checkpoint, evaluate, resolve_windows
 from .judge import overall
 from .loader import LoadedConfig
 from .quantities import format_duration
@@ -129,6 +129,9 @@ def wait_for_verdict(
             timedelta(seconds=1) if shortest >= timedelta(seconds=1) else timedelta(milliseconds=1)
         )
         interval = unit * math.ceil(shortest / unit)  # a round figure for the report
+    # The criteria judged at one checkpoint (the first, unless the caller narrowed it already):
+    # each poll's results line up with these.
+    loaded = at_checkpoint(loaded)
     config = loaded.config
     started = clock()
     resolve_windows(loaded, started)  # a missing or future deploy time is refused before waiting

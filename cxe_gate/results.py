@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .checkpoints import CheckpointReport
+
 SCHEMA_VERSION = "1.0"
 
 
@@ -40,6 +42,14 @@ class Check(_Model):
     outcome: Outcome
     p_value: float | None = None
     note: str = Field(description="one plain sentence about this rule")
+
+
+class SeriesPoint(_Model):
+    """One equal interval of a window, measured the way the whole window is."""
+
+    start: datetime
+    value: float | None = Field(description="the interval's value; null when it had no data")
+    samples: int
 
 
 class CriterionResult(_Model):
@@ -81,6 +91,11 @@ class CriterionResult(_Model):
     )
     partial: bool = Field(
         False, description="the release window reaches past the newest data the provider has"
+    )
+    series: dict[str, list[SeriesPoint]] = Field(
+        default_factory=dict,
+        description="per window (baseline, release): its value in each of equal intervals, "
+        "where the provider gives them; a same-hours baseline is its periods' mean per interval",
     )
 
 
@@ -153,6 +168,22 @@ class GateReport(_Model):
     wait: WaitReport | None = Field(None, description="set when the gate waited for data (--wait)")
     polls: list[Poll] = Field(
         default_factory=list, description="each reading of the release window while waiting"
+    )
+    policy: str | None = Field(
+        None, description="gate.policy: any_fail or score (null in older reports)"
+    )
+    pass_score: float | None = Field(
+        None, description="gate.pass_score: under policy score, the score that passes"
+    )
+    warn_score: float | None = Field(
+        None, description="gate.warn_score: under policy score, the score below which it fails"
+    )
+    checkpoint: CheckpointReport | None = Field(
+        None, description="the checkpoint of the release's life this report judges (checkpoints:)"
+    )
+    links: dict[str, str] = Field(
+        default_factory=dict,
+        description="title → URL: the `links:` of cxe.yml, the CI run and the commit when known",
     )
 
     def count(self, verdict: Verdict) -> int:

@@ -26,6 +26,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="deploy time, ISO 8601 (overrides release.deployed_at)",
     )
     group.addoption(
+        "--cxe-checkpoint",
+        metavar="NAME",
+        help="judge the criteria of this checkpoint (names under checkpoints:; default the first)",
+    )
+    group.addoption(
         "--cxe-inconclusive",
         choices=("fail", "skip"),
         default="fail",
@@ -50,6 +55,7 @@ class GateOptions:
     config_path: Path
     release: str | None
     deployed_at: str | None
+    checkpoint: str | None
     inconclusive: Policy
     journey_paths: tuple[Path, ...]
 
@@ -73,6 +79,7 @@ class GateOptions:
             config_path=path.resolve(),
             release=config.getoption("cxe_release"),
             deployed_at=config.getoption("cxe_deployed_at"),
+            checkpoint=config.getoption("cxe_checkpoint"),
             inconclusive=config.getoption("cxe_inconclusive"),
             journey_paths=tuple(p.resolve() for p in journeys),
         )

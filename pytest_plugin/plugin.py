@@ -3,10 +3,12 @@ register the parts; without one, only the markers are declared and nothing else 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from cxe_gate.errors import ConfigError
-from cxe_gate.gate import resolve_windows
+from cxe_gate.gate import at_checkpoint, resolve_windows
 from cxe_gate.loader import load
 from cxe_gate.results import GateReport
 
@@ -26,6 +28,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     try:
         loaded = load(options.config_path, release=options.release, deployed_at=options.deployed_at)
+        # One checkpoint's criteria are the items (the first, unless one is asked for); a
+        # checkpoint not reached yet is refused, as by `cxe-gate evaluate --checkpoint`.
+        now = datetime.now(UTC) if options.checkpoint else None
+        loaded = at_checkpoint(loaded, options.checkpoint, now=now)
         resolve_windows(loaded)  # a missing or future deploy time: say so now, not at the end
     except ConfigError as exc:
         raise usage_error(exc) from None

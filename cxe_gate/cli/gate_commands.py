@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 
-from ..config import GateConfig
+from ..gate import at_checkpoint
 from ..gate import evaluate as evaluate_gate
 from ..loader import LoadedConfig, load
 from ..notify import announce
@@ -84,6 +83,12 @@ def _with_gate(loaded: LoadedConfig, **settings: str) -> LoadedConfig:
 @click.option("--release", "release_name", help="Release name (overrides release.name).")
 @click.option("--deployed-at", help="Deploy time, ISO 8601 (overrides release.deployed_at).")
 @click.option(
+    "--checkpoint",
+    help="Judge the release at this checkpoint (a name under checkpoints:): its release window and "
+    "the criteria `at` it. Default: the first. Refused before the checkpoint is reached (or, "
+    "with --wait, if the wait ends before it).",
+)
+@click.option(
     "-o",
     "--output",
     "outputs",
@@ -134,6 +139,7 @@ def evaluate(
     config_path: Path,
     release_name: str | None,
     deployed_at: str | None,
+    checkpoint: str | None,
     outputs: tuple[Path, ...],
     fail_on: str,
     on_inconclusive: str | None,
@@ -156,6 +162,9 @@ def evaluate(
     with errors_exit():
         paths = [check_report_path(p) for p in outputs]
         loaded = load(config_path, release=release_name, deployed_at=deployed_at)
+        # A named checkpoint is judged once reached; a wait polls its window up to it.
+        reached_by = datetime.now(UTC) + (wait or timedelta(0))
+        loaded = at_checkpoint(loaded, checkpoint, now=reached_by if checkpoint else None)
         if on_inconclusive is not None:
             loaded = _with_gate(loaded, on_inconclusive=on_inconclusive)
         report = _evaluate(loaded, dry_run=dry_run, wait=wait, interval=interval, colour=colour)
@@ -220,9 +229,50 @@ def plan(config_path: Path, deployed_at: str | None) -> None:
 
 
 @click.command()
-def schema() -> None:
-    """Print the JSON Schema of the criteria file (for editor autocompletion)."""
-    click.echo(json.dumps(GateConfig.model_json_schema(), indent=2))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the schema to this file (e.g. cxe.schema.json) instead of printing it.",
+)
+@click.option(
+    "--id",
+    "schema_id",
+    metavar="URL",
+    help="The schema's $id, where you publish it (default: "
+    "https://cxe-gate.dev/schema/v1/cxe.schema.json).",
+)
+def schema(output: Path | None, schema_id: str | None) -> None:
+    """Print the JSON Schema of the criteria file, with the settings of every provider installed
+    (built-in or plugin), for editors to complete and check cxe.yml."""
+    from urllib.parse import urlsplit
+
+    from ..schema import SCHEMA_ID, gate_schema
+
+    if schema_id is not None:
+        parts = urlsplit(schema_id)
+        # JSON Schema 2020-12: an $id is an absolute URI without a fragment.
+        if not parts.scheme or not (parts.netloc or parts.path) or parts.fragment:
+            raise click.BadParameter(
+                f"expected an absolute URL without #fragment, got {schema_id!r}",
+                param_hint="--id",
+            )
+    built = gate_schema(schema_id or SCHEMA_ID)
+    for left in built.left_out:
+        click.secho(
+            f"provider {left.name!r} is left out of the schema: {left.problem}",
+            fg="yellow",
+            err=True,
+        )
+    if output is None:
+        click.echo(built.text(), nl=False)
+        return
+    try:
+        output.write_text(built.text(), encoding="utf-8")
+    except OSError as exc:
+        click.secho(f"{output}: cannot write the schema: {exc.strerror or exc}", fg="red", err=True)
+        sys.exit(ExitCode.ERROR)
+    click.echo(f"wrote {output}")
 
 
 @click.command()

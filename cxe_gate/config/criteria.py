@@ -75,6 +75,11 @@ class CriterionBase(Strict):
     cohorts: Cohorts | None = Field(
         None, description="with windows.baseline: concurrent, overrides the file's cohorts"
     )
+    at: list[str] | None = Field(
+        None,
+        description="the checkpoints (names under checkpoints:) at which this criterion is judged; "
+        "default the first",
+    )
     # What is measured; each criterion narrows it to its own name, the key that picks the model.
     metric: str
 
@@ -243,20 +248,166 @@ class LatencyCriterion(CriterionBase):
         return Scale("duration")
 
 
+class CustomScale(Strict):
+    """A survey's own scale: whole answers from `min` to `max`, the `good` ones a closed range."""
+
+    min: int = Field(description="the lowest answer")
+    max: int = Field(description="the highest answer")
+    good: tuple[int, int] = Field(description="[low, high]: the answers that count as good")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CustomScale:
+        if self.min >= self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        low, high = self.good
+        if not self.min <= low <= high <= self.max:
+            raise ValueError(
+                f"good: [{low}, {high}] must be a range within {self.min} to {self.max}"
+            )
+        return self
+
+
+# The named scales after NPS: (lowest answer, highest, the good ones).
+NAMED_SCALES: dict[str, tuple[int, int, tuple[int, int]]] = {
+    "csat": (1, 5, (4, 5)),
+    "ces": (1, 7, (5, 7)),
+}
+
+
 class FeedbackCriterion(CriterionBase):
     SAMPLES = "responses"
 
     metric: Literal["feedback"]
-    scale: Literal["nps", "csat"] = Field(
-        description="nps: % promoters (9-10) - % detractors (0-6); csat: share of 4-5 on 1-5"
+    scale: Literal["nps", "csat", "ces"] | CustomScale = Field(
+        description="nps: % promoters (9-10) - % detractors (0-6); csat: share of 4-5 on 1-5; "
+        "ces (customer effort, 7 = very easy): share of 5-7 on 1-7; or {min, max, good: [low, "
+        "high]}: the share of good answers on a scale of your own"
     )
+    measure: Literal["share", "mean"] = Field(
+        "share",
+        description="share: of good answers (the default); mean: the mean answer (not for nps)",
+    )
+
+    @model_validator(mode="after")
+    def _mean_of_a_scale(self) -> FeedbackCriterion:
+        if self.scale == "nps" and self.measure == "mean":
+            raise ValueError("measure: mean is for csat, ces and custom scales; NPS is its own")
+        return self
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        """The lowest and the highest answer."""
+        if isinstance(self.scale, CustomScale):
+            return self.scale.min, self.scale.max
+        if self.scale == "nps":
+            return 0, 10
+        return NAMED_SCALES[self.scale][:2]
+
+    @property
+    def good(self) -> tuple[int, int]:
+        """The answers counted good, a closed range (NPS: the promoters)."""
+        if isinstance(self.scale, CustomScale):
+            return self.scale.good
+        return (9, 10) if self.scale == "nps" else NAMED_SCALES[self.scale][2]
+
+    @property
+    def is_share(self) -> bool:
+        """The value is a share of good answers (successes of responses)."""
+        return self.scale != "nps" and self.measure == "share"
+
+    @property
+    def scale_name(self) -> str:
+        """How messages call the scale: NPS, CSAT, CES, or 'the 1-10 scale'."""
+        if isinstance(self.scale, CustomScale):
+            return f"the {self.scale.min}-{self.scale.max} scale"
+        return self.scale.upper()
 
     @classmethod
     def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
-        return Scale("NPS", -100.0, 100.0) if fields.get("scale") == "nps" else SHARE
+        scale = fields.get("scale")
+        if scale == "nps":
+            return Scale("NPS", -100.0, 100.0)
+        if fields.get("measure") != "mean":
+            return SHARE
+        if isinstance(scale, dict | CustomScale):
+            found = scale if isinstance(scale, dict) else scale.model_dump()
+            low, high = found.get("min"), found.get("max")
+            if isinstance(low, int | float) and isinstance(high, int | float):
+                return Scale("mean answer", float(low), float(high))
+            return None  # the scale's own validation says what is wrong
+        if isinstance(scale, str) and scale in NAMED_SCALES:
+            low, high, _ = NAMED_SCALES[scale]
+            return Scale(f"mean {scale.upper()}", float(low), float(high))
+        return None
 
     def default_unit(self) -> Unit | str:
-        return Unit.POINTS if self.scale == "nps" else Unit.RATIO
+        if self.scale == "nps":
+            return Unit.POINTS
+        return Unit.RATIO if self.measure == "share" else Unit.NUMBER
+
+
+class RetentionCriterion(CriterionBase):
+    """Users who come back. Each user of the cohort has a first_seen moment: their first event ever
+    (cohort new: users first seen in the window) or in the window (cohort active); day N counts
+    those with an event in [first_seen + N x 24h, first_seen + (N+1) x 24h), `within` those with a
+    session starting in (first_seen, first_seen + within]. 24-hour blocks, not calendar days: every
+    user gets the same time to return, whatever the hour they came and the time zone."""
+
+    SAMPLES = "users"
+    UNIT = Unit.RATIO
+
+    metric: Literal["retention"]
+    day: int | None = Field(
+        None,
+        ge=1,
+        le=90,
+        description="day-N retention (1, 7, 30...): the share of the cohort with an event in the "
+        "24 hours from first_seen + N days",
+    )
+    within: Duration | None = Field(
+        None,
+        description="instead of day: the share of the cohort with a session (other than their "
+        "first) starting within this long after first_seen, e.g. 7d",
+    )
+    cohort: Literal["new", "active"] = Field(
+        "new",
+        description="new: users whose first event ever is in the window; active: every user "
+        "active in the window, from their first event in it",
+    )
+    unit: Literal["user"] = Field("user", description="retention counts users")
+
+    @classmethod
+    def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
+        return RATE
+
+    @model_validator(mode="after")
+    def _day_or_within(self) -> RetentionCriterion:
+        if (self.day is None) == (self.within is None):
+            raise ValueError("give day (day-N retention) or within (came back within), not both")
+        if self.within is not None and not timedelta(0) < self.within <= timedelta(days=90):
+            raise ValueError("within must be more than zero and at most 90d")
+        return self
+
+    @property
+    def follow_up(self) -> tuple[timedelta, timedelta]:
+        """Where a return counts, from first_seen: [from, to) for day N; (0, within] else."""
+        if self.day is not None:
+            return timedelta(days=self.day), timedelta(days=self.day + 1)
+        assert self.within is not None
+        return timedelta(0), self.within
+
+    @property
+    def described(self) -> str:
+        """'day-7 retention', 'return within 7 days'."""
+        if self.day is not None:
+            return f"day-{self.day} retention"
+        assert self.within is not None
+        hours = self.within.total_seconds() / 3600
+        return (
+            f"return within {hours / 24:g} days"
+            if hours % 24 == 0
+            else f"return within {hours:g} hours"
+        )
 
 
 class CustomCriterion(CriterionBase):
@@ -313,6 +464,7 @@ Criterion = Annotated[
     | ApdexCriterion
     | LatencyCriterion
     | FeedbackCriterion
+    | RetentionCriterion
     | CustomCriterion
     | JourneysPassRateCriterion,
     Field(discriminator="metric"),

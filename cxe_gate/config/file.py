@@ -8,11 +8,21 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ..quantities import format_duration
 from .criteria import ConversionCriterion, Criterion, CriterionBase, EngagementCriterion
 from .fields import Duration, Strict
 from .journeys import JourneySpec, journey_shorthand
 from .notify import Links, NotifyTarget
-from .windows import Cohorts, Concurrent, Release, SameHours, Windows, WindowSpec
+from .windows import (
+    Checkpoint,
+    Cohorts,
+    Concurrent,
+    Release,
+    SameHours,
+    Windows,
+    WindowSpec,
+    checkpoint_shorthand,
+)
 
 
 class ProviderSpec(BaseModel):
@@ -65,6 +75,11 @@ class GateSettings(Strict):
         description="the whole evaluation must be over by then; a criterion still waiting is an "
         "error",
     )
+    series: bool = Field(
+        False,
+        description="also measure each window in 12 equal intervals for the HTML report's "
+        "per-interval chart (file and sql providers; one more query per criterion)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> GateSettings:
@@ -83,11 +98,27 @@ class GateConfig(Strict):
     version: Literal[1] = Field(1, description="the file format's version")
     release: Release = Field(default_factory=Release)
     windows: Windows = Field(default_factory=Windows)
+    checkpoints: dict[
+        str,
+        Annotated[
+            Checkpoint,
+            BeforeValidator(checkpoint_shorthand, json_schema_input_type=Duration | Checkpoint),
+        ],
+    ] = Field(
+        default_factory=dict,
+        description="moments of the release's life at which it is judged, earliest first, e.g. "
+        "{gate: 2h, day1: 24h, week1: {after: 7d, window: 24h}}; each judges its own release "
+        "window (instead of windows.release), the criteria `at` it (default: at the first)",
+    )
     gate: GateSettings = Field(default_factory=GateSettings)
     providers: dict[str, ProviderSpec] = Field(min_length=1)
-    journeys: dict[str, Annotated[JourneySpec, BeforeValidator(journey_shorthand)]] = Field(
-        default_factory=dict
-    )
+    journeys: dict[
+        str,
+        Annotated[
+            JourneySpec,
+            BeforeValidator(journey_shorthand, json_schema_input_type=list[str] | JourneySpec),
+        ],
+    ] = Field(default_factory=dict)
     cohorts: Cohorts | None = Field(
         None,
         description="with windows.baseline: concurrent, the conditions that pick the release and "
@@ -106,6 +137,12 @@ class GateConfig(Strict):
     def provider_for(self, criterion: CriterionBase) -> str:
         """The provider a criterion reads from (`reference_problems` guarantees it exists)."""
         return criterion.provider if criterion.provider is not None else next(iter(self.providers))
+
+    def judged_at(self, criterion: CriterionBase) -> list[str]:
+        """The checkpoints at which a criterion is judged (none without `checkpoints:`)."""
+        if criterion.at is not None:
+            return list(criterion.at)
+        return list(self.checkpoints)[:1]
 
     def cohorts_for(self, criterion: CriterionBase) -> Cohorts | None:
         """The cohorts a criterion compares, with windows.baseline: concurrent; else None."""
@@ -126,9 +163,81 @@ def _length(window: WindowSpec | SameHours | Concurrent, release: WindowSpec) ->
     return window.end - window.start
 
 
+def _release_windows(config: GateConfig, criterion: CriterionBase) -> list[WindowSpec]:
+    # The release windows a criterion is judged over: one per checkpoint, else windows.release.
+    named = [config.checkpoints[n] for n in config.judged_at(criterion) if n in config.checkpoints]
+    return [c.release for c in named] if config.checkpoints else [config.windows.release]
+
+
+def checkpoint_problems(config: GateConfig) -> Problems:
+    """`checkpoints:` against the windows, and every criterion's `at` against `checkpoints:`."""
+    problems: Problems = []
+    declared = ", ".join(config.checkpoints) or "none"
+    for index, criterion in enumerate(config.criteria):
+        if criterion.at is None:
+            continue
+        here: Location = ("criteria", index, "at")
+        if not config.checkpoints:
+            problems.append((here, "at names checkpoints: declare them under checkpoints:"))
+        elif not criterion.at:
+            problems.append((here, f"name at least one checkpoint (declared: {declared})"))
+        for name in criterion.at:
+            if config.checkpoints and name not in config.checkpoints:
+                problems.append(
+                    (
+                        here,
+                        f"checkpoint {name!r} is not declared under checkpoints (declared: "
+                        f"{declared})",
+                    )
+                )
+    if not config.checkpoints:
+        return problems
+    if "release" in config.windows.model_fields_set:
+        problems.append(
+            (
+                ("windows", "release"),
+                "with checkpoints, each checkpoint sets its own release window; remove "
+                "windows.release (or give a checkpoint {after: 2h, window: 1h50m})",
+            )
+        )
+    earlier: tuple[str, Checkpoint] | None = None
+    baseline = config.windows.baseline
+    for name, checkpoint in config.checkpoints.items():
+        here = ("checkpoints", name)
+        if earlier is not None and checkpoint.after <= earlier[1].after:
+            problems.append(
+                (
+                    here,
+                    f"checkpoints are written earliest first: {name} "
+                    f"({format_duration(checkpoint.after)}) comes after {earlier[0]} "
+                    f"({format_duration(earlier[1].after)})",
+                )
+            )
+        earlier = (name, checkpoint)
+        release = checkpoint.release
+        if isinstance(baseline, SameHours) and release.end - release.start > baseline.every:
+            problems.append(
+                (
+                    here,
+                    f"a release window of {format_duration(release.end - release.start)} does "
+                    f"not fit in one period of the same-hours baseline (every: "
+                    f"{format_duration(baseline.every)}); give the checkpoint a window of its "
+                    f"own, e.g. {{after: {format_duration(checkpoint.after)}, window: "
+                    f"{format_duration(min(baseline.every, checkpoint.after))}}}",
+                )
+            )
+        elif (
+            isinstance(baseline, WindowSpec)
+            and baseline.start < release.end
+            and release.start < baseline.end
+        ):
+            problems.append((here, "the baseline window overlaps this checkpoint's release window"))
+    return problems
+
+
 def reference_problems(config: GateConfig) -> Problems:
     """Mistakes no single model can see: names that must point at something declared elsewhere."""
-    problems: Problems = []
+    problems: Problems = checkpoint_problems(config)
     declared = ", ".join(config.providers)
     concurrent = config.windows.baseline == "concurrent"
     if config.cohorts is not None and not concurrent:
@@ -179,8 +288,10 @@ def reference_problems(config: GateConfig) -> Problems:
             isinstance(criterion, EngagementCriterion)
             and criterion.per_user
             and criterion.has_relative_rules
-            and _length(config.windows.baseline, config.windows.release)
-            != _length(config.windows.release, config.windows.release)
+            and any(
+                _length(config.windows.baseline, release) != _length(release, release)
+                for release in _release_windows(config, criterion)
+            )
         ):
             # Users pile up activity as a window grows: a 24 h baseline never compares with 2 h.
             problems.append(

@@ -1,9 +1,10 @@
-"""The release and the windows it is judged over: the deploy, the release window after it, and the
-baseline it is compared with (a window before it, the same hours on earlier days, or a concurrent
-cohort)."""
+"""The release and the windows it is judged over: the deploy, the release window after it (or one per
+checkpoint of the release's life), and the baseline it is compared with (a window before it, the
+same hours on earlier days, or a concurrent cohort)."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
@@ -82,9 +83,13 @@ class SameHours(Strict):
             raise ValueError("every must be a positive duration such as 1d or 7d")
         return every
 
-    def offsets(self) -> list[timedelta]:
-        """How far back each part lies: 1 period, 2 periods, ..."""
-        return [self.every * k for k in range(1, self.same_hours + 1)]
+    def offsets(self, release_end: timedelta = timedelta(0)) -> list[timedelta]:
+        """How far back each part lies: 1 period, 2 periods, ... A release window that ends
+        `release_end` after the deploy (a later checkpoint) is mirrored only by periods that end
+        before the deploy, the nearest first: at 7d, with every: 1d, 7 to 13 days back, never
+        days the release itself was live on."""
+        first = max(1, math.ceil(release_end / self.every))
+        return [self.every * k for k in range(first, first + self.same_hours)]
 
 
 class Cohorts(Strict):
@@ -116,7 +121,12 @@ def _baseline_shorthand(value: object) -> object:
 
 class Windows(Strict):
     baseline: Annotated[
-        WindowSpec | SameHours | Concurrent, BeforeValidator(_baseline_shorthand)
+        WindowSpec | SameHours | Concurrent,
+        # The schema shows the `24h` shorthand the validator takes too.
+        BeforeValidator(
+            _baseline_shorthand,
+            json_schema_input_type=Duration | WindowSpec | SameHours | Concurrent,
+        ),
     ] = Field(
         default_factory=lambda: WindowSpec(start=timedelta(hours=-24), end=timedelta(0)),
         description="before the deploy: `24h`, {start: -7d, end: -6d22h}; the release window's "
@@ -124,7 +134,9 @@ class Windows(Strict):
         "weekday and hours over 4 weeks); or `concurrent`: the baseline cohort over the release "
         "window itself (give `cohorts`)",
     )
-    release: Annotated[WindowSpec, BeforeValidator(_after_deploy)] = Field(
+    release: Annotated[
+        WindowSpec, BeforeValidator(_after_deploy, json_schema_input_type=Duration | WindowSpec)
+    ] = Field(
         default_factory=lambda: WindowSpec(start=timedelta(0), end=timedelta(hours=2)),
         description="after the deploy: `2h`, or {start: 10m, end: 2h}",
     )
@@ -153,3 +165,39 @@ class Windows(Strict):
                 "the baseline and release windows overlap; a comparison needs them apart"
             )
         return self
+
+
+def checkpoint_shorthand(value: object) -> object:
+    # `day1: 24h` means the release window from the deploy to 24 hours after it.
+    if is_duration_text(value):
+        return {"after": value}
+    return value
+
+
+class Checkpoint(Strict):
+    """A moment of the release's life at which it is judged again: `24h`, or `{after: 7d, window:
+    24h}` for the last 24 hours before 7 days (a week-old release judged on its latest day)."""
+
+    after: Duration = Field(description="how long after the deploy, e.g. 2h, 24h, 7d")
+    window: Duration | None = Field(
+        None,
+        description="the release window's length, ending at `after` (default: from the deploy)",
+    )
+
+    @model_validator(mode="after")
+    def _inside(self) -> Checkpoint:
+        if self.after <= timedelta(0):
+            raise ValueError(f"after ({format_duration(self.after)}) must be after the deploy")
+        if self.window is not None and not timedelta(0) < self.window <= self.after:
+            raise ValueError(
+                f"window ({format_duration(self.window)}) must be longer than zero and no longer "
+                f"than after ({format_duration(self.after)}): it ends at after and starts no "
+                "earlier than the deploy"
+            )
+        return self
+
+    @property
+    def release(self) -> WindowSpec:
+        """The release window this checkpoint judges, relative to the deploy."""
+        start = self.after - self.window if self.window is not None else timedelta(0)
+        return WindowSpec(start=start, end=self.after)

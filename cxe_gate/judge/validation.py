@@ -7,6 +7,7 @@ import math
 from dataclasses import replace
 
 from ..measurement import Measurement
+from ..metrics import pending
 from ..results import Verdict
 from . import wording
 from .case import Case
@@ -44,6 +45,9 @@ def unjudgeable(case: Case, looking: bool) -> tuple[Verdict, str] | None:
     judged at one look of a wait, where more data may still come."""
     criterion = case.criterion
     if not case.release.has_data:
+        waiting = pending(case.release)
+        if waiting is not None:  # waiting will measure it: neither a pass nor a failure
+            return Verdict.INCONCLUSIVE, f"{criterion.name}: {waiting}"
         verdict = Verdict.FAIL if criterion.no_data == "fail" else Verdict.INCONCLUSIVE
         return verdict, wording.no_data(criterion)
     if case.release.samples < criterion.min_samples:

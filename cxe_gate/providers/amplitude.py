@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
 
@@ -124,6 +124,9 @@ class AmplitudeProvider(AnalyticsProvider):
     )
     query_kind = "a mapping of Amplitude REST parameters"
     analytics = AMPLITUDE
+    why_not: ClassVar[Mapping[str, str]] = {
+        "retention": "cxe-gate does not read its retention charts yet"
+    }
 
     def __init__(self, settings: AmplitudeSettings, context: ProviderContext):
         super().__init__(settings, context)

@@ -5,6 +5,7 @@ evaluate in seconds. Its data is read in file_tables.py; the SQL of each metric 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import duckdb
 
@@ -23,14 +24,16 @@ from ..config import (
     Location,
     Problems,
 )
+from ..config.criteria import RetentionCriterion
 from ..errors import DataError
-from ..measurement import Measurement, TimeWindow
-from . import file_metrics
+from ..measurement import Measurement, Point, TimeWindow
+from . import file_metrics, retention
 from .answers import first_line
 from .base import DataCheck, MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import text_query_problems
 from .file_metrics import MetricQuery, table_of
 from .file_presets import PRESETS
+from .file_series import file_series
 from .file_tables import TABLES, FileSettings, FileTables, Table, conditions_of
 
 __all__ = ["FileProvider", "FileSettings"]
@@ -59,6 +62,8 @@ def _needed(check: DataCheck) -> list[str]:
     if isinstance(criterion, EngagementCriterion):
         column = "user_id" if criterion.per_user else "session_id"
         return [column] if criterion.measure == "active_users" else ["event", column]
+    if isinstance(criterion, RetentionCriterion):
+        return ["user_id"] if criterion.within is None else ["user_id", "session_id"]
     columns = []
     if isinstance(criterion, ErrorRateCriterion | ApdexCriterion):
         columns += ["status"] if criterion.errors == DEFAULT_ERRORS else []
@@ -207,6 +212,16 @@ class FileProvider(Provider):
             for w in windows
         }
 
+    def measure_series(
+        self, request: MetricRequest, windows: list[TimeWindow]
+    ) -> dict[str, tuple[Point, ...]]:
+        """Each window's value per interval (gate.series): the metric's query once more, after
+        `measure` checked the request. A custom query has no intervals to cut."""
+        if isinstance(request.criterion, CustomCriterion):
+            return {}
+        query_for = partial(self._query, request)
+        return file_series(query_for, self._tables, request.criterion, windows)
+
     def _query(self, request: MetricRequest, windows: list[TimeWindow]) -> MetricQuery:
         """The metric's SQL, its conditions checked first (the error rule before the filter)."""
         criterion = request.criterion
@@ -227,6 +242,9 @@ class FileProvider(Provider):
             if alternative is not None:
                 self._require_sessions(alternative[1])
             return file_metrics.engagement(criterion, self._scoped("events", criterion, windows))
+        if isinstance(criterion, RetentionCriterion):
+            condition = self._condition(criterion, "filter") if criterion.filter else None
+            return retention.retention(criterion, windows, condition)
         assert isinstance(criterion, ConversionCriterion) and request.journey is not None
         if (criterion.unit or request.journey.unit) == "session":
             self._require_sessions("judge conversion by user (unit: user)")

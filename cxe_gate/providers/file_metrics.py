@@ -21,6 +21,7 @@ from ..config import (
     JourneySpec,
     LatencyCriterion,
 )
+from ..config.criteria import RetentionCriterion
 from ..errors import DataError
 from ..measurement import Measurement, TimeWindow
 from .file_tables import Table, span_of, sql_string, timestamp, utc
@@ -40,7 +41,7 @@ class MetricQuery:
 
 def table_of(criterion: CriterionBase) -> Table | None:
     """The table a built-in metric reads (None: a custom metric names its own)."""
-    if isinstance(criterion, ConversionCriterion | EngagementCriterion):
+    if isinstance(criterion, ConversionCriterion | EngagementCriterion | RetentionCriterion):
         return "events"
     if isinstance(criterion, ErrorRateCriterion | ApdexCriterion | LatencyCriterion):
         return "requests"
@@ -55,10 +56,10 @@ def scoped(table: Table, windows: list[TimeWindow], condition: str | None) -> st
     where = span_of(windows)
     if condition:
         where += f" AND {condition}"
-    return f"SELECT *, {_window_label(windows)} AS win FROM {table} WHERE {where}"
+    return f"SELECT *, {window_label(windows)} AS win FROM {table} WHERE {where}"
 
 
-def _window_label(windows: list[TimeWindow]) -> str:
+def window_label(windows: list[TimeWindow]) -> str:
     """A CASE expression naming each row's window. Windows do not overlap in time (the config
     guarantees it), except concurrent cohorts, which their conditions tell apart."""
     whens = " ".join(
@@ -70,7 +71,7 @@ def _window_label(windows: list[TimeWindow]) -> str:
     return f"CASE {whens} END"
 
 
-def _interval(length: timedelta) -> str:
+def interval(length: timedelta) -> str:
     """An INTERVAL literal: whole seconds where they are (every dialect writes those), else
     microseconds."""
     micros = round(length.total_seconds() * 1_000_000)
@@ -132,16 +133,23 @@ def latency(criterion: LatencyCriterion, rows: str) -> MetricQuery:
 
 
 def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQuery:
-    """NPS or CSAT of the survey answers in `rows`; a score off the scale fails as `provider`."""
-    low, high = (0, 10) if criterion.scale == "nps" else (1, 5)
+    """NPS, or the share of good answers (CSAT, CES, a scale of its own), or the mean answer, of
+    the survey answers in `rows`; a score off the scale fails as `provider`."""
+    low, high = criterion.bounds
     valid = f"score BETWEEN {low} AND {high} AND score = floor(score)"
     if criterion.scale == "nps":
         counts = (
             "count(*) FILTER (WHERE score >= 9), count(*) FILTER (WHERE score BETWEEN 7 AND 8), "
             "count(*) FILTER (WHERE score <= 6)"
         )
+    elif criterion.measure == "mean":
+        counts = (
+            f"count(*) FILTER (WHERE {valid}), avg(score) FILTER (WHERE {valid}), "
+            f"var_samp(score) FILTER (WHERE {valid})"
+        )
     else:
-        counts = "count(*) FILTER (WHERE score >= 4), count(*)"
+        good_low, good_high = criterion.good
+        counts = f"count(*) FILTER (WHERE score BETWEEN {good_low} AND {good_high}), count(*)"
     sql = (
         f"SELECT win, {counts}, count(*) FILTER (WHERE score IS NOT NULL AND NOT ({valid})), "
         f"min(score) FILTER (WHERE NOT ({valid})) "
@@ -150,15 +158,19 @@ def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQu
 
     def build(row: Row | None, query: str) -> Measurement:
         if row is None:
-            return (
-                metrics.nps(0, 0, 0, query=query)
+            # no rows: no answers, in the shape of the counts
+            none: Row = (
+                (0, 0, 0)
                 if criterion.scale == "nps"
-                else metrics.csat(0, 0, query=query)
+                else (0, None, None)
+                if criterion.measure == "mean"
+                else (0, 0)
             )
+            row = (*none, 0, None)
         *counts_, invalid, example = row
         if invalid:
             raise DataError(
-                f"feedback: {invalid} {criterion.scale.upper()} scores are not whole numbers "
+                f"feedback: {invalid} {criterion.scale_name} scores are not whole numbers "
                 f"from {low} to {high} (e.g. {example}); check criterion {criterion.name!r}'s "
                 "filter selects only this survey's answers",
                 provider=provider,
@@ -166,6 +178,8 @@ def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQu
             )
         if criterion.scale == "nps":
             return metrics.nps(*counts_, query=query)
+        if criterion.measure == "mean":
+            return metrics.mean_answer(*counts_, query=query)
         return metrics.csat(*counts_, query=query)
 
     return MetricQuery("feedback", sql, build)
@@ -230,7 +244,7 @@ def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) 
     for k, step in enumerate(steps[1:], start=2):
         within = ""
         if journey.within is not None:
-            within = f" AND e.ts <= p.t0 + {_interval(journey.within)}"
+            within = f" AND e.ts <= p.t0 + {interval(journey.within)}"
         parts.append(
             f"s{k} AS (SELECT e.win, e.unit, min(e.ts) AS t, min(p.t0) AS t0 FROM e "
             f"JOIN s{k - 1} p ON e.win = p.win AND e.unit = p.unit AND e.ts >= p.t{within} "

@@ -13,6 +13,7 @@ import duckdb
 from pydantic import Field, model_validator
 
 from ..config import ApdexCriterion, CriterionBase, ErrorRateCriterion, Location, Problems
+from ..config.criteria import RetentionCriterion
 from ..errors import DataError
 from ..measurement import TimeWindow
 from .answers import first_line
@@ -311,7 +312,7 @@ class FileTables:
         self, table: Table, sql: str, windows: list[TimeWindow], criterion: CriterionBase
     ) -> dict[str, tuple]:
         with self.lock:
-            self.prepare(table, windows)
+            self.prepare(table, _read_by(criterion, windows))
             try:
                 rows = self.connect().execute(sql).fetchall()
             except duckdb.Error as exc:
@@ -386,6 +387,17 @@ class FileTables:
                 )
                 self._ends[key] = tuple(utc(v) for v in (row or (None,) * len(windows)))
         return {w.label: end for w, end in zip(windows, self._ends[key], strict=True)}
+
+
+def _read_by(criterion: CriterionBase, windows: list[TimeWindow]) -> list[TimeWindow]:
+    """The windows, and for retention the events before (who is new) and after them (who came
+    back) that its query reads: a text format's table must hold them too."""
+    from .retention import reach  # retention's SQL builds on file_metrics, which builds on this
+
+    if not isinstance(criterion, RetentionCriterion):
+        return windows
+    start, end = reach(criterion, windows)
+    return [*windows, TimeWindow("retention follow-up", start, end)]
 
 
 def _bind(

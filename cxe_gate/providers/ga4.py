@@ -39,6 +39,7 @@ class Ga4Provider(Provider):
         "apdex": "GA4 has no request durations",
         "latency": "GA4 has no request durations",
         "feedback": "GA4 holds no survey answers",
+        "retention": "cxe-gate does not read its cohort reports yet",
     }
     takes_filter = False
     narrow_instead = (

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from functools import partial
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
 
@@ -155,6 +155,9 @@ class MixpanelProvider(AnalyticsProvider):
     narrow_instead = 'narrow a mixpanel query with query: {where: \'properties["$os"] == "iOS"\'}'
     query_kind = "a mapping of Mixpanel Query API parameters"
     analytics = MIXPANEL
+    why_not: ClassVar[Mapping[str, str]] = {
+        "retention": "cxe-gate does not read its retention charts yet"
+    }
 
     @classmethod
     def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:

@@ -34,10 +34,10 @@ def parameters(criterion: CriterionBase) -> dict[str, float]:
 def takes_successes(criterion: CriterionBase) -> bool:
     """Whether a query may give successes (of trials) for this criterion: its value is a rate (a
     custom metric's may be) or a share of units."""
-    if criterion.metric in ("conversion", "error_rate", "custom"):
+    if criterion.metric in ("conversion", "error_rate", "retention", "custom"):
         return True
     if isinstance(criterion, FeedbackCriterion):
-        return criterion.scale == "csat"
+        return criterion.is_share  # csat, ces, a scale of its own: a share of good answers
     return isinstance(criterion, EngagementCriterion) and criterion.measure == "adoption"
 
 

@@ -73,7 +73,9 @@ class SentrySettings(HttpSettings):
         None, ge=1, description="queries in flight at once (Sentry limits concurrent requests)"
     )
 
-    @field_validator("project", "environment", mode="before")
+    @field_validator(
+        "project", "environment", mode="before", json_schema_input_type=str | int | list[str | int]
+    )
     @classmethod
     def _listed(cls, value: object) -> object:
         if isinstance(value, str | int):

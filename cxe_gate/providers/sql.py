@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from ..config import DEFAULT_ERRORS, Cohorts, CriterionBase, Problems
 from ..errors import ConfigError, ProviderError
-from ..measurement import Measurement, TimeWindow
+from ..measurement import Measurement, Point, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import text_query_problems
 from .conditions import check_condition
@@ -28,6 +28,7 @@ from .sql_dialects import DIALECTS, supported
 from .sql_engines import PARAMETER, Database, DuckDb, Fail, Result, SqlAlchemy
 from .sql_metrics import newest, statement
 from .sql_rows import as_sent, bound, contract, measurement, moment
+from .sql_series import sql_series
 from .sql_settings import ENV_REF, URL_HINT, SqlSettings, scheme_of
 from .sql_tables import Tables
 
@@ -358,6 +359,25 @@ class SqlProvider(Provider):
                 },
             )
         return measured
+
+    def measure_series(
+        self, request: MetricRequest, windows: list[TimeWindow]
+    ) -> dict[str, tuple[Point, ...]]:
+        """Each window's value per interval (gate.series): the built-in metric once more, after
+        `measure` checked the request. A criterion's own query has no intervals to cut."""
+        if request.criterion.query is not None:
+            return {}
+        try:
+            return sql_series(
+                self._send,
+                self._tables_in_dialect(),
+                request.criterion,
+                request.journey,
+                windows,
+                self.context.name,
+            )
+        except CompileError as exc:
+            raise ProviderError(str(exc), provider=self.context.name) from None
 
     def _tables_in_dialect(self) -> Tables:
         if self._dialect is None:

@@ -18,8 +18,9 @@ from ..config import (
     JourneySpec,
     LatencyCriterion,
 )
+from ..config.criteria import RetentionCriterion
 from ..measurement import Measurement, TimeWindow
-from . import file_metrics
+from . import file_metrics, retention
 from .file_metrics import MetricQuery, Row, table_of
 from .file_tables import Table, timestamp
 from .sql_compile import CompileError, parse_metric, write
@@ -62,7 +63,12 @@ def statement(
     query = _metric(criterion, journey, labelled, provider, "filter" in conditions)
     tree = parse_metric(query.sql)
     needed = {c.name for c in tree.find_all(exp.Column)} & set(tables.mapping(query.table))
-    source = tables.source(query.table, needed, conditions, _span(windows))
+    span = (
+        retention.reach(criterion, windows)
+        if isinstance(criterion, RetentionCriterion)
+        else _span(windows)
+    )
+    source = tables.source(query.table, needed, conditions, span)
     for node in list(tree.find_all(exp.Table)):
         if node.name == query.table and not node.db:
             node.replace(source.subquery(query.table))
@@ -106,5 +112,8 @@ def _metric(
         raise CompileError("a custom metric runs its own query: give `query`")
     if isinstance(criterion, ConversionCriterion) and journey is None:
         raise CompileError(f"criterion {criterion.name!r} names no journey")
-    rows = file_metrics.scoped(table, windows, CONDITION.format("filter") if filtered else None)
+    condition = CONDITION.format("filter") if filtered else None
+    if isinstance(criterion, RetentionCriterion):  # reads events before and after the windows
+        return retention.retention(criterion, windows, condition)
+    rows = file_metrics.scoped(table, windows, condition)
     return file_metrics.metric_query(criterion, journey, rows, CONDITION.format("errors"), provider)

@@ -43,7 +43,12 @@ def contract(criterion: CriterionBase) -> str:
     if isinstance(criterion, FeedbackCriterion):
         if criterion.scale == "nps":
             return "promoters, passives and detractors (counts of answers)"
-        return f"{rate} (4-5 answers, of answers)"
+        if not criterion.is_share:
+            return "value, samples and variance (the mean answer, answers, their variance)"
+        low, high = criterion.good
+        return f"{rate} ({low}-{high} answers, of answers)"
+    if criterion.metric == "retention":
+        return f"{rate} (users who came back, of the users first seen)"
     if isinstance(criterion, EngagementCriterion):
         if criterion.measure == "adoption":
             return f"{rate} (units that sent the event, of active units)"

@@ -6,10 +6,14 @@ from __future__ import annotations
 import math
 from datetime import datetime
 from html import escape
+from urllib.parse import urlsplit
 
 from ..measurement import format_p_value, format_value
 from ..results import Check, CriterionResult, GateReport, Verdict
 from . import polls, wording
+from .line_chart import CHART_STYLE
+from .order import by_attention, warn_only
+from .series_chart import series_svg
 
 _WORD = {
     Verdict.PASS: "Pass",
@@ -19,7 +23,8 @@ _WORD = {
     Verdict.ERROR: "Error",
 }
 
-_STYLE = """
+STYLE = (
+    """
 :root {
   color-scheme: light dark;
   --bg: #f5f6f8; --fg: #1b1f24; --muted: #59636e; --card: #ffffff; --line: #d1d9e0;
@@ -50,7 +55,9 @@ main { max-width: 76rem; margin: 0 auto; padding: 1rem; }
 .badge { display: inline-block; padding: 0 .55rem; border: 2px solid currentColor;
   border-radius: 999px; color: var(--accent); font-size: .8rem; font-weight: 700;
   letter-spacing: .04em; text-transform: uppercase; vertical-align: middle; white-space: nowrap; }
-.badge.key { color: var(--muted); }
+.badge.key, .badge.warn-only { color: var(--muted); }
+.links { margin: .5rem 0 0; display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
+.links a { color: var(--fg); }
 .facts { display: grid; gap: .5rem 1.5rem; margin: 0;
   grid-template-columns: repeat(auto-fit, minmax(min(100%, 13rem), 1fr)); }
 .facts div, .figures div { min-width: 0; }
@@ -83,9 +90,11 @@ pre { margin: .25rem 0 .5rem; padding: .5rem; background: var(--bg); border-radi
   white-space: pre-wrap; overflow-wrap: anywhere; font-size: .8rem; }
 footer { color: var(--muted); font-size: .8rem; margin-top: 1rem; }
 """
+    + CHART_STYLE
+)
 
 # No network and no script, enforced by the browser even if something slipped through escaping.
-_CSP = "default-src 'none'; style-src 'unsafe-inline'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'"
 
 # Chart geometry, in SVG user units: a label column, the plot, and a value column.
 _WIDTH, _LABEL_W, _VALUE_W = 320, 62, 86
@@ -282,6 +291,8 @@ def _banner(report: GateReport) -> str:
     release = report.release.name or "(unnamed)"
     score = wording.score(report, " / 100")
     facts = [_fact("Deployed", wording.utc_time(report.release.deployed_at))]
+    if wording.checkpoint(report):
+        facts.append(_fact("Checkpoint", wording.checkpoint(report) or ""))
     facts += [
         _fact(
             f"{label.capitalize()} window",
@@ -293,8 +304,9 @@ def _banner(report: GateReport) -> str:
         facts.append(_fact("Design", report.design))
     if report.polls:
         facts.append(_fact("Waited", polls.wait_sentence(report)))
+    policy = wording.policy(report)
     facts += [
-        _fact("Score", score),
+        _fact("Score", f"{score} ({policy})" if policy else score),
         _fact(
             "Criteria",
             ", ".join(f"{report.count(v)} {v.value}" for v in Verdict if report.count(v)) or "none",
@@ -314,8 +326,23 @@ def _banner(report: GateReport) -> str:
         f"{dry_run}"
         f'<p class="summary">{_e(report.summary)}</p>'
         f'<dl class="facts">{"".join(facts)}</dl>'
+        f"{_links(report.links)}"
         "</header>"
     )
+
+
+def _links(links: dict[str, str]) -> str:
+    """The report's links (dashboards, the CI run, the commit). Only http(s) addresses are links;
+    following one is the reader's choice: the page itself still loads nothing."""
+    if not links:
+        return ""
+    shown = [
+        f'<a href="{_e(url)}" rel="noopener noreferrer">{_e(title)}</a>'
+        if urlsplit(url).scheme in ("http", "https")
+        else f"{_e(title)}: {_e(url)}"
+        for title, url in links.items()
+    ]
+    return f'<p class="links">{"".join(f"<span>{link}</span>" for link in shown)}</p>'
 
 
 def _check_item(check: Check, unit: str) -> str:
@@ -343,10 +370,10 @@ def _more(c: CriterionResult) -> str:
         parts.append(f"<p><strong>{_e(window)}:</strong> {_e(figures)}</p>")
     if c.notes:
         parts.append("<ul>" + "".join(f"<li>{_e(note)}</li>" for note in c.notes) + "</ul>")
-    for window, query in c.queries.items():
+    for title, query, varies in wording.query_groups(c.queries):
+        same = " (with each window's own times and values)" if varies else ""
         parts.append(
-            f"<p><strong>{_e(wording.query_title(window))}</strong></p>"
-            f"<pre><code>{_e(query)}</code></pre>"
+            f"<p><strong>{_e(title)}</strong>{_e(same)}</p><pre><code>{_e(query)}</code></pre>"
         )
     parts.append("</details>")
     return "".join(parts)
@@ -391,6 +418,8 @@ def _card(c: CriterionResult, report: GateReport) -> str:
         _fact("p-value", format_p_value(c.p_value)),
     ]
     key = ' <span class="badge key">key</span>' if c.key else ""
+    if warn_only(c):
+        key += ' <span class="badge warn-only">warn only</span>'
     return (
         f'<article class="card v-{c.verdict.value}">'
         f"<h2><span>{_e(c.name)}{key}</span>"
@@ -399,6 +428,7 @@ def _card(c: CriterionResult, report: GateReport) -> str:
         f"{_statistics(c)}"
         f'<dl class="figures">{"".join(figures)}</dl>'
         f"{_chart_svg(c)}"
+        f"{series_svg(c, report) if c.series else ''}"
         f"{_path_svg(report, c) if report.polls else ''}"
         f"{_more(c)}"
         "</article>"
@@ -411,7 +441,7 @@ def render_html(report: GateReport) -> str:
     if report.dry_run:
         title += " (dry run)"
     cards = (
-        "".join(_card(c, report) for c in report.criteria)
+        "".join(_card(c, report) for c in by_attention(report.criteria))
         if report.criteria
         else "<p>No criteria were evaluated.</p>"
     )
@@ -421,9 +451,9 @@ def render_html(report: GateReport) -> str:
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         '<meta name="color-scheme" content="light dark">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         f"<title>{_e(title)}</title>\n"
-        f"<style>{_STYLE}</style>\n"
+        f"<style>{STYLE}</style>\n"
         "</head>\n<body>\n<main>\n"
         f"{_banner(report)}\n"
         f'<section class="cards">{cards}</section>\n'

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
 
 from ..measurement import Unit, format_change, format_p_value, format_value
 from ..results import CriterionResult, GateReport, Verdict
 from . import polls, wording
+from .order import by_attention, warn_only
+
+# GitHub refuses a comment or step summary over 65,536 characters; the rest is room for what a
+# caller wraps around the report (a marker, a heading).
+MAX_CHARS = 60_000
+# A query longer than this is cut in the Markdown (the JSON report keeps it whole).
+_QUERY_CHARS = 4_000
+_MORE_ROWS = "…{n} more criteria in the JSON report."
+_MORE_REASONS = "…{n} more reasons in the JSON report."
+_MORE_POLLS = "The polls are in the JSON report."
+_MORE_DETAILS = "…{n} more criteria's checks and queries in the JSON report."
+# What a percent-encoded URL may keep: everything but what Markdown or a table reads.
+_URL_SAFE = ":/?#@!$&'*+,;=%-._~[]"
 
 _EMOJI = {
     Verdict.PASS: "✅",
@@ -22,7 +37,7 @@ _EMOJI = {
 _ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "&<>|`\\*_[]~!#$"})
 
 
-def _text(value: str) -> str:
+def inline(value: str) -> str:
     """Untrusted text on one line: a newline would end a table row or open a new block. Never put
     the result in a code span: character references are not decoded there."""
     return " ".join(value.split()).translate(_ESCAPES)
@@ -48,7 +63,7 @@ def _row(cells: list[str]) -> str:
 
 
 def _header(report: GateReport) -> list[str]:
-    release = _text(report.release.name) if report.release.name else "(unnamed)"
+    release = inline(report.release.name) if report.release.name else "(unnamed)"
     verdict = report.verdict
     title = f"## {_EMOJI[verdict]} {verdict.value.upper()}: release {release}"
     if report.dry_run:
@@ -61,60 +76,62 @@ def _header(report: GateReport) -> list[str]:
         ]
     score = wording.score(report, "/100")
     facts = [f"**Deployed** {wording.utc_time(report.release.deployed_at)}"]
+    if wording.checkpoint(report):
+        facts.append(f"**Checkpoint** {inline(wording.checkpoint(report) or '')}")
     facts += [
-        f"**{_text(label)} window** {wording.utc_time(w.start)} → {wording.utc_time(w.end)}"
+        f"**{inline(label)} window** {wording.utc_time(w.start)} → {wording.utc_time(w.end)}"
         for label, w in report.windows.items()
     ]
-    facts.append(f"**Score** {score}")
+    policy = wording.policy(report)
+    facts.append(f"**Score** {score}" + (f" ({inline(policy)})" if policy else ""))
     lines += [" · ".join(facts), ""]
     if report.design:
-        lines += [f"**Design** {_text(report.design)}", ""]
-    lines += [_text(report.summary), ""]
+        lines += [f"**Design** {inline(report.design)}", ""]
+    if report.links:
+        shown = [_link(title, url) for title, url in report.links.items()]
+        lines += ["**Links** " + " · ".join(shown), ""]
+    lines += [inline(report.summary), ""]
     return lines
 
 
-def _table(report: GateReport) -> list[str]:
-    lines = [
-        _row(
-            [
-                "Verdict",
-                "Criterion",
-                "Value",
-                "Baseline",
-                "Change",
-                "Threshold",
-                "Samples",
-                "p-value",
-            ]
-        ),
-        "|:--|:--|--:|--:|--:|--:|--:|--:|",
-    ]
-    for c in report.criteria:
-        name = _text(c.name) + (" 🔑" if c.key else "")
-        lines.append(
-            _row(
-                [
-                    f"{_EMOJI[c.verdict]} {c.verdict.value}",
-                    name,
-                    format_value(c.value, c.unit),
-                    format_value(c.baseline, c.unit),
-                    _change(c),
-                    wording.threshold(c, c.unit),
-                    f"{c.samples:,}",
-                    format_p_value(c.p_value),
-                ]
-            )
-        )
-    return [*lines, ""]
+def _link(title: str, url: str) -> str:
+    """A link to an http(s) address, percent-encoded so it cannot close the link or open another;
+    any other address is shown as text only, never linked."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        return f"{inline(title)}: {inline(url)}"
+    return f"[{inline(title)}]({quote(url, safe=_URL_SAFE)})"
 
 
-def _why(report: GateReport) -> list[str]:
-    lines = ["### Why", ""]
+def _name(c: CriterionResult) -> str:
+    return inline(c.name) + (" 🔑" if c.key else "") + (" (warn only)" if warn_only(c) else "")
+
+
+_TABLE_HEAD = [
+    _row(
+        ["Verdict", "Criterion", "Value", "Baseline", "Change", "Threshold", "Samples", "p-value"]
+    ),
+    "|:--|:--|--:|--:|--:|--:|--:|--:|",
+]
+
+
+def _table_row(c: CriterionResult) -> str:
+    return _row(
+        [
+            f"{_EMOJI[c.verdict]} {c.verdict.value}",
+            _name(c),
+            format_value(c.value, c.unit),
+            format_value(c.baseline, c.unit),
+            _change(c),
+            wording.threshold(c, c.unit),
+            f"{c.samples:,}",
+            format_p_value(c.p_value),
+        ]
+    )
+
+
+def _why_item(c: CriterionResult) -> str:
     # The emoji comes first so untrusted text never starts a list item (no "# heading" inside it).
-    lines += [
-        f"- {_EMOJI[c.verdict]} **{_text(c.name)}**: {_text(c.message)}" for c in report.criteria
-    ]
-    return [*lines, ""]
+    return f"- {_EMOJI[c.verdict]} **{inline(c.name)}**: {inline(c.message)}"
 
 
 def _fence(code: str) -> str:
@@ -125,13 +142,13 @@ def _fence(code: str) -> str:
     return f"{fence}\n{body}\n{fence}"
 
 
-def _details(c: CriterionResult) -> list[str]:
+def _details(c: CriterionResult) -> str:
     lines = [
         "<details>",
-        f"<summary>{_EMOJI[c.verdict]} {_text(c.name)}: checks and queries</summary>",
+        f"<summary>{_EMOJI[c.verdict]} {_name(c)}: checks and queries</summary>",
         "",
-        f"Metric {_text(c.metric)} from provider {_text(c.provider)}, severity "
-        f"{_text(c.severity)}, weight {c.weight:g}; samples {c.samples:,} in the release window"
+        f"Metric {inline(c.metric)} from provider {inline(c.provider)}, severity "
+        f"{inline(c.severity)}, weight {c.weight:g}; samples {c.samples:,} in the release window"
         + ("" if c.baseline_samples is None else f", {c.baseline_samples:,} in the baseline")
         + ".",
         "",
@@ -144,12 +161,12 @@ def _details(c: CriterionResult) -> list[str]:
         lines += [
             _row(
                 [
-                    _text(k.rule),
-                    _text(k.limit),
+                    inline(k.rule),
+                    inline(k.limit),
                     wording.threshold(k, c.unit),
                     k.outcome.value,
                     format_p_value(k.p_value),
-                    _text(k.note),
+                    inline(k.note),
                 ]
             )
             for k in c.checks
@@ -158,13 +175,43 @@ def _details(c: CriterionResult) -> list[str]:
     else:
         lines += ["No comparison rule was checked.", ""]
     for window, counts in c.details.items():
-        figures = ", ".join(f"{_text(name)} {wording.count(n)}" for name, n in counts.items())
-        lines += [f"**{_text(window)}:** {figures}", ""]
+        figures = ", ".join(f"{inline(name)} {wording.count(n)}" for name, n in counts.items())
+        lines += [f"**{inline(window)}:** {figures}", ""]
+    if c.series:
+        lines += [_series(c), ""]
     if c.notes:
-        lines += [*(f"- {_text(note)}" for note in c.notes), ""]
-    for window, query in c.queries.items():
-        lines += [f"**{_text(wording.query_title(window))}**", "", _fence(query), ""]
-    return [*lines, "</details>", ""]
+        lines += [*(f"- {inline(note)}" for note in c.notes), ""]
+    for title, query, varies in wording.query_groups(c.queries):
+        lines += [f"**{inline(title)}**", ""]
+        if varies:
+            lines += [
+                "The same query for each window, with that window's own times and values.",
+                "",
+            ]
+        lines += [_fence(query[:_QUERY_CHARS]), ""]
+        if len(query) > _QUERY_CHARS:
+            lines += [
+                f"Cut at {_QUERY_CHARS:,} of {len(query):,} characters: the whole query is in "
+                "the JSON report.",
+                "",
+            ]
+    return "\n".join([*lines, "</details>", ""])
+
+
+def _series(c: CriterionResult) -> str:
+    """Each window's value per interval as sparklines on one scale, so their heights compare."""
+    windows = list(c.series.items())
+    values = [p.value for _, points in windows for p in points]
+    blocks = polls.sparkline(values)
+    shown, at = [], 0
+    for window, points in windows:
+        line = blocks[at : at + len(points)]
+        at += len(points)
+        shown.append(f"{inline(window)} `{line}`" if line.strip() else f"{inline(window)} no data")
+    count = max(len(points) for _, points in windows)
+    return f"**Per interval** ({count} equal intervals of each window, one scale): " + ", ".join(
+        shown
+    )
 
 
 def _seen(value: float | None, verdict: Verdict, unit: str) -> str:
@@ -180,30 +227,30 @@ def _sparkline(values: list[float | None]) -> str:
 
 def _polls(report: GateReport) -> list[str]:
     """The metric's path while the gate waited: a sparkline per criterion, each poll folded away."""
-    lines = ["### Polls", "", _text(polls.wait_sentence(report)), ""]
+    lines = ["### Polls", "", inline(polls.wait_sentence(report)), ""]
     lines += [_row(["Criterion", "Path", "First poll", "Last poll"]), "|:--|:--|--:|--:|"]
     units = {c.name: c.unit for c in report.criteria}
-    for c in report.criteria:
+    for c in by_attention(report.criteria):
         seen = [p for _, p in polls.path(report, c.name)]
         if not seen:
             continue
         lines.append(
             _row(
                 [
-                    _text(c.name),
+                    inline(c.name),
                     _sparkline([p.value for p in seen]),
                     _seen(seen[0].value, seen[0].verdict, c.unit),
                     _seen(seen[-1].value, seen[-1].verdict, c.unit),
                 ]
             )
         )
-    names = [c.name for c in report.criteria]
+    names = [c.name for c in by_attention(report.criteria)]
     lines += [
         "",
         "<details>",
         "<summary>Each poll</summary>",
         "",
-        _row(["Poll", "Time", "Release window to", *(_text(n) for n in names)]),
+        _row(["Poll", "Time", "Release window to", *(inline(n) for n in names)]),
         "|--:|:--|:--|" + "--:|" * len(names),
     ]
     for number, poll in enumerate(report.polls, 1):
@@ -225,14 +272,58 @@ def _polls(report: GateReport) -> list[str]:
     return [*lines, "", "</details>", ""]
 
 
-def render_markdown(report: GateReport) -> str:
-    lines = _header(report)
+@dataclass
+class _Section:
+    """Lines that always show, then items that may be left out from the end to fit, with a
+    sentence saying how many were."""
+
+    head: list[str]
+    items: list[str]
+    more: str  # "{n}" is replaced by the number left out
+    kept: int = 0
+
+    def lines(self) -> list[str]:
+        left_out = len(self.items) - self.kept
+        if not self.kept and not self.head and not left_out:
+            return []
+        note = ["", self.more.format(n=left_out)] if left_out else []
+        return [*self.head, *self.items[: self.kept], *note, ""]
+
+
+def _fit(header: list[str], sections: list[_Section], max_chars: int) -> str:
+    """Every section whole if the text fits in `max_chars`; else items left out, the last
+    section's last item first, until it does. Never cuts inside an item: tables stay tables."""
+
+    def render() -> str:
+        return "\n".join(header + [line for s in sections for line in s.lines()])
+
+    for section in sections:
+        section.kept = len(section.items)
+    text = render()
+    for section in reversed(sections):
+        while len(text) > max_chars and section.kept:
+            excess = len(text) - max_chars
+            while excess > 0 and section.kept:
+                section.kept -= 1
+                excess -= len(section.items[section.kept]) + 1
+            text = render()
+    return text
+
+
+def render_markdown(report: GateReport, *, max_chars: int = MAX_CHARS) -> str:
+    """The report in GitHub Markdown, criteria needing attention first, in at most `max_chars`
+    characters: the criteria's details, then the polls, then the reasons and the table's rows are
+    left out from the end where it would be longer, each with a line saying so."""
+    header = _header(report)
     if not report.criteria:
-        lines += ["No criteria were evaluated.", ""]
-        return "\n".join(lines)
-    lines += _table(report) + _why(report)
+        return "\n".join([*header, "No criteria were evaluated.", ""])
+    criteria = by_attention(report.criteria)
+    sections = [
+        _Section(_TABLE_HEAD, [_table_row(c) for c in criteria], _MORE_ROWS),
+        _Section(["### Why", ""], [_why_item(c) for c in criteria], _MORE_REASONS),
+    ]
     if report.polls:
-        lines += _polls(report)
-    for c in report.criteria:
-        lines += _details(c)
-    return "\n".join(lines)
+        polls_lines = _polls(report)
+        sections.append(_Section([], ["\n".join(polls_lines[:-1])], _MORE_POLLS))
+    sections.append(_Section([], [_details(c) for c in criteria], _MORE_DETAILS))
+    return _fit(header, sections, max_chars)

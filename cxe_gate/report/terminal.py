@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..measurement import format_value
 from ..results import CriterionResult, GateReport, Verdict
 from . import polls, wording
+from .order import by_attention, warn_only
 
 _COLOURS = {
     Verdict.PASS: "32",  # green
@@ -27,6 +28,8 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
         f"cxe-gate {report.tool_version}: release {release.name or '(unnamed)'} "
         f"deployed {wording.utc_time(release.deployed_at)}",
     ]
+    if wording.checkpoint(report):
+        lines.append(f"  checkpoint: {wording.checkpoint(report)}")
     if report.design:
         lines.append(f"  design: {report.design}")
     for label, window in report.windows.items():
@@ -35,14 +38,14 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
         )
     lines.append("")
     width = max(len(c.name) for c in report.criteria)
-    for c in report.criteria:
+    for c in by_attention(report.criteria):
         figures = f"{format_value(c.value, c.unit)}"
         if c.baseline is not None:
             figures += f" (baseline {format_value(c.baseline, c.unit)})"
         stats = f"n={c.samples:,}"
         if c.p_value is not None:
             stats += f", p={c.p_value:.3g}"
-        key = " [key]" if c.key else ""
+        key = (" [key]" if c.key else "") + (" [warn only]" if warn_only(c) else "")
         lines.append(f"{_badge(c.verdict, colour)}{c.name:<{width}}  {figures}  {stats}{key}")
         lines.append(f"{'':13}{c.message}")
     lines.append("")
@@ -51,13 +54,16 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
     score = wording.score(report)
     suffix = "  (dry run: the exit code ignores the verdict)" if report.dry_run else ""
     lines.append(f"{_badge(report.verdict, colour)}score {score}: {report.summary}{suffix}")
+    policy = wording.policy(report)
+    if policy:
+        lines.append(f"{'':13}{policy}")
     return "\n".join(lines)
 
 
 def _path(report: GateReport, width: int) -> list[str]:
     """Each criterion's value over the polls, as a sparkline from the first poll to the last."""
     lines = [polls.wait_sentence(report)]
-    for c in report.criteria:
+    for c in by_attention(report.criteria):
         seen = [p for _, p in polls.path(report, c.name)]
         values = [p.value for p in seen]
         if all(v is None for v in values):

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from ..measurement import format_value
 from ..results import Check, CriterionResult, GateReport, Verdict
+
+
+def checkpoint(report: GateReport) -> str | None:
+    """`day1 (1d after the deploy)`, for a report judged at a checkpoint; else None."""
+    c = report.checkpoint
+    return None if c is None else f"{c.name} ({c.after} after the deploy)"
 
 
 def utc_time(moment: datetime) -> str:
@@ -38,3 +45,34 @@ def score(report: GateReport, out_of: str = "") -> str:
         )
         return f"n/a ({decided} of {len(report.criteria)} criteria decided)"
     return f"{report.score:g}{out_of}"
+
+
+def policy(report: GateReport) -> str | None:
+    """The score's meaning under `gate.policy: score` (None under any_fail, or in an older report
+    that does not say)."""
+    if report.policy != "score" or report.pass_score is None or report.warn_score is None:
+        return None
+    passing, warning = f"{report.pass_score:g}", f"{report.warn_score:g}"
+    return f"policy score: pass at {passing} or more, warn from {warning}, fail below {warning}"
+
+
+def query_groups(queries: dict[str, str]) -> list[tuple[str, str, bool]]:
+    """The queries of a criterion, each told once: (title, query, varies). Windows that sent the
+    very same text share it; windows whose queries differ only in numbers (their times, bound
+    values) share the first, with `varies` set."""
+    groups: dict[str, tuple[list[str], str, bool]] = {}
+    for window, query in queries.items():
+        shape = re.sub(r"\d+", "0", query)
+        if shape not in groups:
+            groups[shape] = ([window], query, False)
+            continue
+        windows, first, varies = groups[shape]
+        groups[shape] = ([*windows, window], first, varies or query != first)
+    return [(_title(windows), query, varies) for windows, query, varies in groups.values()]
+
+
+def _title(windows: list[str]) -> str:
+    if len(windows) == 1:
+        return query_title(windows[0])
+    named = f"{', '.join(windows[:-1])} and {windows[-1]}"
+    return f"Query ({named} windows)"

@@ -5,7 +5,8 @@ covers two deploys, exported to Parquet.
 
 - shop-1.4.0, a good release, deployed 2026-11-10T14:00:00Z;
 - shop-1.5.0, deployed 2026-11-17T14:00:00Z with all three regressions.
-Each gets the 24 hours before its deploy and the 2 hours after it, with a fixed seed."""
+Each gets the 24 hours before its deploy and the 2 hours after it, with a fixed seed, then the week
+after (returns.py): its customers coming back, and customer-effort answers to their orders."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from .export import export_parquet
 from .regressions import REGRESSIONS
+from .returns import Hours, write_week_after
 from .simulate import simulate
 
 DATA = Path(__file__).parent / "data"
@@ -61,6 +63,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             )
             shipped = ", ".join(sorted(deploy.regressions)) or "no regressions"
             print(f"{deploy.release} ({shipped}): {summary.describe()}")
+            hours = Hours(
+                deploy.deployed_at - BASELINE,
+                deploy.deployed_at,
+                deploy.deployed_at + RELEASE_WINDOW,
+                regressed=bool(deploy.regressions),
+            )
+            visits, answers = write_week_after(Path(logs), hours, seed=deploy.seed)
+            print(f"  the weeks after: {visits:,} return visits, {answers:,} CES answers")
         for path in export_parquet(logs, args.out).values():
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
 

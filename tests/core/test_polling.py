@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from cxe_gate.config import JourneysPassRateCriterion
 from cxe_gate.errors import ConfigError
+from cxe_gate.gate import at_checkpoint
 from cxe_gate.loader import LoadedConfig, load
 from cxe_gate.polling import stop_reason, wait_for_verdict
 from cxe_gate.report import render_json
@@ -40,7 +41,7 @@ SHOP = ROOT / "examples" / "shop"
 GOOD = ("shop-1.4.0", "2026-11-10T14:00:00Z")
 REGRESSED = ("shop-1.5.0", "2026-11-17T14:00:00Z")
 # The shop's logs end at 16:00 on the 17th: a deploy then has a full baseline and no release data.
-SILENT = ("shop-1.6.0", "2026-11-17T16:00:00Z")
+SILENT = ("shop-1.6.0", "2026-12-05T16:00:00Z")  # after the last of the example's data
 WAIT, INTERVAL = timedelta(hours=2), timedelta(minutes=5)
 
 
@@ -62,8 +63,9 @@ class FakeClock:
 
 
 def shop(release: tuple[str, str]) -> LoadedConfig:
+    """The example shop as judged at its first checkpoint (the one a wait polls)."""
     name, deployed_at = release
-    return load(SHOP / "cxe.yml", release=name, deployed_at=deployed_at)
+    return at_checkpoint(load(SHOP / "cxe.yml", release=name, deployed_at=deployed_at))
 
 
 def wait_from(loaded: LoadedConfig, after_deploy: timedelta, **options) -> tuple[GateReport, list]:
@@ -192,7 +194,8 @@ def test_a_release_without_data_is_inconclusive_at_the_deadline_never_a_pass() -
 
 def test_the_first_poll_waits_for_the_release_window_to_open(tmp_path: Path) -> None:
     config = (SHOP / "cxe.yml").read_text().replace("data/", f"{SHOP / 'data'}/")
-    config = config.replace("release: 2h ", "release: {start: 30m, end: 2h} ")
+    # The first checkpoint's window: the last 90 minutes before 2h, i.e. from 30m to 2h.
+    config = config.replace("  release: 2h ", "  release: {after: 2h, window: 90m} ")
     (tmp_path / "cxe.yml").write_text(config)
     loaded = load(tmp_path / "cxe.yml", release=SILENT[0], deployed_at=SILENT[1])
 
@@ -550,9 +553,10 @@ def test_markdown_shows_each_criterion_s_path_and_each_poll() -> None:
         for line in section.split("<summary>Each poll</summary>")[1].splitlines()
         if line.startswith("| ")
     ]
-    assert rows[0] == "| Poll | Time | Release window to | conversion &#60;b&#62; | errors |"
+    # The failed criterion first, as everywhere in the report.
+    assert rows[0] == "| Poll | Time | Release window to | errors | conversion &#60;b&#62; |"
     assert rows[1] == (
-        "| 1 | 2026-11-10 14:05 UTC | 2026-11-10 14:05 UTC | no data ❔ | 10.0% ❔ |"
+        "| 1 | 2026-11-10 14:05 UTC | 2026-11-10 14:05 UTC | 10.0% ❔ | no data ❔ |"
     )
     assert len(rows) == 4
     assert section.count("<details>") == section.count("</details>")
@@ -572,7 +576,7 @@ def _path_svgs(page: str) -> list[str]:
 
 def test_html_draws_each_criterion_s_path_with_its_threshold() -> None:
     page = render_html(_report())
-    conversion, errors = _path_svgs(page)
+    errors, conversion = _path_svgs(page)  # the failed criterion's card first
 
     assert page.count("<svg") == 4  # the bar chart and the path, per criterion
     assert "<script" not in page and "://" not in page

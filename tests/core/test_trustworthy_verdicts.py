@@ -131,7 +131,11 @@ def test_policy_score_keeps_keptn_scoring_when_asked(tmp_path):
     code, output = run(path)
     assert code == 0, output  # score 75: a warn, which exits 0 unless --fail-on warn
     assert "score 75 is below pass_score 90" in output
-    assert "error rate" in output.splitlines()[-1]  # the warn names the criterion
+    (summary,) = [line for line in output.splitlines() if "score 75 is below" in line]
+    assert "error rate" in summary  # the warn names the criterion
+    assert output.splitlines()[-1].strip() == (
+        "policy score: pass at 90 or more, warn from 75, fail below 75"
+    )
 
 
 # 55 conversions of 1,000 (5.5%) against max 5%: above it, but z = (0.055 - 0.05) /

@@ -141,7 +141,7 @@ def test_each_item_records_its_figures_as_junit_properties(shop):
             (),
             [
                 "ERROR: cxe-gate: invalid criteria file:",
-                "*cxe.yml:42: criteria[[]1[]].maks: unknown key 'maks'; did you mean 'max'?",
+                "*cxe.yml:45: criteria[[]1[]].maks: unknown key 'maks'; did you mean 'max'?",
             ],
         ),
         ({}, ("--cxe-deployed-at", "soon"), ["ERROR: cxe-gate: --deployed-at: expected an ISO*"]),

@@ -220,12 +220,13 @@ def test_markdown_table_has_one_row_of_fixed_width_per_criterion() -> None:
     ]
     assert len(rows) == 5
     assert all(len(row) == len(header) for row in rows)
-    assert [row[0].split()[-1] for row in rows] == ["pass", "warn", "fail", "inconclusive", "error"]
+    # Attention first: error, fail, warn, inconclusive, pass (the fixture lists them reversed).
+    assert [row[0].split()[-1] for row in rows] == ["error", "fail", "warn", "inconclusive", "pass"]
 
 
 def test_markdown_rows_show_formatted_numbers() -> None:
     _, rows = _table_rows(render_markdown(make_report()))
-    error_rate, _, nps, conversion, signups = rows
+    signups, nps, _, conversion, error_rate = rows
 
     assert error_rate[2:] == ["0.4%", "0.5%", "-0.1pp (-20.0%)", "1%", "1,000", "0.210"]
     assert nps[2:] == ["-12.0", "8.0", "-20.0 (-250.0%)", "-2.0", "1,000", "0.003"]
@@ -240,9 +241,10 @@ def test_markdown_escapes_a_hostile_name() -> None:
     _, rows = _table_rows(markdown)
 
     assert "<script" not in text.lower()
-    assert "`" not in rows[1][1]
-    # The name reads back whole once the character references are decoded, on one line.
-    assert html.unescape(rows[1][1]) == HOSTILE_ONE_LINE
+    assert "`" not in rows[2][1]
+    # The name reads back whole once the character references are decoded, on one line; the
+    # criterion is of severity warn, so marked warn only.
+    assert html.unescape(rows[2][1]) == HOSTILE_ONE_LINE + " (warn only)"
     assert not any(line.startswith("second line") for line in outside)
 
 
@@ -262,8 +264,8 @@ def test_markdown_explains_each_criterion() -> None:
     items = [line for line in why.splitlines() if line.startswith("- ")]
 
     assert len(items) == 5
-    assert "connection refused" in items[4]
-    assert "rose 21.4%" in html.unescape(items[1])
+    assert "connection refused" in items[0]
+    assert "rose 21.4%" in html.unescape(items[2])
 
 
 @pytest.mark.parametrize(
@@ -381,7 +383,7 @@ def test_html_escapes_a_hostile_name_and_query() -> None:
 
 
 def test_html_shows_no_data_for_missing_values() -> None:
-    _, _, _, conversion, signups = _cards(render_html(make_report()))
+    signups, _, _, conversion, _ = _cards(render_html(make_report()))
 
     assert _svg(conversion).count(">no data</text>") == 1  # the baseline is known, not the release
     assert _attrs(_svg(conversion), "rect", "bar-release") == []
@@ -392,7 +394,7 @@ def test_html_shows_no_data_for_missing_values() -> None:
 
 
 def test_html_chart_draws_a_negative_value_left_of_zero() -> None:
-    nps = _cards(render_html(make_report()))[2]
+    nps = _cards(render_html(make_report()))[1]
     svg = _svg(nps)
     (axis,) = _attrs(svg, "line", "axis")
     (release,) = _attrs(svg, "rect", "bar-release")
