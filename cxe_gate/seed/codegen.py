@@ -27,15 +27,16 @@ from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
 from .conftest_source import conftest
 from .hosts import hosts_example
-from .links import capture_hint, set_at
 from .names import identifier, journey_test_names
-
-PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
-DEFAULT_BUDGET_FACTOR = 2.0
-# Fast steps get this much room at least: a CI runner under load is not production, and a fresh
-# browser context pays for its first connection (340 ms measured for a 10 ms page on a busy runner).
-BUDGET_SLACK_MS = 1000.0
-THINK_CAP_MS = 10_000  # a recorded pause longer than this was a customer away, not thinking
+from .recorded import (
+    DEFAULT_BUDGET_FACTOR,
+    PLACEHOLDER,
+    budget_ms,
+    capture_hint,
+    expected_status,
+    pause_ms,
+    set_at,
+)
 
 
 @dataclass(frozen=True)
@@ -182,17 +183,6 @@ def _path_source(
 # --- requests → keyword arguments -----------------------------------------------------------
 
 
-def _budget(request: Request, factor: float) -> int | None:
-    p90 = request.time.p90_ms
-    if p90 is None:
-        return None
-    return math.ceil(max(p90 * factor, p90 + BUDGET_SLACK_MS))
-
-
-def _status(status: int) -> int:
-    return 200 if status in (0, -1, 304) else status
-
-
 class _Module:
     """What the tests of one module share: the recorded response shapes, written once as SHAPE_
     constants, and the environment variables their values read."""
@@ -263,7 +253,7 @@ def _arguments(
     if request.host and request.host != module.main_host:
         arguments.append(f"host={request.host!r}")
     arguments.append(f"route={request.route!r}")
-    arguments.append(f"status={_status(request.status)!r}")
+    arguments.append(f"status={expected_status(request.status)!r}")
     if page and request.via != "navigation":
         arguments.append(f"via={request.via!r}")
     if (
@@ -272,7 +262,7 @@ def _arguments(
         and "json" in request.response.mime
     ):
         arguments.append(f"shape={module.shape_name(request.route, request.response.shape)}")
-    budget = _budget(request, module.options.budget_factor)
+    budget = budget_ms(request, module.options.budget_factor)
     if budget is not None:
         arguments.append(f"budget_ms={budget}")
     if request.body == "form" and fields is not None:
@@ -332,17 +322,6 @@ def _def_line(name: str) -> str:
     if len(one_line) <= 100:
         return one_line
     return f"def {name}(\n    journey: SeededJourney,\n) -> None:"
-
-
-def pause_ms(journey: MappedJourney) -> int:
-    """The pause before each step after the first, as the customers took it: the journey's p50
-    duration less its requests' p50 times, shared evenly between the steps (the map keeps no
-    per-step gap), to 100 ms, at most THINK_CAP_MS."""
-    if len(journey.steps) < 2 or journey.duration.p50_ms is None:
-        return 0
-    busy = sum(r.time.p50_ms or 0.0 for step in journey.steps for r in (step.page, *step.calls))
-    idle = max(0.0, journey.duration.p50_ms - busy) / (len(journey.steps) - 1)
-    return min(THINK_CAP_MS, round(idle / 100) * 100)
 
 
 def _test_source(name: str, journey: MappedJourney, module: _Module) -> str:

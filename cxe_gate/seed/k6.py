@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -21,16 +20,18 @@ from urllib.parse import parse_qsl, quote
 from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
 from .k6_prelude import HELPERS, IMPORTS, SETTINGS
-from .links import capture_hint, set_at
 from .names import identifier, journey_test_names
+from .recorded import (
+    DEFAULT_BUDGET_FACTOR,
+    PLACEHOLDER,
+    budget_ms,
+    capture_hint,
+    expected_status,
+    pause_ms,
+    set_at,
+)
 
 FILE_NAME = "journeys.k6.js"
-PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
-DEFAULT_BUDGET_FACTOR = 2.0
-# As the Playwright suite's budgets: fast routes get a second of room (a test runner is not
-# production, and k6 under load less so).
-BUDGET_SLACK_MS = 1000.0
-THINK_CAP_MS = 10_000  # a recorded pause longer than this was a customer away, not thinking
 CHECK_RATE = "rate>0.99"
 
 
@@ -164,17 +165,6 @@ def _url(
 # --- requests ------------------------------------------------------------------------------
 
 
-def _budget_ms(request: Request, factor: float) -> int | None:
-    p90 = request.time.p90_ms
-    if p90 is None:
-        return None
-    return math.ceil(max(p90 * factor, p90 + BUDGET_SLACK_MS))
-
-
-def _status(status: int) -> int:
-    return 200 if status in (0, -1, 304) else status
-
-
 class _Script:
     """What the journeys of one script share: route tags and their budgets, secrets read."""
 
@@ -194,7 +184,7 @@ class _Script:
                 tag = f"{base}_{n}"
             self.routes[key] = tag
         tag = self.routes[key]
-        budget = _budget_ms(request, self.options.budget_factor)
+        budget = budget_ms(request, self.options.budget_factor)
         if budget is not None:
             self.budgets[tag] = max(budget, self.budgets.get(tag, 0))
         return tag
@@ -259,7 +249,7 @@ def _request_lines(
     label = f"{request.method} {request.route}"
     tag = script.route_tag(request)
     header_source = expression({**content, **headers}, read)
-    status = _status(request.status)
+    status = expected_status(request.status)
     arguments = [
         literal(request.method),
         url,
@@ -278,16 +268,6 @@ def _request_lines(
     return lines
 
 
-def pause_s(journey: MappedJourney) -> float:
-    """The pause before each step after the first, as the customers took it: the journey's p50
-    duration less its requests' p50 times, shared evenly between the steps, to 0.1 s, capped."""
-    if len(journey.steps) < 2 or journey.duration.p50_ms is None:
-        return 0.0
-    busy = sum(r.time.p50_ms or 0.0 for step in journey.steps for r in (step.page, *step.calls))
-    idle = max(0.0, journey.duration.p50_ms - busy) / (len(journey.steps) - 1)
-    return min(THINK_CAP_MS, round(idle / 100) * 100) / 1000
-
-
 def _journey_source(name: str, journey: MappedJourney, total: int, script: _Script) -> str:
     captures = _Captures()
     for step in journey.steps:  # names first: a producer must know its captures
@@ -303,7 +283,7 @@ def _journey_source(name: str, journey: MappedJourney, total: int, script: _Scri
         "  let page = null;",
         "  let res = null;",
     ]
-    pause = pause_s(journey)
+    pause = pause_ms(journey) / 1000
     for i, step in enumerate(journey.steps):
         if i and pause:
             lines.append(f"  think({pause:g});")

@@ -12,8 +12,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from ..har.journey_map import MappedJourney, Request
+from .recorded import PLACEHOLDER
 
-_PLACEHOLDER = re.compile(r"\$\{(CXE_SECRET_[A-Z0-9_]+)\}")
 _KIND = re.compile(r"^CXE_SECRET_(.+?)(?:_[0-9A-Z]*[0-9][0-9A-Z]*)?$")
 _MAX_LABEL = 60
 
@@ -36,7 +36,7 @@ class Use:
 def printable(text: str) -> str:
     """Recorded text fit for a comment line: printable ASCII, no line breaks, short, and a
     placeholder only as its variable's name."""
-    text = _PLACEHOLDER.sub(lambda m: m[1], text)
+    text = PLACEHOLDER.sub(lambda m: m[1], text)
     kept = "".join(c if " " <= c <= "~" else "?" for c in text)
     return kept if len(kept) <= _MAX_LABEL else kept[: _MAX_LABEL - 3] + "..."
 
@@ -48,7 +48,7 @@ def kind(variable: str) -> str:
 
 
 def _found(text: str) -> list[str]:
-    return _PLACEHOLDER.findall(text)
+    return PLACEHOLDER.findall(text)
 
 
 def _in_value(value: Any, path: str) -> Iterable[tuple[str, str]]:
