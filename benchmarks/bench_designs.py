@@ -754,7 +754,7 @@ def _cell(base: float, traffic: int) -> str:
 
 
 def targets(result: Run) -> list[str]:
-    """Each target of issue 15, point 7, with PASS or FAIL and the numbers behind it."""
+    """Each target of the sequential design, with PASS or FAIL and the numbers behind it."""
     lines = []
 
     def verdict(name: str, failures: list[str], checked: int) -> None:
@@ -920,5 +920,5 @@ def report(result: Run) -> list[str]:
             "",
         ]
         lines += decomposition(result, tolerance)
-    lines += ["", "targets (issue 15, point 7):", *targets(result)]
+    lines += ["", "targets:", *targets(result)]
     return lines

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class ExitCode(IntEnum):
-    """What `cxe-gate` exits with; CI steps and the action branch on these numbers (README)."""
+    """What `cxe-gate` exits with; CI steps and the action branch on these numbers (docs/reference/exit-codes.md)."""
 
     OK = 0  # passed (or warned, unless --fail-on warn)
     FAIL = 1  # the release failed its criteria

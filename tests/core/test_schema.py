@@ -71,8 +71,8 @@ def test_the_example_shop_criteria_validate():
     assert _errors((ROOT / "examples/shop/cxe.yml").read_text()) == []
 
 
-# Provider settings as the README writes them (prometheus' headers quoted: a `${VAR}` ending a flow
-# mapping would close it early).
+# Provider settings as the provider pages (docs/providers/) write them (prometheus' headers quoted:
+# a `${VAR}` ending a flow mapping would close it early).
 README_PROVIDERS = {
     "file": """\
         providers:

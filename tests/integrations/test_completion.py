@@ -1,4 +1,4 @@
-"""Shell completion for the installed `cxe-gate` command (click's): the scripts the README tells
+"""Shell completion for the installed `cxe-gate` command (click's): the scripts docs/editor.md tells
 people to eval, and real bash completing from them."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Friction signals from a session-replay or RUM export (rage clicks, dead clicks, JavaScript
-errors), judged as ordinary criteria by the file provider: the README's examples, run on a
-hand-built export whose numbers are worked out in the comments."""
+errors), judged as ordinary criteria by the file provider: the examples of docs/concepts/metrics.md,
+run on a hand-built export whose numbers are worked out in the comments."""
 
 from __future__ import annotations
 
