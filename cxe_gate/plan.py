@@ -15,13 +15,13 @@ alpha over its looks and needs somewhat more than this."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from .baseline import baseline_of, windows_for
 from .config import ConversionCriterion, CriterionBase
 from .errors import CxeGateError
-from .gate import build_provider
+from .gate import at_checkpoint, build_provider
 from .loader import LoadedConfig
 from .measurement import Measurement, TimeWindow
 from .providers import MetricRequest, Provider
@@ -171,9 +171,24 @@ def _samples(criterion: CriterionBase) -> str:
     return "units" if isinstance(criterion, ConversionCriterion) else "samples"
 
 
-def plan(loaded: LoadedConfig, *, now: datetime) -> list[CriterionPlan]:
+def planned_at(loaded: LoadedConfig, checkpoint: str | None, *, now: datetime) -> LoadedConfig:
+    """The file as planned (or its queries reviewed) at a checkpoint, default the first: that
+    checkpoint's release window and the criteria judged at it, around the deploy time, or `now`
+    for a deploy not made yet. A file without checkpoints as it is."""
+    config = loaded.config
+    if config.release.deployed_at is None and config.checkpoints:
+        release = config.release.model_copy(update={"deployed_at": now})
+        loaded = replace(loaded, config=config.model_copy(update={"release": release}))
+    return at_checkpoint(loaded, checkpoint)
+
+
+def plan(
+    loaded: LoadedConfig, *, now: datetime, checkpoint: str | None = None
+) -> list[CriterionPlan]:
     """A plan per criterion that reads a provider, from the baseline before the deploy time (or
-    before `now`, for a deploy not made yet)."""
+    before `now`, for a deploy not made yet), for the release window of `checkpoint` (default
+    the first; see planned_at)."""
+    loaded = planned_at(loaded, checkpoint, now=now)
     config = loaded.config
     deployed_at = config.release.deployed_at or now
     windows = config.windows

@@ -213,7 +213,12 @@ def validate(config_path: Path) -> None:
     help="The deploy to plan for, ISO 8601 (default release.deployed_at, or now for a deploy not "
     "made yet).",
 )
-def plan(config_path: Path, deployed_at: str | None) -> None:
+@click.option(
+    "--checkpoint",
+    help="Plan the release window of this checkpoint (a name under checkpoints:) and the criteria "
+    "`at` it. Default: the first.",
+)
+def plan(config_path: Path, deployed_at: str | None, checkpoint: str | None) -> None:
     """How long must the release window be? Per criterion, from the baseline's traffic and
     spread: the smallest change the release window can detect (80% power, at the criterion's
     alpha) and the window its tolerance needs, also with cohorts split 50/50."""
@@ -223,7 +228,7 @@ def plan(config_path: Path, deployed_at: str | None) -> None:
 
     with errors_exit():
         loaded = load(config_path, deployed_at=deployed_at)
-        plans = plan_release(loaded, now=datetime.now(UTC))
+        plans = plan_release(loaded, now=datetime.now(UTC), checkpoint=checkpoint)
     for line in plans:
         click.echo(line.sentence)
 
@@ -293,21 +298,34 @@ def schema(output: Path | None, schema_id: str | None) -> None:
     help="On BigQuery, dry-run each statement and print the bytes it would scan (signs in with "
     "the provider's key; runs and bills nothing).",
 )
-def queries(config_path: Path, dialect: str | None, deployed_at: str | None, dry_run: bool) -> None:
+@click.option(
+    "--checkpoint",
+    help="The queries of this checkpoint (a name under checkpoints:): its release window and the "
+    "criteria `at` it. Default: the first.",
+)
+def queries(
+    config_path: Path,
+    dialect: str | None,
+    deployed_at: str | None,
+    dry_run: bool,
+    checkpoint: str | None,
+) -> None:
     """Print the SQL each criterion would run on its sql provider, without connecting: one
     statement per criterion for the built-in metrics, one per window for a criterion's own query.
     Review it before it runs against a paid warehouse."""
     from datetime import UTC, datetime
 
     from ..baseline import windows_for
+    from ..plan import planned_at
     from ..providers.base import ProviderContext
     from ..providers.sql_review import dry_run as dry_run_of
     from ..providers.sql_review import review
 
+    now = datetime.now(UTC)
     with errors_exit():
-        loaded = load(config_path, deployed_at=deployed_at)
+        loaded = planned_at(load(config_path, deployed_at=deployed_at), checkpoint, now=now)
     config = loaded.config
-    deployed = config.release.deployed_at or datetime.now(UTC)
+    deployed = config.release.deployed_at or now
     windows = windows_for(config.windows, deployed, deployed + config.windows.release.end)
     failed = False
     shown: set[tuple[str, tuple[str, ...]]] = set()

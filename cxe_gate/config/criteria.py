@@ -7,13 +7,13 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, ClassVar, Literal, TypeGuard
 
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from ..measurement import Unit
 from .fields import ChangeLimit, Duration, Level, Strict
 from .journeys import CountingUnit
 from .scales import RATE, SHARE, Scale
-from .windows import Cohorts
+from .windows import Cohorts, WindowSpec
 
 Severity = Literal["fail", "warn"]
 RawQuery = str | dict[str, Any]
@@ -351,7 +351,8 @@ class RetentionCriterion(CriterionBase):
     (cohort new: users first seen in the window) or in the window (cohort active); day N counts
     those with an event in [first_seen + N x 24h, first_seen + (N+1) x 24h), `within` those with a
     session starting in (first_seen, first_seen + within]. 24-hour blocks, not calendar days: every
-    user gets the same time to return, whatever the hour they came and the time zone."""
+    user gets the same time to return, whatever the hour they came and the time zone. With
+    checkpoints, the window is the gate window (or cohort_window) at every checkpoint."""
 
     SAMPLES = "users"
     UNIT = Unit.RATIO
@@ -375,6 +376,15 @@ class RetentionCriterion(CriterionBase):
         "active in the window, from their first event in it",
     )
     unit: Literal["user"] = Field("user", description="retention counts users")
+    cohort_window: Duration | None = Field(
+        None,
+        description="with checkpoints: the cohort is the users first seen in this long from the "
+        "start of the first checkpoint's release window (default: that whole window, the gate "
+        "window), whatever checkpoint judges it; the baseline cohort is a baseline window as long",
+    )
+    # Where the cohort lies, relative to the start of the release window the criterion is judged
+    # over; set by GateConfig from checkpoints: (None without them: the whole window).
+    _cohort_span: WindowSpec | None = PrivateAttr(None)
 
     @classmethod
     def scale_of(cls, fields: dict[str, Any]) -> Scale | None:
@@ -386,7 +396,20 @@ class RetentionCriterion(CriterionBase):
             raise ValueError("give day (day-N retention) or within (came back within), not both")
         if self.within is not None and not timedelta(0) < self.within <= timedelta(days=90):
             raise ValueError("within must be more than zero and at most 90d")
+        if self.cohort_window is not None and self.cohort_window <= timedelta(0):
+            raise ValueError("cohort_window must be more than zero, e.g. 2h or 24h")
         return self
+
+    @property
+    def cohort_span(self) -> WindowSpec | None:
+        """The cohort's window relative to the start of the release window judged (checkpoints:
+        the gate window, wherever the checkpoint's own window starts); None: the whole window."""
+        return self._cohort_span
+
+    def place_cohort(self, span: WindowSpec) -> None:
+        """Where the cohort lies (cxe_gate.config.retention_cohorts works it out from the file's
+        checkpoints; a private attribute, so the criterion's fields stay as written)."""
+        self._cohort_span = span
 
     @property
     def follow_up(self) -> tuple[timedelta, timedelta]:

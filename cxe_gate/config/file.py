@@ -13,6 +13,7 @@ from .criteria import ConversionCriterion, Criterion, CriterionBase, EngagementC
 from .fields import Duration, Strict
 from .journeys import JourneySpec, journey_shorthand
 from .notify import Links, NotifyTarget
+from .retention_cohorts import place_cohorts, retention_problems
 from .windows import (
     Checkpoint,
     Cohorts,
@@ -134,6 +135,12 @@ class GateConfig(Strict):
         description="named links shown in reports and messages, e.g. dashboard, runbook",
     )
 
+    @model_validator(mode="after")
+    def _cohorts_placed(self) -> GateConfig:
+        # Retention criteria judge the gate window's cohort at every checkpoint.
+        place_cohorts(self)
+        return self
+
     def provider_for(self, criterion: CriterionBase) -> str:
         """The provider a criterion reads from (`reference_problems` guarantees it exists)."""
         return criterion.provider if criterion.provider is not None else next(iter(self.providers))
@@ -237,7 +244,7 @@ def checkpoint_problems(config: GateConfig) -> Problems:
 
 def reference_problems(config: GateConfig) -> Problems:
     """Mistakes no single model can see: names that must point at something declared elsewhere."""
-    problems: Problems = checkpoint_problems(config)
+    problems: Problems = [*checkpoint_problems(config), *retention_problems(config)]
     declared = ", ".join(config.providers)
     concurrent = config.windows.baseline == "concurrent"
     if config.cohorts is not None and not concurrent:

@@ -1,15 +1,17 @@
 """Retention's SQL, written once in DuckDB's dialect for the file provider and compiled by SQLGlot for
 the sql provider: each window's cohort of users, and the share who came back in their follow-up.
 
-The exact definition (README, "Retention"): a user's first_seen is their first event ever (cohort
+The exact definition (docs/concepts/metrics.md, "Retention"): a user's first_seen is their first event ever (cohort
 new; the cohort of a window is the users whose first event falls in it) or their first event in the
 window (cohort active). Day-N retention counts those with any event in [first_seen + N x 24h,
 first_seen + (N+1) x 24h); `within: D` those with a session, other than the first, starting in
 (first_seen, first_seen + D]. Only users whose whole follow-up the data reach are counted; a window
-whose last users' follow-up the data do not reach yet is not yet measurable."""
+whose last users' follow-up the data do not reach yet is not yet measurable. With checkpoints the
+cohorts are those of the gate window at every checkpoint (cohort_windows)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from .. import metrics
@@ -28,9 +30,31 @@ MARGIN = timedelta(days=1)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def cohort_windows(criterion: RetentionCriterion, windows: list[TimeWindow]) -> list[TimeWindow]:
+    """The windows whose users make the cohorts. Without checkpoints, the windows as they are;
+    with them (criterion.cohort_span), the release cohort is the gate window's wherever the
+    checkpoint's window lies, a same-hours part or a concurrent cohort mirrors it, and a
+    before/after baseline gives its last stretch as long as the release cohort's, nearest the
+    deploy."""
+    span = criterion.cohort_span
+    if span is None:
+        return windows
+    length = span.end - span.start
+    placed = []
+    for window in windows:
+        if window.label == "baseline" and window.cohort is None:
+            placed.append(replace(window, start=max(window.start, window.end - length)))
+        else:
+            # each of these windows starts where the release window does, less its lag
+            start = window.start + span.start
+            placed.append(replace(window, start=start, end=start + length))
+    return placed
+
+
 def reach(criterion: RetentionCriterion, windows: list[TimeWindow]) -> tuple[datetime, datetime]:
-    """The span of events the query reads: the whole history before the windows (cohort new)
-    or the windows' start (active), to the last window's end, its follow-up and MARGIN."""
+    """The span of events the query reads: the whole history before the cohorts' windows (cohort
+    new) or their start (active), to the last one's end, its follow-up and MARGIN."""
+    windows = cohort_windows(criterion, windows)
     start = EPOCH if criterion.cohort == "new" else min(w.start for w in windows)
     return start, max(w.end for w in windows) + criterion.follow_up[1] + MARGIN
 
@@ -57,6 +81,7 @@ def retention(
     parenthesised): a row per window of (users counted, users who came back, users in the
     cohort, the newest event read, the window's label)."""
     start, end = reach(criterion, windows)
+    windows = cohort_windows(criterion, windows)
     where = f"ts >= {timestamp(start)} AND ts < {timestamp(end)}"
     rows = f"SELECT *, {window_label(windows)} AS win FROM events WHERE {where}" + (
         f" AND {condition}" if condition else ""
@@ -122,6 +147,10 @@ def retention(
                 query=query,
                 details=details,
             )
-        return metrics.proportion(returned, counted, query=query, details=details)
+        measured = metrics.proportion(returned, counted, query=query, details=details)
+        if criterion.cohort_span is None:
+            return measured
+        cohort = f"the cohort: users first seen {_utc(window.start)} to {_utc(window.end)}"
+        return replace(measured, notes=(*measured.notes, cohort))
 
     return MetricQuery("events", sql, build)

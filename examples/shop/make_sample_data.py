@@ -4,7 +4,8 @@ covers two deploys, exported to Parquet.
     python -m examples.shop.make_sample_data
 
 - shop-1.4.0, a good release, deployed 2026-11-10T14:00:00Z;
-- shop-1.5.0, deployed 2026-11-17T14:00:00Z with all three regressions.
+- shop-1.5.0, deployed 2026-11-17T14:00:00Z with all three regressions;
+- shop-1.6.0, deployed 2026-11-25T14:00:00Z with none, but fewer of its customers come back.
 Each gets the 24 hours before its deploy and the 2 hours after it, with a fixed seed, then the week
 after (returns.py): its customers coming back, and customer-effort answers to their orders."""
 
@@ -19,13 +20,13 @@ from pathlib import Path
 
 from .export import export_parquet
 from .regressions import REGRESSIONS
-from .returns import Hours, write_week_after
+from .returns import RETURNS_AFTER_REGRESSION, RETURNS_WITHOUT_REMINDERS, Hours, write_week_after
 from .simulate import simulate
 
 DATA = Path(__file__).parent / "data"
 BASELINE = timedelta(hours=24)
 RELEASE_WINDOW = timedelta(hours=2)
-# About 1,000 sessions and 50 NPS answers in each release window; under 3 MB of Parquet.
+# About 1,000 sessions and 50 NPS answers in each release window; under 5 MB of Parquet.
 SESSIONS_PER_HOUR = 300
 
 
@@ -35,11 +36,26 @@ class Deploy:
     deployed_at: datetime
     regressions: frozenset[str]
     seed: int
+    returns: float = 1.0  # how often its new customers come back (returns.py)
 
 
 DEPLOYS = (
     Deploy("shop-1.4.0", datetime(2026, 11, 10, 14, tzinfo=UTC), frozenset(), seed=140),
-    Deploy("shop-1.5.0", datetime(2026, 11, 17, 14, tzinfo=UTC), frozenset(REGRESSIONS), seed=150),
+    Deploy(
+        "shop-1.5.0",
+        datetime(2026, 11, 17, 14, tzinfo=UTC),
+        frozenset(REGRESSIONS),
+        seed=150,
+        returns=RETURNS_AFTER_REGRESSION,
+    ),
+    # A day after shop-1.5.0's week-on checkpoint, so that its baseline day starts after it.
+    Deploy(
+        "shop-1.6.0",
+        datetime(2026, 11, 25, 14, tzinfo=UTC),
+        frozenset(),
+        seed=160,
+        returns=RETURNS_WITHOUT_REMINDERS,
+    ),
 )
 
 
@@ -68,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 deploy.deployed_at,
                 deploy.deployed_at + RELEASE_WINDOW,
                 regressed=bool(deploy.regressions),
+                returns=deploy.returns,
             )
             visits, answers = write_week_after(Path(logs), hours, seed=deploy.seed)
             print(f"  the weeks after: {visits:,} return visits, {answers:,} CES answers")

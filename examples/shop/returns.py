@@ -4,9 +4,10 @@ since two weeks of full traffic would make the sample data many times bigger; on
 needed to judge retention.
 
 - Returns: each customer first seen in the deploy's hours (the day before it and the release
-  window) comes back on day k (k = 1..16, each the 24 hours from first seen + k days) with
+  window) comes back on day k (k = 1..8, each the 24 hours from first seen + k days) with
   probability RETURN_DAY_1 x DECAY^(k-1), a short visit of the home page and a search. Customers
-  first seen on a release with regressions come back RETURNS_AFTER_REGRESSION times as often.
+  first seen on the new release come back `Hours.returns` times as often (RETURNS_AFTER_REGRESSION
+  after a release with regressions, RETURNS_WITHOUT_REMINDERS after shop-1.6.0).
   Inside the simulated hours the simulator's own returning customers come back, so visits falling
   there are not written again.
 - CES: a share of the orders placed in the deploy's hours get a customer-effort answer (1-7, 7:
@@ -25,9 +26,13 @@ from .logs import ShopLog
 RETURN_DAY_1 = 0.30
 DECAY = 0.9  # day 7: 0.30 x 0.9^6 = 16% come back
 RETURNS_AFTER_REGRESSION = 0.55  # day 7: 9%
-# Day 7 of the customers of a checkpoint a week after the deploy (a release window of 7 days) ends
-# 15 days after it: a day more, so that the log reaches past its end.
-RETURN_DAYS = range(1, 17)
+# shop-1.6.0 stops sending the "your order has shipped" e-mail, the link that brought customers
+# back: its first two hours look healthy, but half as many of its new customers return.
+RETURNS_WITHOUT_REMINDERS = 0.5
+# A week-on checkpoint judges the gate window's customers (0-2 h) returning within 6 days: known
+# 6 d 2 h after the deploy. Two days more, so that the log reaches past the end of any day-N up
+# to day 6, and the log still ends before 2026-12-05 16:00 (tests deploy there, past all data).
+RETURN_DAYS = range(1, 9)
 CES_SHARE = 0.5  # of orders answered
 # P(answer) for 1..7: good releases mostly 5-7 (about 76%), regressed ones about 45%.
 CES_GOOD = (0.02, 0.03, 0.07, 0.12, 0.26, 0.30, 0.20)
@@ -42,7 +47,8 @@ class Hours:
     start: datetime
     deployed_at: datetime
     end: datetime
-    regressed: bool
+    regressed: bool  # checkout is harder after the deploy (CES)
+    returns: float = 1.0  # how often the deploy's new customers come back, against before it
 
 
 def _moment(text: str) -> datetime:
@@ -81,9 +87,7 @@ def write_week_after(log_dir: Path, hours: Hours, seed: int) -> tuple[int, int]:
     visits = answers = 0
     try:
         for user, seen in cohort:
-            factor = (
-                RETURNS_AFTER_REGRESSION if hours.regressed and seen >= hours.deployed_at else 1
-            )
+            factor = hours.returns if seen >= hours.deployed_at else 1
             for day in RETURN_DAYS:
                 if rng.random() >= RETURN_DAY_1 * DECAY ** (day - 1) * factor:
                     continue

@@ -178,3 +178,141 @@ def test_analytics_services_refuse_retention_at_load(tmp_path, provider):
     criteria = "  - {name: r, metric: retention, day: 7, max_drop: 10%}\n"
     with pytest.raises(ConfigError, match="cannot measure retention"):
         judge(tmp_path, settings, criteria)
+
+
+# --- checkpoints: every checkpoint judges the gate window's cohort -------------------------------
+# checkpoints {gate: 2h, day1: 24h, day3: 3d}, baseline 24h. The release cohort is the users first
+# seen in the gate window [DEPLOY, DEPLOY + 2h); the baseline cohort those first seen in the
+# baseline window's last 2 hours [DEPLOY - 2h, DEPLOY). Day 1 is [first_seen + 24h, + 48h).
+COHORT_EVENTS = [
+    (t(-3 * D), "c0", "u0", "page_view"),  # u0: never new
+    (t(30 * M), "c0b", "u0", "page_view"),
+    # --- release cohort: r1..r3 (new in 0-2h) ---
+    (t(10 * M), "c1", "r1", "page_view"),  # r1: back at +25h, day 1
+    (t(10 * M + 25 * H), "c1b", "r1", "page_view"),
+    (t(20 * M), "c2", "r2", "page_view"),  # r2: never back
+    (t(90 * M), "c3", "r3", "page_view"),  # r3: back at +24h30m, day 1
+    (t(90 * M + D + 30 * M), "c3b", "r3", "page_view"),
+    # --- new after the gate window, inside day3's window [0, 3d): in no checkpoint's cohort ---
+    (t(5 * H), "c4", "n1", "page_view"),  # n1: back at +30h, day 1
+    (t(5 * H + 30 * H), "c4b", "n1", "page_view"),
+    (t(10 * H), "c5", "n2", "page_view"),  # n2: never back
+    # --- baseline cohort: b1, b2 (new in the last 2 hours before the deploy) ---
+    (t(-90 * M), "c6", "b1", "page_view"),  # b1: back at +25h, day 1
+    (t(-90 * M + 25 * H), "c6b", "b1", "page_view"),
+    (t(-30 * M), "c7", "b2", "page_view"),  # b2: never back
+    # --- new earlier in the 24-hour baseline window: only in a 24-hour cohort ---
+    (t(-10 * H), "c8", "b3", "page_view"),  # b3: back at +26h, day 1
+    (t(-10 * H + 26 * H), "c8b", "b3", "page_view"),
+    # z: the log goes on past the last follow-up's end (day 1 of users first seen at up to 2h
+    # ends at 2d2h; of a 24-hour cohort at 3d), inside the day after it that the query reads.
+    (t(2 * D + 6 * H), "c9", "z", "page_view"),
+    (t(3 * D + 6 * H), "c9b", "z", "page_view"),
+]
+COHORT_LOGS = Logs(events=COHORT_EVENTS, requests=LOGS.requests, feedback=LOGS.feedback)
+COHORT_CHECKPOINTS = "{gate: 2h, day1: 24h, day3: 3d}"
+
+
+def _judge_at(directory: Path, provider: str, criteria: str, checkpoint: str, checkpoints: str):
+    from tiny_logs import iso
+
+    from cxe_gate.gate import at_checkpoint, evaluate
+    from cxe_gate.loader import load
+
+    (directory / "cxe.yml").write_text(
+        f"release: {{deployed_at: {iso(DEPLOY)}}}\n"
+        "windows: {baseline: 24h}\n"
+        f"checkpoints: {checkpoints}\n"
+        f"providers:\n  db: {provider}\n"
+        f"criteria:\n{criteria}"
+    )
+    loaded = at_checkpoint(load(directory / "cxe.yml"), checkpoint)
+    return evaluate(loaded, now=DEPLOY + 5 * D)
+
+
+def _cohort_provider(kind: str, directory: Path) -> str:
+    if kind == "file":
+        write_files(COHORT_LOGS, directory)
+        return "{type: file, events: events.ndjson, requests: requests.ndjson}"
+    if kind == "duckdb":
+        write_duckdb(COHORT_LOGS, directory / "events.duckdb")
+        return f"{{type: sql, url: 'duckdb:///{directory}/events.duckdb', {tables('logs')}}}"
+    write_chdb(COHORT_LOGS, directory / "chdb")
+    return f"{{type: sql, url: 'chdb:///{directory}/chdb', {tables('logs')}}}"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_later_checkpoint_judges_the_gate_windows_cohort(tmp_path: Path, engine: str):
+    # day3's release window is [0, 3d); its cohort stays the gate window's: r1, r3 of r1..r3 back
+    # on day 1 = 2/3 (the whole window's new users would give r1, r3, n1 of 5 = 3/5); baseline
+    # b1 of b1, b2 = 1/2 (the whole 24-hour baseline: b1, b3 of 3 = 2/3).
+    criteria = (
+        "  - {name: day 1, metric: retention, day: 1, max_drop: 90%, min_samples: 1, at: [day3]}\n"
+    )
+    report = _judge_at(
+        tmp_path, _cohort_provider(engine, tmp_path), criteria, "day3", COHORT_CHECKPOINTS
+    )
+    (result,) = report.criteria
+    assert (result.baseline, result.value) == (pytest.approx(1 / 2), pytest.approx(2 / 3))
+    assert result.samples == 3
+    assert result.verdict == Verdict.PASS, result.message
+
+
+def test_a_checkpoint_with_a_window_of_its_own_still_judges_the_gate_windows_cohort(tmp_path):
+    # day3 judges [2d, 3d) for other criteria; retention still counts the gate window's users:
+    # the same 1/2 and 2/3 as above.
+    checkpoints = "{gate: 2h, day1: 24h, day3: {after: 3d, window: 24h}}"
+    criteria = (
+        "  - {name: day 1, metric: retention, day: 1, max_drop: 90%, min_samples: 1, at: [day3]}\n"
+    )
+    report = _judge_at(tmp_path, _cohort_provider("file", tmp_path), criteria, "day3", checkpoints)
+    (result,) = report.criteria
+    assert (result.baseline, result.value) == (pytest.approx(1 / 2), pytest.approx(2 / 3))
+    assert report.windows["release"].start == DEPLOY + 2 * D
+
+
+def test_cohort_window_widens_both_cohorts(tmp_path: Path):
+    # cohort_window: 24h: release users first seen in [0, 24h): r1, r2, r3, n1, n2, back on day 1
+    # r1, r3, n1 = 3/5; baseline [-24h, 0): b1, b2, b3, back b1, b3 = 2/3. Known at 24h + 48h = 3d:
+    # day3 is just late enough.
+    criteria = (
+        "  - {name: day 1, metric: retention, day: 1, cohort_window: 24h, max_drop: 90%,"
+        " min_samples: 1, at: [day3]}\n"
+    )
+    report = _judge_at(
+        tmp_path, _cohort_provider("file", tmp_path), criteria, "day3", COHORT_CHECKPOINTS
+    )
+    (result,) = report.criteria
+    assert (result.baseline, result.value) == (pytest.approx(2 / 3), pytest.approx(3 / 5))
+    assert any(
+        "users first seen 2026-11-10 14:00 UTC to 2026-11-11 14:00 UTC" in n for n in result.notes
+    )
+
+
+def test_a_checkpoint_before_the_follow_up_ends_is_refused_at_load(tmp_path: Path):
+    from cxe_gate.errors import ConfigError
+
+    # day 7 of the gate window's last users (first seen up to 2h) ends at 2h + 8d = 8d2h: day3
+    # (3d) is too early, and no declared checkpoint is late enough.
+    criteria = "  - {name: r7, metric: retention, day: 7, max_drop: 10%, at: [day3]}\n"
+    with pytest.raises(ConfigError) as raised:
+        _judge_at(
+            tmp_path, _cohort_provider("file", tmp_path), criteria, "day3", COHORT_CHECKPOINTS
+        )
+    text = str(raised.value)
+    # line 7: release, windows, checkpoints, providers, db, criteria, then the criterion
+    assert "cxe.yml:7: criteria[0].at:" in text
+    assert "'r7'" in text and "checkpoint day3 (3d) is too early" in text
+    assert "known 194h after it" in text and "add one at 194h or later" in text  # 8d2h
+    # With a checkpoint late enough declared, the message names it.
+    later = "{gate: 2h, day3: 3d, week2: 9d}"
+    with pytest.raises(ConfigError, match=r"judge it at week2 \(9d\), the earliest checkpoint"):
+        _judge_at(tmp_path, _cohort_provider("file", tmp_path), criteria, "day3", later)
+
+
+def test_cohort_window_without_checkpoints_is_refused(tmp_path: Path):
+    from cxe_gate.errors import ConfigError
+
+    criteria = "  - {name: r, metric: retention, day: 1, cohort_window: 24h, max_drop: 10%}\n"
+    with pytest.raises(ConfigError, match="cohort_window places the cohort"):
+        judge(tmp_path, _cohort_provider("file", tmp_path), criteria)
