@@ -7,7 +7,6 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -193,14 +192,34 @@ class Provider(ABC):
         limit still counts queries."""
         if len(reads) < 2 or (self.concurrency() is not None and not self.requests_take_slots):
             return {label: read() for label, read in reads.items()}
-        # The first read runs in this thread: one thread fewer to start (a thread start is most
-        # of a criterion's own cost on a busy runner). Leaving the pool waits for every read, so
-        # no request outlives the measurement, even when the first one raises.
+        # The first read runs in this thread, the others each in a bare thread of their own: a
+        # thread start is much of a criterion's own cost on a busy runner, and a pool per
+        # criterion cost ~0.1 ms of CPU where a bare thread costs ~0.06 ms. Every thread is
+        # joined before returning, so no request outlives the measurement, even when one raises.
         (first_label, first), *rest = reads.items()
-        with ThreadPoolExecutor(len(rest), thread_name_prefix="cxe-window") as pool:
-            futures = {label: pool.submit(read) for label, read in rest}
+        outcomes: dict[str, Measurement | BaseException] = {}
+
+        def run(label: str, read: Callable[[], Measurement]) -> None:
+            try:
+                outcomes[label] = read()
+            except BaseException as exc:  # handed to the caller below, as a pool's future would
+                outcomes[label] = exc
+
+        threads = [
+            threading.Thread(target=run, args=item, name=f"cxe-window-{item[0]}") for item in rest
+        ]
+        for thread in threads:
+            thread.start()
+        try:
             result = {first_label: first()}
-            result.update((label, future.result()) for label, future in futures.items())
+        finally:
+            for thread in threads:
+                thread.join()
+        for label, _ in rest:
+            outcome = outcomes[label]
+            if isinstance(outcome, BaseException):
+                raise outcome
+            result[label] = outcome
         return result
 
     def unit(self, request: MetricRequest) -> Unit | str:

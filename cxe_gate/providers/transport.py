@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from pydantic import Field
@@ -27,6 +27,7 @@ from .. import __version__
 from ..config import Duration
 from ..errors import ProviderError
 from .base import ProviderContext, ProviderSettings
+from .proxies import EnvironmentOnce
 from .tls import tls_reason
 
 log = logging.getLogger("cxe_gate.providers")
@@ -144,7 +145,7 @@ class ApiClient:
         self.reset_headers = dict(reset_headers or {})
         self.retryable = retryable
         self._slots: AbstractContextManager[Any] = slots or nullcontext()
-        self._session = requests.Session()
+        self._session = EnvironmentOnce()
         # Room for every criterion in flight at once (the default pool keeps 10 and drops the rest).
         adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
         self._session.mount("http://", adapter)
@@ -176,6 +177,7 @@ class ApiClient:
         `retryable` replaces the client's for this request."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         what = query or f"{method} {_path_of(url)}"
+        encoded = _encoded(params)
 
         def attempt() -> Reply:
             timeout = self._timeout(what)
@@ -184,7 +186,7 @@ class ApiClient:
                     response = self._session.request(
                         method,
                         url,
-                        params=params,
+                        params=encoded,
                         json=json_body,
                         data=form,
                         headers=headers,
@@ -364,6 +366,26 @@ def _number(value: str) -> float | None:
 
 def _seconds(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
+
+
+def _encoded(params: Mapping[str, Any] | list[tuple[str, Any]] | None) -> str:
+    """Query parameters encoded as requests would (an iterable value repeats its key, None leaves
+    the key out), once per request rather than per attempt. requests passes a string through
+    untouched, where a mapping costs it two slow protocol checks (Python 3.11) on every send."""
+    pairs = params.items() if isinstance(params, Mapping) else params or []
+    flat: list[tuple[bytes, Any]] = []
+    for key, values in pairs:
+        each = (
+            [values]
+            if isinstance(values, str | bytes) or not hasattr(values, "__iter__")
+            else values
+        )
+        flat.extend(
+            (key.encode() if isinstance(key, str) else key, v.encode() if isinstance(v, str) else v)
+            for v in each
+            if v is not None
+        )
+    return urlencode(flat, doseq=True)
 
 
 def _json_or_none(text: str) -> Any:
