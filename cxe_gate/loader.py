@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .config import GateConfig, Location, Problems, Release, reference_problems
+from .config.suite_links import seeded_suite_problems
 from .errors import ConfigError
 from .moments import parse_deploy_time
 from .providers import ProviderSettings, available, capabilities, provider_class
@@ -423,7 +424,11 @@ def load(
             )
 
     if config is not None:
-        for location, message in [*reference_problems(config), *_query_problems(config, settings)]:
+        for location, message in [
+            *reference_problems(config),
+            *_query_problems(config, settings),
+            *seeded_suite_problems(config.seeded, path.parent),
+        ]:
             line = line_of(lines, location)
             problems.append((line, f"{file}:{line}: {_dotted(location)}: {message}"))
     if config is not None and not problems:

@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from .checkpoints import CheckpointReport
+from .reproduction import Reproduction
 
 SCHEMA_VERSION = "1.0"
 
@@ -96,6 +97,11 @@ class CriterionResult(_Model):
         default_factory=dict,
         description="per window (baseline, release): its value in each of equal intervals, "
         "where the provider gives them; a same-hours baseline is its periods' mean per interval",
+    )
+    reproduce: Reproduction | None = Field(
+        None,
+        description="with `seeded:` in cxe.yml, for a criterion that did not pass: the seeded "
+        "tests that touch its routes and the command that runs them",
     )
 
 

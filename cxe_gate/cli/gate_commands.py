@@ -20,6 +20,7 @@ from ..polling import wait_for_verdict
 from ..providers.sql_dialects import DIALECTS as SQL_DIALECTS
 from ..report import check_report_path, write_report
 from ..report.terminal import render_poll_line, render_poll_table, render_terminal
+from ..reproduce import with_reproductions
 from ..results import GateReport
 from .common import Duration, ExitCode, config_option, errors_exit, exit_code
 
@@ -168,6 +169,7 @@ def evaluate(
         if on_inconclusive is not None:
             loaded = _with_gate(loaded, on_inconclusive=on_inconclusive)
         report = _evaluate(loaded, dry_run=dry_run, wait=wait, interval=interval, colour=colour)
+        report = with_reproductions(report, loaded)
     click.echo(render_terminal(report, colour=colour))
     for path in paths:
         try:

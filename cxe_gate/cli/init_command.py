@@ -98,6 +98,12 @@ def _preset_names() -> list[str]:
     metavar="HOST",
     help="The site's own host, when reading HAR files (detected if not given). Repeatable.",
 )
+@click.option(
+    "--seeded-suite",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The suite `cxe-gate seed` wrote from the journeys.json given: written as `seeded:`, so "
+    "a criterion that does not pass is reported with the seeded tests to rerun.",
+)
 def init(
     inputs: tuple[str, ...],
     output: Path,
@@ -110,6 +116,7 @@ def init(
     release_window: timedelta,
     until: str | None,
     first_party: tuple[str, ...],
+    seeded_suite: Path | None,
 ) -> None:
     """Write a starter criteria file from the journeys customers take in HAR files (or a
     journeys.json from `cxe-gate journeys -o`): a conversion funnel per heavy journey (its steps
@@ -125,6 +132,11 @@ def init(
 
     if requests is None and events is None:
         raise click.UsageError("give --requests or --events (or both): criteria need data")
+    if seeded_suite is not None and not (len(inputs) == 1 and inputs[0].endswith(".json")):
+        raise click.BadParameter(
+            "give the journeys.json the suite was seeded from as the only input",
+            param_hint="--seeded-suite",
+        )
     with errors_exit():
         journey_map = _journey_map(inputs, first_party)
         if not journey_map.journeys:
@@ -140,6 +152,8 @@ def init(
             deployed_at=_time(deployed_at, "--deployed-at"),
             release_window=release_window,
             until=_time(until, "--until"),
+            seeded_map=Path(inputs[0]) if seeded_suite is not None else None,
+            seeded_suite=seeded_suite,
         )
         logs = Logs(
             requests=requests,

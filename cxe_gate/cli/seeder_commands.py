@@ -330,7 +330,7 @@ def seed(
     from ..errors import HarError
     from ..har.journey_map import load_journey_map
     from ..har.merge import finish
-    from ..seed.codegen import SeedOptions, generate
+    from ..seed.codegen import SeedOptions, generate, seeded_tests
     from ..seed.write import reseed
 
     partials = _partial_maps(inputs)
@@ -359,7 +359,7 @@ def seed(
     options = SeedOptions(mode=mode, top=top, budget_factor=budget_factor, think_time=think_time)
     files = generate(journey_map, options)
     try:
-        result = reseed(output, files)
+        result = reseed(output, files, seeded_tests(journey_map, options))
     except OSError as exc:
         click.secho(f"{output}: cannot write: {exc.strerror or exc}", fg="red", err=True)
         sys.exit(ExitCode.ERROR)

@@ -14,6 +14,7 @@ from .fields import Duration, Strict
 from .journeys import JourneySpec, journey_shorthand
 from .notify import Links, NotifyTarget
 from .retention_cohorts import place_cohorts, retention_problems
+from .suite_links import SeededSuite
 from .windows import (
     Checkpoint,
     Cohorts,
@@ -133,6 +134,11 @@ class GateConfig(Strict):
     links: Links = Field(
         default_factory=dict,
         description="named links shown in reports and messages, e.g. dashboard, runbook",
+    )
+    seeded: SeededSuite | None = Field(
+        None,
+        description="the journey map and the seeded suite of the same journeys: a criterion that "
+        "does not pass is reported with the seeded tests that touch its routes",
     )
 
     @model_validator(mode="after")

@@ -69,6 +69,7 @@ dd { margin: 0; font-variant-numeric: tabular-nums; }
 .card h2 { margin: 0; font-size: 1.05rem; display: flex; flex-wrap: wrap; gap: .4rem;
   align-items: center; justify-content: space-between; }
 .message { margin: 0; }
+.reproduce { margin: 0; font-size: .9rem; overflow-wrap: anywhere; }
 .stats { margin: 0; color: var(--muted); font-size: .9rem; }
 .figures { display: grid; gap: .4rem .75rem; margin: 0;
   grid-template-columns: repeat(auto-fit, minmax(6.5rem, 1fr)); }
@@ -408,6 +409,16 @@ def _statistics(c: CriterionResult) -> str:
     return f'<p class="stats">{_e(" ".join(sentences))}</p>'
 
 
+def _reproduce(c: CriterionResult) -> str:
+    found = c.reproduce
+    if found is None:
+        return ""
+    if found.command is None:
+        return f'<p class="reproduce">No seeded test to reproduce it: {_e(found.note or "")}.</p>'
+    more = f" ({_e(found.note)})" if found.note else ""
+    return f'<p class="reproduce">Reproduce with: <code>{_e(found.command)}</code>{more}</p>'
+
+
 def _card(c: CriterionResult, report: GateReport) -> str:
     figures = [
         _fact("Value", format_value(c.value, c.unit)),
@@ -425,6 +436,7 @@ def _card(c: CriterionResult, report: GateReport) -> str:
         f"<h2><span>{_e(c.name)}{key}</span>"
         f'<span class="badge">{_WORD[c.verdict]}</span></h2>'
         f'<p class="message">{_e(c.message)}</p>'
+        f"{_reproduce(c)}"
         f"{_statistics(c)}"
         f'<dl class="figures">{"".join(figures)}</dl>'
         f"{_chart_svg(c)}"

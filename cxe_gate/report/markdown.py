@@ -131,7 +131,28 @@ def _table_row(c: CriterionResult) -> str:
 
 def _why_item(c: CriterionResult) -> str:
     # The emoji comes first so untrusted text never starts a list item (no "# heading" inside it).
-    return f"- {_EMOJI[c.verdict]} **{inline(c.name)}**: {inline(c.message)}"
+    return f"- {_EMOJI[c.verdict]} **{inline(c.name)}**: {inline(c.message)}{_reproduce(c)}"
+
+
+def _code(text: str) -> str:
+    """A code span on one line that nothing inside can close: fenced by more backticks than the
+    longest run in it (character references would show verbatim in a span, so none are used)."""
+    flat = " ".join(text.split())
+    longest = max((len(run) for run in re.findall(r"`+", flat)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def _reproduce(c: CriterionResult) -> str:
+    # Said once, with the reason: in the criterion's "Why" item, never again in its details.
+    found = c.reproduce
+    if found is None:
+        return ""
+    if found.command is None:
+        return f" · no seeded test to reproduce it: {inline(found.note or '')}"
+    more = f" ({inline(found.note)})" if found.note else ""
+    return f" · reproduce with: {_code(found.command)}{more}"
 
 
 def _fence(code: str) -> str:

@@ -48,6 +48,8 @@ def render_terminal(report: GateReport, *, colour: bool = False) -> str:
         key = (" [key]" if c.key else "") + (" [warn only]" if warn_only(c) else "")
         lines.append(f"{_badge(c.verdict, colour)}{c.name:<{width}}  {figures}  {stats}{key}")
         lines.append(f"{'':13}{c.message}")
+        if c.reproduce is not None:
+            lines.append(f"{'':13}{c.reproduce.hint()}")
     lines.append("")
     if report.polls:
         lines += _path(report, width)

@@ -27,7 +27,7 @@ from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
 from .conftest_source import conftest
 from .hosts import hosts_example
-from .names import identifier, journey_test_names
+from .names import identifier, journey_key, journey_test_names
 from .recorded import (
     DEFAULT_BUDGET_FACTOR,
     PLACEHOLDER,
@@ -425,6 +425,15 @@ def other_hosts(
 
 
 PACKAGE = '"""A suite seeded by cxe-gate (a package, so several suites collect in one run)."""\n'
+
+
+def seeded_tests(journey_map: JourneyMap, options: SeedOptions | None = None) -> dict[str, str]:
+    """Test name → the key of the journey it replays (names.journey_key), for the tests `generate`
+    writes: what the manifest records so reports can name the tests of a route."""
+    top = (options or SeedOptions()).top
+    journeys = journey_map.journeys[:top] if top else journey_map.journeys
+    names = journey_test_names(journey_map.journeys)
+    return {name: journey_key(j) for name, j in zip(names, journeys, strict=False)}
 
 
 def generate(journey_map: JourneyMap, options: SeedOptions | None = None) -> dict[str, str]:

@@ -19,6 +19,8 @@ from urllib.parse import parse_qsl, quote
 
 from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
+from .codegen import main_host
+from .hosts import HOST_MAP_VARIABLE
 from .k6_prelude import HELPERS, IMPORTS, SETTINGS
 from .names import identifier, journey_test_names
 from .recorded import (
@@ -133,9 +135,14 @@ class _Captures:
 
 
 def _url(
-    request: Request, path_links: dict[int, str], query_links: dict[str, str], read: set[str]
+    request: Request,
+    path_links: dict[int, str],
+    query_links: dict[str, str],
+    read: set[str],
+    origin: str = "BASE",
 ) -> str:
-    """BASE + the recorded path and query, captured values and secrets URL-encoded in."""
+    """`origin` (BASE, or a mapped host's) + the recorded path and query, captured values and
+    secrets URL-encoded in."""
     raw_path, _, query = (request.path or request.route).partition("?")
     parts: list[str | _Js] = []
     for i, segment in enumerate(raw_path.split("/")):
@@ -157,7 +164,7 @@ def _url(
             merged[-1] += part
         elif part != "":
             merged.append(part)
-    pieces = ["BASE"]
+    pieces = [origin]
     pieces.extend(p.source if isinstance(p, _Js) else _text(p, read, encode=True) for p in merged)
     return " + ".join(pieces)
 
@@ -168,11 +175,20 @@ def _url(
 class _Script:
     """What the journeys of one script share: route tags and their budgets, secrets read."""
 
-    def __init__(self, options: K6Options) -> None:
+    def __init__(self, options: K6Options, main: str | None = None) -> None:
         self.options = options
+        self.main = main  # the host BASE_URL stands for; every other host is mapped
+        self.hosts: dict[str, str] = {}  # another host → where a journey first calls it
         self.routes: dict[tuple[str, str], str] = {}  # (method, route) → its tag
         self.budgets: dict[str, int] = {}  # tag → the loosest budget of its requests
         self.read: dict[str, set[str]] = {}  # journey function → variables it reads
+
+    def origin(self, request: Request, where: str) -> str:
+        """BASE for the main host; for another, what CXE_SEEDED_HOST_MAP maps it to (hosts.py)."""
+        if not request.host or request.host == self.main:
+            return "BASE"
+        self.hosts.setdefault(request.host, f"{where} {request.method} {request.route}")
+        return f"origin({literal(request.host)})"
 
     def route_tag(self, request: Request) -> str:
         key = (request.method, request.route)
@@ -224,6 +240,7 @@ def _request_lines(
     read: set[str],
     *,
     page: bool,
+    where: str = "",
 ) -> list[str]:
     path_links: dict[int, str] = {}
     query_links: dict[str, str] = {}
@@ -242,7 +259,7 @@ def _request_lines(
             key = ["", *link.at] if link.target == "json" and list(fields) == [""] else link.at
             with suppress(KeyError, IndexError, TypeError):  # the body changed shape: as recorded
                 set_at(fields, key, _Js(f"got.{name}"))
-    url = _url(request, path_links, query_links, read)
+    url = _url(request, path_links, query_links, read, script.origin(request, where))
     if page and request.via == "redirect":
         url = f"follow(page, {url})"
     body, content = _body(request, fields, read)
@@ -287,13 +304,16 @@ def _journey_source(name: str, journey: MappedJourney, total: int, script: _Scri
     for i, step in enumerate(journey.steps):
         if i and pause:
             lines.append(f"  think({pause:g});")
+        where = f"{name} step {i + 1}"
         body = _request_lines(
             step.page, "page", captures, captures.by_producer.get((i, None), []), script, read,
-            page=True,
+            page=True, where=where,
         )  # fmt: skip
         for k, call in enumerate(step.calls):
             produces = captures.by_producer.get((i, k), [])
-            body += _request_lines(call, "res", captures, produces, script, read, page=False)
+            body += _request_lines(
+                call, "res", captures, produces, script, read, page=False, where=where
+            )
         label = _name(f"{step.page.method} {step.page.route}")
         lines.append(f"  group({label}, function () {{")
         lines.extend(f"    {line}" for line in body)
@@ -315,6 +335,12 @@ def _secrets(journeys: Sequence[MappedJourney], names: Sequence[str], script: _S
             where.setdefault(variable, f"{suite_variables.kind(variable)}: {journey_name} {place}")
     rows = [f"  {literal(v)}: {literal(where[v])}," for v in sorted(where)]
     return "const SECRETS = {\n" + "\n".join(rows) + "\n};\n" if rows else "const SECRETS = {};\n"
+
+
+def _hosts(script: _Script) -> str:
+    """HOSTS: every host besides the main one → where a journey first calls it."""
+    rows = [f"  {literal(h)}: {literal(script.hosts[h])}," for h in sorted(script.hosts)]
+    return "const HOSTS = {\n" + "\n".join(rows) + "\n};\n" if rows else "const HOSTS = {};\n"
 
 
 def _options(names: Iterable[str], journeys: Iterable[MappedJourney], script: _Script) -> str:
@@ -346,7 +372,8 @@ def _options(names: Iterable[str], journeys: Iterable[MappedJourney], script: _S
 def generate_k6(journey_map: JourneyMap, options: K6Options | None = None) -> str:
     """The k6 script for the journey map's journeys (the `top` heaviest when given)."""
     options = options or K6Options()
-    script = _Script(options)
+    # The main host over the whole map, as the Playwright suite's, so --top does not change it.
+    script = _Script(options, main_host(journey_map.journeys))
     journeys = journey_map.journeys[: options.top] if options.top else journey_map.journeys
     # Names over the whole map, as the Playwright suite's, so --top renames nothing.
     names = [
@@ -358,12 +385,15 @@ def generate_k6(journey_map: JourneyMap, options: K6Options | None = None) -> st
         _journey_source(n, j, sessions, script) for n, j in zip(names, journeys, strict=True)
     ]
     total_share = sum(j.share for j in journeys) or 1.0
+    mapped = (
+        f"-e {HOST_MAP_VARIABLE}=HOST=TARGET,... " if script.hosts else ""
+    )  # fmt: skip
     header = (
         f"// Journeys real customers took, as a k6 script: seeded by cxe-gate from {sessions}\n"
         f"// recorded sessions ({len(journeys)} of {len(journey_map.journeys)} journeys, "
         f"budget factor {options.budget_factor:g}).\n"
         "// Run: k6 run -e BASE_URL=https://staging.example.com -e CXE_SECRET_...=... "
-        f"{FILE_NAME}\n"
+        f"{mapped}{FILE_NAME}\n"
     )
     return (
         "\n".join(
@@ -375,7 +405,10 @@ def generate_k6(journey_map: JourneyMap, options: K6Options | None = None) -> st
                 "",
                 "// Variables read in place of values scrubbed from the recordings: what each stands",
                 "// for and where a journey first sends it.",
-                _secrets(journeys, names, script) + HELPERS,
+                _secrets(journeys, names, script),
+                "// The recorded hosts besides the main one (which follows BASE_URL) and where a",
+                f"// journey first calls each: map them with -e {HOST_MAP_VARIABLE}=HOST=TARGET,...",
+                _hosts(script) + HELPERS,
                 _options(names, journeys, script),
                 "",
                 "\n".join(functions),

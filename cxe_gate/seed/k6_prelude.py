@@ -18,6 +18,9 @@ const VUS = Number(__ENV.VUS || 10);
 const DURATION = __ENV.DURATION || '5m';
 const ITERATIONS = Number(__ENV.ITERATIONS || 0);
 const THINK_SCALE = __ENV.THINK_SCALE === undefined ? 1 : Number(__ENV.THINK_SCALE);
+// CXE_SEEDED_HOST_MAP: "RECORDED_HOST=TARGET,..." as the Playwright suite reads it (--host-map):
+// each host besides the main one is sent to its TARGET (a host, with BASE_URL's scheme, or a URL).
+const HOST_MAP_SPEC = __ENV.CXE_SEEDED_HOST_MAP || '';
 """
 
 HELPERS = r"""
@@ -42,6 +45,18 @@ export function setup() {
       missing.push(name + ': ' + SECRETS[name]);
     }
   }
+  const unmapped = Object.keys(HOSTS).filter(function (host) {
+    return HOST_BASES[host.toLowerCase()] === undefined;
+  });
+  if (HOST_MAP.problems.length > 0 || unmapped.length > 0) {
+    missing.push(
+      'CXE_SEEDED_HOST_MAP: a recorded host is never called as it is (it may be production); ' +
+        'map each to the host to test, e.g. -e CXE_SEEDED_HOST_MAP=api.example.com=' +
+        'staging-api.example.com' +
+        HOST_MAP.problems.map(function (p) { return '\n    not HOST=TARGET: ' + p; }).join('') +
+        unmapped.map(function (h) { return '\n    not mapped: ' + h + ' (' + HOSTS[h] + ')'; }).join('')
+    );
+  }
   if (missing.length > 0) {
     throw new Error(
       missing.length + ' variable(s) this script reads are not set (secrets replace values ' +
@@ -49,6 +64,43 @@ export function setup() {
         missing.join('\n  - ')
     );
   }
+}
+
+function hostMap(spec) {
+  const mapped = {};
+  const problems = [];
+  for (const pair of spec.split(',')) {
+    if (pair.trim() === '') {
+      continue;
+    }
+    const at = pair.indexOf('=');
+    const host = (at < 0 ? pair : pair.slice(0, at)).trim().toLowerCase();
+    const target = at < 0 ? '' : pair.slice(at + 1).trim().replace(/\/+$/, '');
+    if (host === '' || target === '' || host.indexOf('/') >= 0) {
+      problems.push(pair.trim());
+    } else {
+      mapped[host] = target;
+    }
+  }
+  return { mapped: mapped, problems: problems };
+}
+
+const HOST_MAP = hostMap(HOST_MAP_SPEC);
+const SCHEME = BASE.indexOf('://') > 0 ? BASE.slice(0, BASE.indexOf('://')) : 'https';
+// Recorded host -> the origin its requests go to.
+const HOST_BASES = {};
+for (const host of Object.keys(HOST_MAP.mapped)) {
+  const target = HOST_MAP.mapped[host];
+  HOST_BASES[host] = target.indexOf('://') > 0 ? target : SCHEME + '://' + target;
+}
+
+// Where a recorded host's requests go (setup() checked every host the journeys call is mapped).
+function origin(host) {
+  const found = HOST_BASES[host.toLowerCase()];
+  if (found === undefined) {
+    throw new Error('recorded host ' + host + ' is not mapped (CXE_SEEDED_HOST_MAP)');
+  }
+  return found;
 }
 
 // A value scrubbed from the recordings, set with -e (setup() checked it is there).
@@ -94,7 +146,7 @@ function decoded(text, plus) {
 
 const ORIGIN = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^\/?#]*/;
 
-// A Location's path and query (absolute ones lose their origin: the run stays on BASE_URL).
+// A Location's path and query (an absolute one's origin is dealt with by follow()).
 function pathOf(location) {
   return location.replace(ORIGIN, '').split('#')[0];
 }
@@ -177,8 +229,18 @@ function follow(previous, recorded) {
   if (location === undefined) {
     return recorded;
   }
-  if (ORIGIN.test(location) || location.charAt(0) === '/') {
-    return BASE + (pathOf(location) || '/');
+  if (ORIGIN.test(location)) {
+    // A recorded host goes where it is mapped; a host the run was sent to stays; any other
+    // (the recorded main host, an unknown one) is BASE_URL: the run never leaves the hosts given.
+    const at = location.match(ORIGIN)[0];
+    const host = at.replace(/^[^:]*:\/\//, '').toLowerCase();
+    const known = Object.keys(HOST_BASES).map(function (h) { return HOST_BASES[h]; });
+    const to = HOST_BASES[host] !== undefined ? HOST_BASES[host] : known.indexOf(at) >= 0 ? at : BASE;
+    return to + (pathOf(location) || '/');
+  }
+  if (location.charAt(0) === '/') {
+    const from = previous.url.match(ORIGIN);
+    return (from ? from[0] : BASE) + (pathOf(location) || '/');
   }
   return previous.url.split('#')[0].split('?')[0].replace(/[^\/]*$/, '') + pathOf(location);
 }

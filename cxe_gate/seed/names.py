@@ -30,6 +30,12 @@ def signature(journey: MappedJourney) -> str:
     )
 
 
+def journey_key(journey: MappedJourney) -> str:
+    """A short digest of the journey's signature: how the manifest ties a test to its journey, so a
+    report finds the test of a journey whatever its rank or id in a later map."""
+    return hashlib.sha256(signature(journey).encode("utf-8")).hexdigest()[:16]
+
+
 def _step_word(method: str, route: str) -> str:
     segments = [s for s in route.partition("?")[0].split("/") if s and not _SCRUBBED.search(s)]
     word = identifier("_".join(segments[-2:]), "home")

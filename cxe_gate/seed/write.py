@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +36,8 @@ class Manifest(BaseModel):
     about: str = "cxe-gate seed: the parts it wrote, to tell hand edits from them on a re-seed"
     version: int = 1
     files: dict[str, dict[str, str]]
+    # test → the key of the journey it replays (names.journey_key): the truth for a test's name
+    tests: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -163,8 +166,11 @@ def _diff(name: str, text: str, proposed: str) -> str:
     return "".join(lines)
 
 
-def reseed(directory: Path, files: dict[str, str]) -> Reseeded:
-    """Writes the seeded `files` into `directory`, keeping every hand edit (see the module)."""
+def reseed(
+    directory: Path, files: dict[str, str], tests: Mapping[str, str] | None = None
+) -> Reseeded:
+    """Writes the seeded `files` into `directory`, keeping every hand edit (see the module), and
+    records `tests` (test name → journey key, codegen.seeded_tests) in the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
     result = Reseeded()
     manifest = _load_manifest(directory / MANIFEST, result.notes)
@@ -184,7 +190,7 @@ def reseed(directory: Path, files: dict[str, str]) -> Reseeded:
         result.kept.extend(merged.kept)
         if merged.proposed != merged.text:
             diffs.append(_diff(name, merged.text, merged.proposed))
-    dump = Manifest(files=recorded).model_dump_json(indent=2)
+    dump = Manifest(files=recorded, tests=dict(tests or {})).model_dump_json(indent=2)
     (directory / MANIFEST).write_bytes((dump + "\n").encode("utf-8"))
     result.written.append(directory / MANIFEST)
     diff_file = directory / DIFF

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..config.suite_links import ROUTE_STEP
 from ..errors import ConfigError
 from ..har.journey_map import JourneyMap, MappedJourney, Request
 from .evidence import NEAR_SECONDS, Call, EventFacts, Logs, RouteFacts
@@ -34,6 +35,9 @@ class Options:
     deployed_at: datetime | None = None
     release_window: timedelta = timedelta(hours=2)
     until: datetime | None = None  # log rows from then on are left out of every figure
+    # The journey map and the suite seeded from it: written as `seeded:`, so reports name tests.
+    seeded_map: Path | None = None
+    seeded_suite: Path | None = None
 
 
 @dataclass
@@ -203,6 +207,7 @@ def starter(journey_map: JourneyMap, logs: Logs, options: Options) -> Starter:
     result = Starter(Node(), _header(journey_map, chosen, options), left_out=left_out)
 
     journeys, criteria = Node(), []
+    sent_by: dict[str, list[str]] = {}  # event → the requests that send it, for `seeded:`
     for number, (journey, calls) in enumerate(per_journey, 1):
         key = f"journey_{number}"
         about = (
@@ -216,6 +221,13 @@ def starter(journey_map: JourneyMap, logs: Logs, options: Options) -> Starter:
             )
             continue
         provider, steps, notes, above = funnel
+        if provider == LOGS:
+            for call, _ in calls:
+                sends = events.get(call)
+                sender = f"{call.method} {call.route}"
+                if sends is not None and sends.event in steps and ROUTE_STEP.fullmatch(sender):
+                    sent = sent_by.setdefault(sends.event, [])
+                    sent.extend([sender] if sender not in sent else [])
         spec = Node()
         spec.add("steps", steps, item_comments=tuple(notes))
         spec.add("unit", "session")
@@ -265,7 +277,25 @@ def starter(journey_map: JourneyMap, logs: Logs, options: Options) -> Starter:
         item.key == "provider" and item.value == ROUTES for c in criteria for item in c.items
     )
     result.document = _document(journeys, criteria, options, routes)
+    if options.seeded_map is not None and options.seeded_suite is not None:
+        result.document.add(
+            "seeded",
+            _seeded(options.seeded_map, options.seeded_suite, sent_by, options.output),
+            above=("the journeys and the suite seeded from them: reports name the tests to rerun",),
+        )
     return result
+
+
+def _seeded(journey_map: Path, suite: Path, sent_by: dict[str, list[str]], output: Path) -> Node:
+    seeded = Node()
+    seeded.add("map", _relative(journey_map, output))
+    seeded.add("suite", _relative(suite, output))
+    if sent_by:
+        events = Node()
+        for event, requests in sent_by.items():
+            events.add(event, requests)
+        seeded.add("events", events, "each funnel event → the requests found sending it")
+    return seeded
 
 
 def _header(journey_map: JourneyMap, chosen: list[MappedJourney], options: Options) -> list[str]:
