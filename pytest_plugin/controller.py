@@ -17,6 +17,7 @@ import pytest
 from cxe_gate.errors import ConfigError
 from cxe_gate.gate import evaluate
 from cxe_gate.judge import overall, score
+from cxe_gate.reproduce import with_reproductions
 from cxe_gate.results import CriterionResult, GateReport, Verdict
 
 from . import summary
@@ -39,7 +40,8 @@ class GateController:
     def _evaluated(self) -> GateReport:
         if self.run.report is None:
             try:
-                self.run.report = evaluate(self.run.loaded)
+                # As `cxe-gate evaluate`: a criterion that did not pass names its seeded tests.
+                self.run.report = with_reproductions(evaluate(self.run.loaded), self.run.loaded)
             except ConfigError as exc:
                 raise usage_error(exc) from None
         return self.run.report

@@ -42,6 +42,8 @@ def one_line(c: CriterionResult) -> str:
     text = f"{figures}: {note or c.message}"
     if c.verdict in (Verdict.INCONCLUSIVE, Verdict.WARN):
         text = f"{c.verdict.value}: {text}"
+    if c.reproduce is not None:
+        text = f"{text}; {c.reproduce.hint()}"
     return _flat(text)
 
 
