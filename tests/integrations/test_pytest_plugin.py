@@ -72,7 +72,7 @@ def test_a_good_release_passes_every_criterion_and_ends_with_the_summary(shop):
         "========== cxe-gate: release shop-1.4.0 deployed 2026-11-10 14:00 UTC ==========",
         "PASS         checkout conversion   25.4% (baseline 25.6%)  n=1,089  [key]",
         "PASS         API error rate        0% (baseline 0%)  n=3,233  [key]",
-        "PASS         checkout latency p95  459 ms (baseline 401 ms)  n=653",
+        "PASS         checkout latency p95  459 ms (baseline 402 ms)  n=653",
         "PASS         Apdex                 0.997 (baseline 0.998)  n=7,831",
         "PASS         wishlist adoption     9.2% (baseline 8.9%)  n=1,207",
         "PASS         NPS                   53.8 (baseline 59.3)  n=52",
