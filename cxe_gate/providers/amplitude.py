@@ -125,7 +125,12 @@ class AmplitudeProvider(AnalyticsProvider):
     query_kind = "a mapping of Amplitude REST parameters"
     analytics = AMPLITUDE
     why_not: ClassVar[Mapping[str, str]] = {
-        "retention": "cxe-gate does not read its retention charts yet"
+        # Its 24-hour windows run from each user's start event rounded down to the hour, and its
+        # calendar days from midnight in the project's time zone: neither is the gate's day N.
+        "retention": "Amplitude's retention (GET /api/2/retention) rounds event times down to the "
+        "hour before counting 24-hour windows, or counts calendar days, so its day N is not the "
+        "gate's [first_seen + N x 24h, + 24h) (an export of Amplitude's events read by the file "
+        "or sql provider is)"
     }
 
     def __init__(self, settings: AmplitudeSettings, context: ProviderContext):

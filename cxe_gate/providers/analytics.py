@@ -91,7 +91,7 @@ class AnalyticsService:
 class AnalyticsProvider(ApiProvider):
     """A provider of such a service: what it serves and refuses, said once for them all."""
 
-    serves = ANALYTICS_METRICS
+    serves: ClassVar[tuple[str, ...] | None] = ANALYTICS_METRICS
     takes_filter = False
     analytics: ClassVar[AnalyticsService]
 

@@ -20,7 +20,8 @@ _READ_FROM = {
     "apdex": "an APM provider (prometheus, datadog, newrelic, dynatrace)",
     "latency": "an APM provider (prometheus, datadog, newrelic, dynatrace)",
     "feedback": "the http provider (Delighted, Typeform, your own survey API) or the file provider",
-    "retention": "the file or sql provider (an event log or a warehouse table of events)",
+    "retention": "the file or sql provider (an event log or a warehouse table of events), or "
+    "mixpanel for day-N retention of new users",
     "custom": "the http or sql provider",
 }
 

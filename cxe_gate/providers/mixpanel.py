@@ -1,7 +1,8 @@
-"""The `mixpanel` provider: conversion from saved funnels and engagement from segmentation, through
-Mixpanel's Query API, counted over whole days in the project's time zone. The API allows 60 queries
-an hour, so one request covers both windows wherever the API can split its answer by day without
-counting a user twice; a funnel cannot, so each window is its own funnel query."""
+"""The `mixpanel` provider: conversion from saved funnels, engagement from segmentation and day-N
+retention from birth retention, through Mixpanel's Query API, over whole days in the project's
+time zone. The API allows 60 queries an hour, so one request covers both windows wherever the API
+can split its answer by day without counting a user twice; a funnel cannot, so each window is its
+own funnel query."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from functools import partial
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator
 
 from ..config import ConversionCriterion, CriterionBase, EngagementCriterion, Problems, Secret
+from ..config.criteria import RetentionCriterion
 from ..measurement import Measurement, TimeWindow
 from ..quantities import format_duration
 from .analytics import (
+    ANALYTICS_METRICS,
     AnalyticsProvider,
     AnalyticsService,
     Answers,
@@ -31,6 +34,14 @@ from .base import MetricRequest, ProviderContext, ProviderSettings
 from .capabilities import criterion_journey, refuse_unservable
 from .days import DaySpan, day_spans, local, time_zone, with_spans
 from .funnels import funnel_measurement
+from .mixpanel_retention import (
+    RETENTION,
+    cohort_measurement,
+    day_cohort_windows,
+    read_cohorts,
+    retention_params,
+    retention_problems,
+)
 from .transport import HttpSettings, basic_auth
 
 REGIONS = {
@@ -105,6 +116,12 @@ class MixpanelSettings(HttpSettings):
         description="the event every active user sends (e.g. App Open): engagement counts users "
         "of one named event, as Mixpanel's segmentation does",
     )
+    first_event: str | None = Field(
+        None,
+        min_length=1,
+        description="the event each user sends once, as their first (e.g. $ae_first_open): "
+        "retention's new users are those born on it (Mixpanel's birth retention)",
+    )
 
     _zone = field_validator("timezone")(time_zone)
 
@@ -155,13 +172,14 @@ class MixpanelProvider(AnalyticsProvider):
     narrow_instead = 'narrow a mixpanel query with query: {where: \'properties["$os"] == "iOS"\'}'
     query_kind = "a mapping of Mixpanel Query API parameters"
     analytics = MIXPANEL
-    why_not: ClassVar[Mapping[str, str]] = {
-        "retention": "cxe-gate does not read its retention charts yet"
-    }
+    # analytics.py's `serves = ANALYTICS_METRICS` is inferred as a 2-tuple (fix sent to its owner)
+    serves = (*ANALYTICS_METRICS, "retention")
 
     @classmethod
     def criterion_problems(cls, criterion: CriterionBase, settings: ProviderSettings) -> Problems:
         assert isinstance(settings, MixpanelSettings)
+        if isinstance(criterion, RetentionCriterion):
+            return retention_problems(criterion, settings.first_event)
         problems = super().criterion_problems(criterion, settings)
         raw = criterion.query if isinstance(criterion.query, Mapping) else {}
         if isinstance(criterion, ConversionCriterion) and not (
@@ -227,6 +245,8 @@ class MixpanelProvider(AnalyticsProvider):
 
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         refuse_unservable(self, request)
+        if isinstance(request.criterion, RetentionCriterion):
+            return self._retention(request.criterion, windows)
         spans = day_spans(
             windows, self.settings.timezone, service="Mixpanel", provider=self.context.name
         )
@@ -361,6 +381,54 @@ class MixpanelProvider(AnalyticsProvider):
                 "funnels (or query.funnel_id) at the saved funnel with the journey's steps",
                 query,
             )
+
+    # --- retention ------------------------------------------------------------------------------
+
+    def _retention(
+        self, criterion: RetentionCriterion, windows: list[TimeWindow]
+    ) -> dict[str, Measurement]:
+        """Both windows' cohorts from one request over their days (60 queries an hour): each user
+        is born on one day only, so a window's users are the sum of its days'."""
+        spans = day_spans(
+            day_cohort_windows(criterion, windows),
+            self.settings.timezone,
+            service="Mixpanel",
+            provider=self.context.name,
+        )
+        live = {label: span for label, span in spans.items() if span.days}
+        measured: dict[str, Measurement] = {}
+        if live:
+            first = min(s.first for s in live.values())
+            last = max(s.last for s in live.values())
+            params = retention_params(criterion, self.settings.first_event, first, last)
+            born_event = dict(params)["born_event"]
+            text, body = self._get(RETENTION, params)
+            cohorts = read_cohorts(self.context, body, text)
+            stray = [day for day in cohorts if not first <= day <= last]
+            if stray:
+                raise self._fail(
+                    f"retention: a cohort dated {stray[0]} lies outside the days asked for "
+                    f"({first} to {last})",
+                    text,
+                )
+            # The gate is judged as of the end of the latest window (the checkpoint, or now).
+            as_of = max(w.end for w in windows)
+            measured = {
+                label: cohort_measurement(
+                    criterion,
+                    span,
+                    cohorts,
+                    born_event=born_event,
+                    as_of=as_of,
+                    query=f"{text}\n{span.note()}",
+                )
+                for label, span in live.items()
+            }
+        result = {
+            label: measured.get(label) or Measurement(value=None, samples=0, query=span.note())
+            for label, span in spans.items()
+        }
+        return with_spans(result, spans)
 
     # --- engagement -----------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
-"""A loopback Mixpanel Query API (saved funnels and segmentation over whole days) answering in its
-documented shape, and the release it is asked about: the gate's default windows, a day before a
+"""A loopback Mixpanel Query API (saved funnels, segmentation and retention over whole days) answering
+in its documented shape, and the release it is asked about: the gate's default windows, a day before a
 14:00 deploy and two hours after."""
 
 from __future__ import annotations
@@ -67,6 +67,13 @@ def segmentation(event: str, counts: dict[str, Any]) -> dict:
     }
 
 
+def cohort(first: Any, *counts: Any) -> dict:
+    """One cohort day of a retention answer: users born that day (`first`) and, per 24-hour
+    interval from each one's born event, how many came back (docs.mixpanel.com/reference/
+    retention-query)."""
+    return {"counts": list(counts), "first": first}
+
+
 class FakeMixpanel:
     """Answers by path and parameters; anything it was not told about is a 400 naming the request."""
 
@@ -74,6 +81,7 @@ class FakeMixpanel:
         self.auth = auth
         self.funnels: dict[tuple[str, str], Any] = {}  # (from, to)
         self.segments: dict[tuple[str, str, str, str], Any] = {}  # (event, type, from, to)
+        self.retention: dict[tuple[str, str, str], Any] = {}  # (born_event, from, to)
         self.asked: list[dict[str, str]] = []
 
     def __call__(self, request: Request) -> Response:
@@ -83,6 +91,9 @@ class FakeMixpanel:
         if request.path == "/api/query/funnels":
             key: tuple = (args["from_date"], args["to_date"])
             body = self.funnels.get(key)
+        elif request.path == "/api/query/retention":
+            key = (args["born_event"], args["from_date"], args["to_date"])
+            body = self.retention.get(key)
         else:
             key = (args["event"], args["type"], args["from_date"], args["to_date"])
             body = self.segments.get(key)

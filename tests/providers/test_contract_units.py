@@ -44,4 +44,6 @@ def test_the_table_reads_every_metric_the_provider_serves(stand: Stand, tmp_path
         read.add(criterion.metric)
     provider = provider_class(stand.type)
     assert provider is not None
-    assert read == set(provider.serves or METRICS)
+    # Retention needs checkpoints days after the deploy, which the stands do not set: it is read
+    # in test_retention.py and test_mixpanel_retention.py.
+    assert read == set(provider.serves or METRICS) - {"retention"}

@@ -408,7 +408,7 @@ def test_what_mixpanel_cannot_serve_is_refused_when_the_file_loads(tmp_path):
     with pytest.raises(ConfigError) as caught:
         load(criteria_file(tmp_path, NOWHERE, criteria))
     text = "\n".join(caught.value.problems)
-    served = "a mixpanel provider serves conversion and engagement"
+    served = "a mixpanel provider serves conversion, engagement and retention"
     for index, metric in [(0, "error_rate"), (1, "latency"), (2, "feedback"), (7, "apdex")]:
         assert f"criteria[{index}].metric: {served}, not {metric}" in text
     assert "criteria[3].journey: Mixpanel funnels are saved reports" in text

@@ -166,8 +166,17 @@ def test_a_malformed_retention_criterion_is_refused_at_load(tmp_path, fields, ex
         judge(tmp_path, "{type: file, events: events.ndjson}", criteria)
 
 
-@pytest.mark.parametrize("provider", ["ga4", "amplitude", "mixpanel"])
-def test_analytics_services_refuse_retention_at_load(tmp_path, provider):
+@pytest.mark.parametrize(
+    ("provider", "refusal"),
+    [
+        ("ga4", "cannot measure retention"),
+        ("amplitude", "cannot measure retention"),
+        # mixpanel reads day-N retention of new users (test_mixpanel_retention.py), given the
+        # event that makes a user new
+        ("mixpanel", "needs the event that makes a user new: set first_event"),
+    ],
+)
+def test_analytics_services_refuse_retention_at_load(tmp_path, provider, refusal):
     from cxe_gate.errors import ConfigError
 
     settings = {
@@ -176,7 +185,7 @@ def test_analytics_services_refuse_retention_at_load(tmp_path, provider):
         "mixpanel": "{type: mixpanel, project_id: 1, username: '${MP_USER}', secret: '${MP_S}'}",
     }[provider]
     criteria = "  - {name: r, metric: retention, day: 7, max_drop: 10%}\n"
-    with pytest.raises(ConfigError, match="cannot measure retention"):
+    with pytest.raises(ConfigError, match=refusal):
         judge(tmp_path, settings, criteria)
 
 
