@@ -80,7 +80,8 @@ class GateSettings(Strict):
     series: bool = Field(
         False,
         description="also measure each window in 12 equal intervals for the HTML report's "
-        "per-interval chart (file and sql providers; one more query per criterion)",
+        "per-interval chart (file, sql and prometheus providers; one more query per criterion, "
+        "a few per window for prometheus)",
     )
 
     @model_validator(mode="after")

@@ -5,7 +5,8 @@ each is the sum over a counter's series of what it added inside the window, read
 (see `prometheus_counts.exact`), not `increase()`, which extrapolates to the window's edges and
 drops the first value of every series that begins inside the window. A percentile is interpolated
 from the exact bucket counts the way `histogram_quantile()` does it. One range query more per
-window finds the time of the newest sample the numbers were read from (`data_end`)."""
+window finds the time of the newest sample the numbers were read from (`data_end`). With
+gate.series, each window's intervals are counted the same way (`prometheus_intervals`)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from dataclasses import replace
 from functools import partial
 
 from ..config import ApdexCriterion, Cohorts, CriterionBase, ErrorRateCriterion, Problems
-from ..measurement import Measurement, TimeWindow
+from ..measurement import Measurement, Point, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import refuse_unservable
 from .criterion_checks import APM_METRICS, query_problems
 from .prometheus_api import Asked, PrometheusApi
+from .prometheus_intervals import window_series
 from .prometheus_metrics import QUERY_FORMS, MetricReader
 from .prometheus_settings import PrometheusSettings, default_errors
 from .promql import parse_matchers, query_problem, selector
@@ -117,6 +119,29 @@ class PrometheusProvider(Provider):
                 ).items()
             }
         return self.each_window(windows, partial(self._measure_window, criterion))
+
+    def measure_series(
+        self, request: MetricRequest, windows: list[TimeWindow]
+    ) -> dict[str, tuple[Point, ...]]:
+        """Each window's value per interval (gate.series), read as `measure` reads the window
+        (a cohort's matchers beside the filter's), the windows side by side as `measure` reads
+        them; a window that has not begun has no series."""
+        refuse_unservable(self, request)
+        reads = {
+            window.label: partial(
+                self._window_series,
+                _narrowed(request.criterion, window.cohort),
+                replace(window, cohort=None),
+            )
+            for window in windows
+            if window.end > window.start
+        }
+        return {label: measured.series for label, measured in self.at_once(reads).items()}
+
+    def _window_series(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
+        # Carried in a Measurement so the windows run side by side through `at_once`.
+        series = window_series(self._api, self.settings, criterion, window)
+        return Measurement(value=None, samples=0, series=series)
 
     def _measure_window(self, criterion: CriterionBase, window: TimeWindow) -> Measurement:
         if window.end <= window.start:  # a release window that has not begun yet

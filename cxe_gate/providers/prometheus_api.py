@@ -150,6 +150,16 @@ class PrometheusApi:
             )
         return self.number(series[0].get("value"), asked)
 
+    def query_range(
+        self, promql: str, asked: Asked, start: str, end: str, step: str
+    ) -> list[dict[str, Any]]:
+        """POST /api/v1/query_range: `promql` evaluated at `start`, every `step` after it, up to
+        `end` (Unix seconds; a step as a PromQL duration); the series of the matrix."""
+        asked.queries.append(f"{promql}  # range query from {start} to {end} step {step}")
+        form = {"query": promql, "start": start, "end": end, "step": step}
+        data = self._post("/api/v1/query_range", form, asked)
+        return self.matrix(data, asked, "from a range query")
+
     def data_end(self, sampled: str, asked: Asked) -> datetime | None:
         """The time of the newest sample of `sampled` up to the window's end.
 
@@ -234,6 +244,22 @@ class PrometheusApi:
         if not isinstance(samples, list):
             raise self.error(f"expected {_MATRIX}, got " + _brief(series), asked)
         return [self.number(sample, asked) for sample in samples]
+
+    def timed(self, series: dict[str, Any], asked: Asked) -> list[tuple[int, float | None]]:
+        """The samples of a matrix's series as (milliseconds since the epoch, value)."""
+        samples = series.get("values")
+        if not isinstance(samples, list):
+            raise self.error(f"expected {_MATRIX}, got " + _brief(series), asked)
+        timed = []
+        for sample in samples:
+            value = self.number(sample, asked)  # checks the sample's shape first
+            try:
+                timed.append((round(float(sample[0]) * 1000), value))
+            except (TypeError, ValueError):
+                raise self.error(
+                    'expected a sample [time, "number"], got ' + _brief(sample), asked
+                ) from None
+        return timed
 
     def number(self, sample: object, asked: Asked) -> float | None:
         if not isinstance(sample, list) or len(sample) != 2:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from ..measurement import TimeWindow
 from .prometheus_api import Asked, PrometheusApi
@@ -120,18 +121,70 @@ def exact(
     cannot subtract. Those series, found by `resets()` or by a value in the window under the
     one before it, are read by `_restarted`."""
     sel, window = selector(metric, matchers), asked.range
-    grouping = f" by ({', '.join(by)})" if by else ""
-    kept = f"sum{grouping} ({_kept(sel, window)})"
     groups: dict[tuple[str, ...], float] = {}
-    for series in api.vector(api.query(kept, asked), asked):
+    for series in api.vector(api.query(_summed(sel, window, by), asked), asked):
         value = api.number(series.get("value"), asked)
         if value is not None:
-            groups[tuple(series.get("metric", {}).get(b, "") for b in by)] = value
+            groups[_group(series, by)] = value
     changed = _changed(api, sel, window, asked, None, None)
+    return _counted(api, metric, matchers, groups, changed, asked.window, asked, by)
+
+
+def exact_intervals(
+    api: PrometheusApi,
+    metric: str,
+    matchers: list[str],
+    cut: list[TimeWindow],
+    asked: Asked,
+    by: tuple[str, ...] = (),
+) -> list[Counted | None]:
+    """`exact` of each of `cut` (equal, adjacent intervals whose ends are whole milliseconds),
+    from two range queries in all: the same expressions evaluated at each interval's end with
+    the interval's length as their range, which is what `exact` sends for one interval. Only an
+    interval where a series restarted is read on its own, as `exact` reads it."""
+    sel = selector(metric, matchers)
+    step = duration_text(epoch_ms(cut[0].end) - epoch_ms(cut[0].start))
+    first, last = unix_time(cut[0].end), unix_time(cut[-1].end)
+    kept: dict[int, dict[tuple[str, ...], float]] = {}
+    for series in api.query_range(_summed(sel, step, by), asked, first, last, step):
+        for ms, value in api.timed(series, asked):
+            if value is not None:
+                kept.setdefault(ms, {})[_group(series, by)] = value
+    changed: dict[int, Restarted] = {}
+    for series in api.query_range(_changed_query(sel, step), asked, first, last, step):
+        labels = series.get("metric", {})
+        for ms, samples in api.timed(series, asked):
+            changed.setdefault(ms, {})[_series_key(labels)] = (labels, samples or 0.0)
+    return [
+        _counted(api, metric, matchers, kept.get(end, {}), changed.get(end, {}), window, asked, by)
+        for window, end in ((w, epoch_ms(w.end)) for w in cut)
+    ]
+
+
+def _summed(sel: str, window: str, by: tuple[str, ...]) -> str:
+    grouping = f" by ({', '.join(by)})" if by else ""
+    return f"sum{grouping} ({_kept(sel, window)})"
+
+
+def _group(series: dict[str, Any], by: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(series.get("metric", {}).get(b, "") for b in by)
+
+
+def _counted(
+    api: PrometheusApi,
+    metric: str,
+    matchers: list[str],
+    groups: dict[tuple[str, ...], float],
+    changed: Restarted,
+    window: TimeWindow,
+    asked: Asked,
+    by: tuple[str, ...],
+) -> Counted | None:
+    """The groups summed by Prometheus plus what the restarted series added, read one by one."""
     if not groups and not changed:
         return None
     if changed:
-        found = _restarted(api, metric, matchers, changed, asked.window, asked)
+        found = _restarted(api, metric, matchers, changed, window, asked)
         for key, value in found.items():
             group = tuple(changed[key][0].get(b, "") for b in by)
             groups[group] = groups.get(group, 0.0) + value
@@ -169,6 +222,11 @@ def coverage(
         )
 
 
+def _changed_query(sel: str, window: str) -> str:
+    """Per series that restarted in the window, its number of samples in it."""
+    return f"count_over_time({sel}[{window}]) and ({_restart(sel, window)})"
+
+
 def _changed(
     api: PrometheusApi,
     sel: str,
@@ -179,9 +237,8 @@ def _changed(
 ) -> Restarted:
     """The series of `sel` that restarted in the window ending `at` (among `among`), each
     with its labels and number of samples in the window."""
-    query = f"count_over_time({sel}[{window}]) and ({_restart(sel, window)})"
     found = {}
-    for series in api.vector(api.query(query, asked, at=at), asked):
+    for series in api.vector(api.query(_changed_query(sel, window), asked, at=at), asked):
         labels = series.get("metric", {})
         key = _series_key(labels)
         if among is None or key in among:

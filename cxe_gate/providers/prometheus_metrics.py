@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 from .. import metrics
 from ..config import ApdexCriterion, CriterionBase, ErrorRateCriterion, LatencyCriterion
@@ -28,6 +29,8 @@ QUERY_FORMS = {
     "custom": QueryForm(frozenset({"value"}), frozenset({"samples"}), "value"),
 }
 _EXTRAPOLATING = re.compile(r"\b(increase|rate|irate|delta|idelta)\s*\(")
+# What a counter added in the asked window: (metric, matchers, asked, by) → `exact`'s answer.
+Count = Callable[[str, list[str], Asked, tuple[str, ...]], Counted | None]
 
 
 def _bound(text: str) -> float | None:
@@ -54,11 +57,28 @@ def _cumulative(counted: Counted | None) -> dict[float, float]:
 
 
 class MetricReader:
-    """Reads a criterion from one Prometheus server, one window at a time."""
+    """Reads a criterion from one Prometheus server, one window at a time. A series' reader
+    (`checks=False`) reads intervals of a window `measure` has checked already: an interval
+    without samples is no data, and its counts may come from a `count` shared by the intervals."""
 
-    def __init__(self, api: PrometheusApi, settings: PrometheusSettings):
+    def __init__(
+        self,
+        api: PrometheusApi,
+        settings: PrometheusSettings,
+        count: Count | None = None,
+        checks: bool = True,
+    ):
         self.api = api
         self.settings = settings
+        self._count = count
+        self._checks = checks
+
+    def _exact(
+        self, metric: str, matchers: list[str], asked: Asked, by: tuple[str, ...] = ()
+    ) -> Counted | None:
+        if self._count is None:
+            return exact(self.api, metric, matchers, asked, by)
+        return self._count(metric, matchers, asked, by)
 
     def read(self, criterion: CriterionBase, asked: Asked) -> Measurement:
         if criterion.query is not None:
@@ -75,10 +95,13 @@ class MetricReader:
     ) -> int | Measurement:
         """The requests the counter `metric` counted in the window (how it was read noted), or
         the Measurement of a window without data."""
-        counted = exact(self.api, metric, scope, asked)
+        counted = self._exact(metric, scope, asked)
+        if counted is None and not self._checks:
+            return Measurement(value=None, samples=0, query=asked.text())
         if counted is None:
             return no_data(self.api, self.settings, metric, setting, asked, suffix)
-        coverage(self.api, metric, scope, counted, asked)
+        if self._checks:
+            coverage(self.api, metric, scope, counted, asked)
         return whole_count(counted.total)
 
     def _observed(self, scope: list[str], asked: Asked) -> int | Measurement:
@@ -94,9 +117,10 @@ class MetricReader:
         errors = 0
         if requests > 0:
             matchers = error_matchers(criterion, self.settings)
-            check_labels(self.api, counter, scope, matchers, asked, default_errors(criterion))
+            if self._checks:
+                check_labels(self.api, counter, scope, matchers, asked, default_errors(criterion))
             # The label exists: no error series in the window is 0 errors.
-            found = exact(self.api, counter, [*scope, *matchers], asked)
+            found = self._exact(counter, [*scope, *matchers], asked)
             errors = min(whole_count(found.total if found else None), requests)
         return metrics.proportion(
             errors,
@@ -117,9 +141,10 @@ class MetricReader:
             # Buckets of the requests that did not fail; failed ones stay in the count: frustrated.
             errors = error_matchers(criterion, self.settings)
             default = default_errors(criterion)
-            check_labels(self.api, f"{histogram}_count", scope, errors, asked, default)
+            if self._checks:
+                check_labels(self.api, f"{histogram}_count", scope, errors, asked, default)
             fast = [*scope, *(negate(m) for m in errors)]
-        buckets = _cumulative(exact(self.api, f"{histogram}_bucket", fast, asked, ("le",)))
+        buckets = _cumulative(self._exact(f"{histogram}_bucket", fast, asked, ("le",)))
         satisfied = tolerating = 0
         if buckets:  # none: every request failed (status_on_histogram)
             per_second, unit = self._unit(list(buckets), asked)
@@ -139,7 +164,7 @@ class MetricReader:
         found: Quantile | None = None
         buckets: dict[float, float] = {}
         if requests > 0:
-            buckets = _cumulative(exact(self.api, f"{histogram}_bucket", scope, asked, ("le",)))
+            buckets = _cumulative(self._exact(f"{histogram}_bucket", scope, asked, ("le",)))
             if buckets and not any(math.isinf(b) for b in buckets):
                 raise self.api.error(
                     f"{histogram}_bucket has no +Inf bucket: not a Prometheus histogram", asked
