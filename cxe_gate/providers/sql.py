@@ -231,14 +231,22 @@ class SqlProvider(Provider):
             from .sql_bigquery import BigQuery
 
             return BigQuery(self._url_text, self.settings, self.context)
-        if scheme in ("spark", "sc"):
-            from .sql_spark import Spark, url_token
+        if scheme == "sc":
+            from .sql_spark_connect import SparkConnect, url_token
 
             # A token inside a url read whole from ${DATABASE_URL} is a secret of its own: the
             # address Spark's errors quote is the url without its query, so not redacted whole.
             self.context.add_secret(url_token(self._url_text))
             token = self.settings.password
-            return Spark(self._url_text, self.context.secret(token, "password") if token else None)
+            return SparkConnect(
+                self._url_text,
+                self.context.secret(token, "password") if token else None,
+                self.settings.timeout.total_seconds(),
+            )
+        if scheme == "spark":
+            from .sql_spark import Spark
+
+            return Spark(self._url_text)
         return self._sqlalchemy()
 
     def _path(self) -> str | None:

@@ -1,14 +1,13 @@
-"""Spark SQL through a SparkSession: the sql provider's `spark://` and `sc://` URLs.
+"""Spark SQL through a SparkSession: the sql provider's `spark://` URLs (`sc://`, Spark Connect, is
+sql_spark_connect.py).
 
 - `spark://local` runs Spark in this process (`local[*]`; `?threads=2` for `local[2]`);
-- `spark://host:7077` joins a standalone cluster as its driver;
-- `sc://host:15002` is a Spark Connect server (its token from the `password` setting).
+- `spark://host:7077` joins a standalone cluster as its driver.
 Other `spark.*` query parameters are Spark settings. A session already running in this process
 (a notebook's, a test suite's) is used as it is."""
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from collections.abc import Callable
@@ -30,19 +29,11 @@ _QUIET = {
 }
 
 
-def url_token(url: str) -> str:
-    """The Spark Connect token an sc:// URL carries (`sc://host:15002/;token=…`), or ""."""
-    match = re.search(r";token=([^;?#]+)", url) if url.startswith("sc://") else None
-    return match[1] if match else ""
-
-
 def master_of(url: str) -> tuple[str, dict[str, str]]:
-    """The master (or Spark Connect address) and the settings a spark:// or sc:// URL names."""
+    """The master and the settings a spark:// URL names."""
     parts = urlsplit(url)
     settings = dict(parse_qsl(parts.query))
     threads = settings.pop("threads", "*")
-    if parts.scheme == "sc":
-        return url.split("?", 1)[0], settings
     if parts.hostname == "local":
         return f"local[{threads}]", settings
     return f"spark://{parts.netloc}", settings
@@ -51,11 +42,9 @@ def master_of(url: str) -> tuple[str, dict[str, str]]:
 class Spark:
     """A SparkSession, made on first use (a JVM start takes seconds) or found running."""
 
-    def __init__(self, url: str, token: str | None = None):
+    def __init__(self, url: str):
         self.url = url
-        self.token = token
         self._session: SparkSession | None = None
-        self._remote = url.startswith("sc://")
         self._lock = threading.Lock()
 
     def _connect(self, fail: Fail) -> SparkSession:
@@ -69,27 +58,15 @@ class Spark:
             from pyspark.errors import PySparkException
             from pyspark.sql import SparkSession
         except ModuleNotFoundError:
-            raise fail(
-                "spark:// and sc:// urls need pyspark: pip install 'cxe-gate[spark]'"
-            ) from None
+            raise fail("spark:// urls need pyspark: pip install 'cxe-gate[spark]'") from None
         master, settings = master_of(self.url)
-        builder = SparkSession.builder
-        if self._remote:
-            address = f"{master.rstrip('/')}/;token={self.token}" if self.token else master
-            builder = builder.remote(address)
-        else:
-            builder = builder.master(master).appName("cxe-gate")
+        builder = SparkSession.builder.master(master).appName("cxe-gate")
         for key, value in (_QUIET | settings).items():
             builder = builder.config(key, value)
         try:
             return builder.getOrCreate()
-        except PySparkException as exc:  # no Java, a JVM that would not start, no gRPC
-            message = f"cannot start Spark ({master}): {first_line(exc)}"
-            if self._remote and "PACKAGE_NOT_INSTALLED" in message:
-                message += (
-                    "; sc:// urls need Spark Connect's client: pip install 'pyspark[connect]'"
-                )
-            raise fail(message) from None
+        except PySparkException as exc:  # no Java, a JVM that would not start
+            raise fail(f"cannot start Spark ({master}): {first_line(exc)}") from None
 
     def run(
         self, sql: str, params: dict[str, Any], timeout: float, fail: Fail, rows: int = 2
@@ -122,28 +99,20 @@ class Spark:
         return Result(columns, found)
 
     def _tag(self, session: SparkSession, tag: str) -> Callable[[], Any]:
-        """Tag this thread's jobs; what cancels them. A local session's running task is stopped
-        only with interruptOnCancel (a long scan checks for no other signal)."""
-        if self._remote:
-            session.addTag(tag)
-            return lambda: session.interruptTag(tag)
+        """Tag this thread's jobs; what cancels them. A running task is stopped only with
+        interruptOnCancel (a long scan checks for no other signal)."""
         context = session.sparkContext
         context.addJobTag(tag)
         context.setInterruptOnCancel(True)
         return lambda: context.cancelJobsWithTag(tag)
 
     def _untag(self, session: SparkSession, tag: str) -> None:
-        if self._remote:
-            session.removeTag(tag)
-        else:
-            session.sparkContext.removeJobTag(tag)
+        session.sparkContext.removeJobTag(tag)
 
     def close(self) -> None:
-        # A local or cluster session is left running for the process (a JVM start takes seconds,
-        # and it may be a notebook's own); a Spark Connect client releases its channel.
+        # The session is left running for the process: a JVM start takes seconds, and it may be
+        # a notebook's own.
         with self._lock:
-            if self._session is not None and self._remote:
-                self._session.stop()
             self._session = None
 
 

@@ -233,7 +233,6 @@ def test_a_spark_error_gives_its_first_line(spark_views):
             {"spark.sql.shuffle.partitions": "4"},
         ),
         ("spark://spark-master.internal:7077", "spark://spark-master.internal:7077", {}),
-        ("sc://spark-connect.internal:15002", "sc://spark-connect.internal:15002", {}),
     ],
 )
 def test_spark_url_forms(url: str, master: str, settings: dict):
