@@ -139,13 +139,42 @@ def build_provider(loaded: LoadedConfig, name: str, *, deadline: float | None = 
     return provider(loaded.provider_settings[name], context)
 
 
+def _request(config: GateConfig, criterion: CriterionBase) -> MetricRequest:
+    journey = (
+        config.journeys.get(criterion.journey)
+        if isinstance(criterion, ConversionCriterion)
+        else None
+    )
+    return MetricRequest(criterion=criterion, journey=journey, release=config.release.name)
+
+
+def _expected(
+    config: GateConfig, windows: list[TimeWindow]
+) -> dict[str, list[tuple[MetricRequest, list[TimeWindow]]]]:
+    """Per provider, the criteria it will measure and their windows (Provider.expect)."""
+    expected: dict[str, list[tuple[MetricRequest, list[TimeWindow]]]] = {}
+    for criterion in config.criteria:
+        if criterion.reads_provider:
+            own = with_cohorts(windows, config.cohorts_for(criterion))
+            expected.setdefault(config.provider_for(criterion), []).append(
+                (_request(config, criterion), own)
+            )
+    return expected
+
+
 class _Providers:
     """Builds each provider on first use; a provider that cannot be built fails only its criteria.
     Shared by the worker threads; each provider's own concurrency limit is kept here."""
 
-    def __init__(self, loaded: LoadedConfig, deadline: float):
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        deadline: float,
+        expected: Mapping[str, list[tuple[MetricRequest, list[TimeWindow]]]] | None = None,
+    ):
         self._loaded = loaded
         self._deadline = deadline
+        self._expected = expected or {}
         self._built: dict[str, Provider | CxeGateError] = {}
         self._slots: dict[str, threading.Semaphore] = {}
         self._lock = threading.Lock()
@@ -162,6 +191,7 @@ class _Providers:
     def _build(self, name: str) -> Provider | CxeGateError:
         try:
             built = build_provider(self._loaded, name, deadline=self._deadline)
+            built.expect(self._expected.get(name, []))
         except CxeGateError as exc:
             return exc
         except Exception as exc:
@@ -203,12 +233,7 @@ def _evaluate_one(
         return _measured_in_pytest(criterion)
     name = config.provider_for(criterion)
     unit = criterion.default_unit()
-    journey = (
-        config.journeys.get(criterion.journey)
-        if isinstance(criterion, ConversionCriterion)
-        else None
-    )
-    request = MetricRequest(criterion=criterion, journey=journey, release=config.release.name)
+    request = _request(config, criterion)
     windows = with_cohorts(windows, config.cohorts_for(criterion))
     try:
         provider = providers.get(name)
@@ -309,7 +334,9 @@ def evaluate(
     config = loaded.config
     windows = resolve_windows(loaded, now)
     budget = config.gate.deadline.total_seconds()
-    providers = _Providers(loaded, deadline=time.monotonic() + budget)
+    providers = _Providers(
+        loaded, deadline=time.monotonic() + budget, expected=_expected(config, windows)
+    )
     pool = ThreadPoolExecutor(
         max_workers=min(config.gate.concurrency, max(1, len(config.criteria))),
         thread_name_prefix="cxe-gate",

@@ -15,12 +15,10 @@ import click
 from ..gate import at_checkpoint
 from ..gate import evaluate as evaluate_gate
 from ..loader import LoadedConfig, load
-from ..notify import announce
 from ..polling import wait_for_verdict
 from ..providers.sql_dialects import DIALECTS as SQL_DIALECTS
 from ..report import check_report_path, write_report
 from ..report.terminal import render_poll_line, render_poll_table, render_terminal
-from ..reproduce import with_reproductions
 from ..results import GateReport
 from .common import Duration, ExitCode, config_option, errors_exit, exit_code
 
@@ -169,7 +167,10 @@ def evaluate(
         if on_inconclusive is not None:
             loaded = _with_gate(loaded, on_inconclusive=on_inconclusive)
         report = _evaluate(loaded, dry_run=dry_run, wait=wait, interval=interval, colour=colour)
-        report = with_reproductions(report, loaded)
+        if loaded.config.seeded is not None:
+            from ..reproduce import with_reproductions  # sqlglot: only for a file naming a suite
+
+            report = with_reproductions(report, loaded)
     click.echo(render_terminal(report, colour=colour))
     for path in paths:
         try:
@@ -187,6 +188,10 @@ def evaluate(
 
 def _announce(loaded: LoadedConfig, report: GateReport) -> None:
     config = loaded.config
+    if not config.notify:
+        return
+    from ..notify import announce  # requests, for a run that notifies
+
     links = {title: str(url) for title, url in config.links.items()}
     for sent in announce(report, config.notify, links=links, environ=os.environ):
         if sent.delivered:

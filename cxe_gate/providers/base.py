@@ -222,6 +222,12 @@ class Provider(ABC):
             result[label] = outcome
         return result
 
+    def expect(self, requests: Sequence[tuple[MetricRequest, list[TimeWindow]]]) -> None:  # noqa: B027
+        """The criteria this evaluation will measure with this provider, with their windows, told
+        once before the first `measure`: a provider that answers several from one query may plan
+        it (the file provider scans a table once for all of them). Each is still measured, and
+        fails, on its own."""
+
     def unit(self, request: MetricRequest) -> Unit | str:
         """The unit of the values `measure` returns for this criterion."""
         return request.criterion.default_unit()

@@ -4,7 +4,9 @@ evaluate in seconds. Its data is read in file_tables.py; the SQL of each metric 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime
 from functools import partial
 
 import duckdb
@@ -31,7 +33,8 @@ from . import file_metrics, retention
 from .answers import first_line
 from .base import DataCheck, MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import text_query_problems
-from .file_metrics import MetricQuery, table_of
+from .file_batch import Member, SharedScans
+from .file_metrics import MetricQuery, Row, table_of
 from .file_presets import PRESETS
 from .file_series import file_series
 from .file_tables import TABLES, FileSettings, FileTables, Table, conditions_of
@@ -190,6 +193,11 @@ class FileProvider(Provider):
     def __init__(self, settings: FileSettings, context: ProviderContext):
         super().__init__(settings, context)
         self._tables = FileTables(settings, context)
+        self._scans = SharedScans(self._tables)
+
+    def expect(self, requests: Sequence[tuple[MetricRequest, list[TimeWindow]]]) -> None:
+        """The criteria to come: those on one table and the same windows share one scan."""
+        self._scans.expect(requests)
 
     def close(self) -> None:
         self._tables.close()
@@ -205,12 +213,45 @@ class FileProvider(Provider):
         if isinstance(criterion, CustomCriterion):
             return self._custom(criterion, windows)
         query = self._query(request, windows)
-        rows = self._tables.rows(query.table, query.sql, windows, criterion)
-        ends = self._tables.data_ends(query.table, windows)
+        rows, ends = self._rows(request, query, windows)
+        # Each measurement keeps its own query, which gives the same numbers as the shared scan:
+        # the one to run again when checking a figure.
         return {
             w.label: replace(query.build(rows.get(w.label), query.sql), data_end=ends[w.label])
             for w in windows
         }
+
+    def _rows(
+        self, request: MetricRequest, query: MetricQuery, windows: list[TimeWindow]
+    ) -> tuple[dict[str, Row], dict[str, datetime | None]]:
+        """Each window's row of the metric and newest row of its table: from the scan shared with
+        the criteria on the same table and windows when the metric can share one, else from its
+        own query and a pass over the table's time column."""
+        member = self._member(request, windows, query)
+        if member is not None:
+            shared = self._scans.rows(member, windows, self._member)
+            if shared is not None:
+                rows, ends = shared
+                return rows, ends if ends is not None else self._tables.data_ends(
+                    query.table, windows
+                )
+        rows = self._tables.rows(query.table, query.sql, windows, request.criterion)
+        return rows, self._tables.data_ends(query.table, windows)
+
+    def _member(
+        self, request: MetricRequest, windows: list[TimeWindow], query: MetricQuery | None = None
+    ) -> Member | None:
+        """The criterion's share of a scan, or None when its metric cannot share one."""
+        if isinstance(
+            request.criterion, CustomCriterion | RetentionCriterion | ConversionCriterion
+        ):
+            return None
+        query = query or self._query(request, windows)
+        if not query.aggregates:
+            return None
+        criterion = request.criterion
+        condition = self._condition(criterion, "filter") if criterion.filter else None
+        return Member(criterion, query, condition)
 
     def measure_series(
         self, request: MetricRequest, windows: list[TimeWindow]

@@ -30,13 +30,42 @@ Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
+class Aggregate:
+    """One aggregate of a metric's row, and the rows it counts (None: all of them)."""
+
+    call: str
+    where: str | None = None
+
+    def narrowed(self, condition: str | None) -> Aggregate:
+        """The same aggregate over only the rows where `condition` (checked, parenthesised) holds:
+        a criterion's filter, when its aggregates share a scan with other criteria's."""
+        if condition is None:
+            return self
+        return Aggregate(
+            self.call, condition if self.where is None else f"{condition} AND ({self.where})"
+        )
+
+    def __str__(self) -> str:
+        return self.call if self.where is None else f"{self.call} FILTER (WHERE {self.where})"
+
+
+@dataclass(frozen=True)
 class MetricQuery:
     """A metric's SQL over `table`: a row per window, its label first; `build` turns a window's
-    row (None: the window had no rows) and the SQL into its measurement."""
+    row (None: the window had no rows) and the SQL into its measurement. `aggregates`, when
+    given, are the row's columns after the label, the SQL being `grouped(aggregates, rows)`: such
+    a metric can share one scan of its table with others (file_batch.py)."""
 
     table: Table
     sql: str
     build: Callable[[Row | None, str], Measurement]
+    aggregates: tuple[Aggregate, ...] = ()
+
+
+def grouped(aggregates: tuple[Aggregate, ...], rows: str) -> str:
+    """`aggregates` of `rows` (see `scoped`), a row per window."""
+    columns = ", ".join(str(a) for a in aggregates)
+    return f"SELECT win, {columns} FROM ({rows}) AS scoped GROUP BY win"
 
 
 def table_of(criterion: CriterionBase) -> Table | None:
@@ -82,10 +111,7 @@ def interval(length: timedelta) -> str:
 
 def error_rate(rows: str, errors: str) -> MetricQuery:
     """Failed requests (`errors`, a checked condition) of all requests in `rows`."""
-    sql = (
-        f"SELECT win, count(*), count(*) FILTER (WHERE coalesce({errors}, false)) "
-        f"FROM ({rows}) AS scoped GROUP BY win"
-    )
+    aggregates = (Aggregate("count(*)"), Aggregate("count(*)", f"coalesce({errors}, false)"))
 
     def build(row: Row | None, query: str) -> Measurement:
         requests, errors = row or (0, 0)
@@ -93,30 +119,30 @@ def error_rate(rows: str, errors: str) -> MetricQuery:
             errors, requests, query=query, details={"requests": requests, "errors": errors}
         )
 
-    return MetricQuery("requests", sql, build)
+    return MetricQuery("requests", grouped(aggregates, rows), build, aggregates)
 
 
 def apdex(criterion: ApdexCriterion, rows: str, errors: str) -> MetricQuery:
     t = criterion.t.total_seconds() * 1000
     ok = f"NOT coalesce({errors}, false) AND duration_ms IS NOT NULL"
-    sql = (
-        f"SELECT win, count(*) FILTER (WHERE {ok} AND duration_ms <= {t!r}), "
-        f"count(*) FILTER (WHERE {ok} AND duration_ms > {t!r} AND duration_ms <= {4 * t!r}), "
-        f"count(*) FROM ({rows}) AS scoped GROUP BY win"
+    aggregates = (
+        Aggregate("count(*)", f"{ok} AND duration_ms <= {t!r}"),
+        Aggregate("count(*)", f"{ok} AND duration_ms > {t!r} AND duration_ms <= {4 * t!r}"),
+        Aggregate("count(*)"),
     )
 
     def build(row: Row | None, query: str) -> Measurement:
         satisfied, tolerating, total = row or (0, 0, 0)
         return metrics.apdex(satisfied, tolerating, total - satisfied - tolerating, query=query)
 
-    return MetricQuery("requests", sql, build)
+    return MetricQuery("requests", grouped(aggregates, rows), build, aggregates)
 
 
 def latency(criterion: LatencyCriterion, rows: str) -> MetricQuery:
     fraction = criterion.percentile / 100
-    sql = (
-        f"SELECT win, quantile_cont(duration_ms, {fraction!r}), count(duration_ms) "
-        f"FROM ({rows}) AS scoped GROUP BY win"
+    aggregates = (
+        Aggregate(f"quantile_cont(duration_ms, {fraction!r})"),
+        Aggregate("count(duration_ms)"),
     )
 
     def build(row: Row | None, query: str) -> Measurement:
@@ -129,7 +155,7 @@ def latency(criterion: LatencyCriterion, rows: str) -> MetricQuery:
             query=query,
         )
 
-    return MetricQuery("requests", sql, build)
+    return MetricQuery("requests", grouped(aggregates, rows), build, aggregates)
 
 
 def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQuery:
@@ -137,23 +163,29 @@ def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQu
     the survey answers in `rows`; a score off the scale fails as `provider`."""
     low, high = criterion.bounds
     valid = f"score BETWEEN {low} AND {high} AND score = floor(score)"
+    counts: tuple[Aggregate, ...]
     if criterion.scale == "nps":
         counts = (
-            "count(*) FILTER (WHERE score >= 9), count(*) FILTER (WHERE score BETWEEN 7 AND 8), "
-            "count(*) FILTER (WHERE score <= 6)"
+            Aggregate("count(*)", "score >= 9"),
+            Aggregate("count(*)", "score BETWEEN 7 AND 8"),
+            Aggregate("count(*)", "score <= 6"),
         )
     elif criterion.measure == "mean":
         counts = (
-            f"count(*) FILTER (WHERE {valid}), avg(score) FILTER (WHERE {valid}), "
-            f"var_samp(score) FILTER (WHERE {valid})"
+            Aggregate("count(*)", valid),
+            Aggregate("avg(score)", valid),
+            Aggregate("var_samp(score)", valid),
         )
     else:
         good_low, good_high = criterion.good
-        counts = f"count(*) FILTER (WHERE score BETWEEN {good_low} AND {good_high}), count(*)"
-    sql = (
-        f"SELECT win, {counts}, count(*) FILTER (WHERE score IS NOT NULL AND NOT ({valid})), "
-        f"min(score) FILTER (WHERE NOT ({valid})) "
-        f"FROM ({rows}) AS scoped GROUP BY win"
+        counts = (
+            Aggregate("count(*)", f"score BETWEEN {good_low} AND {good_high}"),
+            Aggregate("count(*)"),
+        )
+    aggregates = (
+        *counts,
+        Aggregate("count(*)", f"score IS NOT NULL AND NOT ({valid})"),
+        Aggregate("min(score)", f"NOT ({valid})"),
     )
 
     def build(row: Row | None, query: str) -> Measurement:
@@ -182,12 +214,12 @@ def feedback(criterion: FeedbackCriterion, rows: str, provider: str) -> MetricQu
             return metrics.mean_answer(*counts_, query=query)
         return metrics.csat(*counts_, query=query)
 
-    return MetricQuery("feedback", sql, build)
+    return MetricQuery("feedback", grouped(aggregates, rows), build, aggregates)
 
 
 def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
     if criterion.measure == "active_users":
-        sql = f"SELECT win, count(DISTINCT user_id) FROM ({rows}) AS scoped GROUP BY win"
+        users = (Aggregate("count(DISTINCT user_id)"),)
 
         def count_users(row: Row | None, query: str) -> Measurement:
             users = row[0] if row else 0
@@ -198,7 +230,7 @@ def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
                 query=query,
             )
 
-        return MetricQuery("events", sql, count_users)
+        return MetricQuery("events", grouped(users, rows), count_users, users)
     counted = f"event = {sql_string(criterion.event)}" if criterion.event else "true"
     unit = "user_id" if criterion.per_user else "session_id"
     sql = (
@@ -234,11 +266,13 @@ def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) 
     steps = journey.steps
     names = ", ".join(sql_string(s) for s in steps)
     # Greedy earliest match of each step after the previous one: a unit has completed the steps
-    # in order if and only if this chain reaches the last step.
+    # in order if and only if this chain reaches the last step. The first step's time (t0) is
+    # carried along only for a time limit.
+    timed = journey.within is not None
     parts = [
         f"e AS (SELECT win, {unit} AS unit, ts, event FROM ({rows}) AS scoped "
         f"WHERE event IN ({names}) AND {unit} IS NOT NULL)",
-        f"s1 AS (SELECT win, unit, min(ts) AS t, min(ts) AS t0 FROM e "
+        f"s1 AS (SELECT win, unit, min(ts) AS t{', min(ts) AS t0' if timed else ''} FROM e "
         f"WHERE event = {sql_string(steps[0])} GROUP BY win, unit)",
     ]
     for k, step in enumerate(steps[1:], start=2):
@@ -246,13 +280,17 @@ def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) 
         if journey.within is not None:
             within = f" AND e.ts <= p.t0 + {interval(journey.within)}"
         parts.append(
-            f"s{k} AS (SELECT e.win, e.unit, min(e.ts) AS t, min(p.t0) AS t0 FROM e "
+            f"s{k} AS (SELECT e.win, e.unit, min(e.ts) AS t{', min(p.t0) AS t0' if timed else ''} "
+            "FROM e "
             f"JOIN s{k - 1} p ON e.win = p.win AND e.unit = p.unit AND e.ts >= p.t{within} "
             f"WHERE e.event = {sql_string(step)} GROUP BY e.win, e.unit)"
         )
-    counts = ", ".join(f"count(s{k}.unit)" for k in range(1, len(steps) + 1))
-    joins = " ".join(f"LEFT JOIN s{k} USING (win, unit)" for k in range(2, len(steps) + 1))
-    sql = f"WITH {', '.join(parts)} SELECT win, {counts} FROM s1 {joins} GROUP BY win"
+    # Each step's units are among the previous step's: a step's count is its rows, counted in one
+    # pass over them all (joining each step back onto the first cost a hash join per step).
+    numbers = range(1, len(steps) + 1)
+    counts = ", ".join(f"count(*) FILTER (WHERE step = {k})" for k in numbers)
+    reached = " UNION ALL ".join(f"SELECT win, {k} AS step FROM s{k}" for k in numbers)
+    sql = f"WITH {', '.join(parts)} SELECT win, {counts} FROM ({reached}) AS reached GROUP BY win"
 
     def build(row: Row | None, query: str) -> Measurement:
         reached = row or (0,) * len(steps)

@@ -321,6 +321,23 @@ class FileTables:
                 ) from exc
         return {row[0]: tuple(row[1:]) for row in rows if row[0] is not None}
 
+    def scan(self, table: Table, sql: str, windows: list[TimeWindow]) -> list[tuple]:
+        """The rows of a query over `table` in `windows` (file_batch.py's shared scan). DuckDB's
+        errors are raised as they are: the caller queries each criterion alone to say which is
+        at fault."""
+        with self.lock:
+            self.prepare(table, windows)
+            return self.connect().execute(sql).fetchall()
+
+    def remember_ends(
+        self, table: Table, windows: list[TimeWindow], ends: dict[str, datetime | None]
+    ) -> None:
+        """Each window's newest row, read by a scan that was made anyway: `data_ends` of these
+        windows then costs no pass of its own."""
+        key = (table, tuple((w.start, w.end) for w in windows))
+        with self.lock:
+            self._ends[key] = tuple(ends[w.label] for w in windows)
+
     def _check_numbers(self, name: str, sql: str, source: str, path: str) -> None:
         """A text column that should hold numbers: name the first row that does not."""
         bad = (
