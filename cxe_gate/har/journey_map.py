@@ -60,6 +60,9 @@ class Request(_Model):
     fields: dict[str, Any] | None = None  # a field sent several times: a list of its values
     headers: dict[str, str] = {}  # recorded auth headers (Authorization, x-api-key): placeholders
     links: list[Link] = []
+    # A form post: each sent field's label on the recorded page, and under "" the name of the
+    # submit button pressed (page text, never a value; personal-looking labels are left out).
+    labels: dict[str, str] = {}
     response: Response | None = None
     time: Timing
 

@@ -139,6 +139,7 @@ class _Replay:
             fields=renamed(first.fields, self.names),
             headers=renamed(first.headers, self.names),
             links=first.links,
+            labels=first.labels,
             response=Response(mime=first.mime, shape=merge_shapes(self.shapes(occurrences, k)))
             if first.mime
             else None,

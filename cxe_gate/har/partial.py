@@ -82,6 +82,7 @@ class FirstRequest(_Model):
     fields: dict[str, Any] | None = None
     headers: dict[str, str] = {}  # auth headers, scrubbed
     links: list[Link] = []
+    labels: dict[str, str] = {}  # form field → its label on the recorded page ("": the button)
     mime: str  # the response's; "" when it had none
 
 

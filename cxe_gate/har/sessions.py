@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 from ..errors import HarError
 from .correlate import EntryLink, find_links
 from .facts import with_facts
+from .form_labels import form_labels
 from .journey_map import Body, Failure, Link, Via
 from .journeys import RecordedCall, RecordedJourney, split_journeys
 from .load import read_entries
@@ -35,7 +36,7 @@ from .partial import (
 )
 from .placeholders import Digests, DigestScrubber
 from .routes import template_url
-from .scrub import PLACEHOLDER, ScrubRules
+from .scrub import PLACEHOLDER, Scrubber, ScrubRules
 
 SHAPES_PER_ROUTE = 50  # JSON answers per route a shape is inferred from
 
@@ -84,6 +85,55 @@ def _body(entry: Entry) -> tuple[Body, dict[str, Any] | None]:
     return "json", data if isinstance(data, dict) else {"": data}
 
 
+class _FormPages:
+    """The labels of each form post's fields, read from the last HTML page before it (the page
+    the form was on) while its body is still there; only pages a form post follows are parsed."""
+
+    def __init__(self, rules: ScrubRules) -> None:
+        self.check = Scrubber(rules)  # finds personal data in a label; its placeholders unused
+        self.page: Entry | None = None
+        self.labels: dict[int, dict[str, str]] = {}  # entry index → field name → label
+
+    def new_file(self) -> None:
+        self.page = None
+        self.labels = {}
+
+    def see(self, entry: Entry) -> None:
+        if entry.method == "POST" and self.page is not None:
+            sent = _form_pairs(entry)
+            if sent:
+                self.labels[entry.index] = form_labels(
+                    self.page.response_text or "",
+                    self.page.url,
+                    entry.url,
+                    sent,
+                    self._personal(sent),
+                )
+        if "html" in entry.mime and entry.response_text and not entry.subframe:
+            self.page = entry
+
+    def _personal(self, sent: list[tuple[str, str]]) -> Callable[[str], bool]:
+        """A label holding a value the form sent that scrubbing hides (a greeting with the
+        customer's name), or that scrubbing would change itself (an e-mail address), is personal."""
+        values = [
+            v.casefold() for n, v in sent if len(v) >= 3 and self.check.field_kind(n, v) is not None
+        ]
+
+        def personal(label: str) -> bool:
+            folded = label.casefold()
+            return any(v in folded for v in values) or self.check.text(label, "label", []) != label
+
+        return personal
+
+
+def _form_pairs(entry: Entry) -> list[tuple[str, str]]:
+    if entry.post_params:
+        return list(entry.post_params)
+    if entry.post_text and "x-www-form-urlencoded" in (entry.post_mime or ""):
+        return parse_qsl(entry.post_text, keep_blank_values=True)
+    return []
+
+
 def _via(previous: RecordedCall | None, page: RecordedCall) -> Via:
     """A page the browser reached by following the previous page's redirect."""
     if previous is None or not 300 <= previous.status < 400 or page.method != "GET":
@@ -123,7 +173,12 @@ def _journey_links(
     return found
 
 
-def _first_request(call: RecordedCall, links: list[Link], via: Via = "navigation") -> FirstRequest:
+def _first_request(
+    call: RecordedCall,
+    links: list[Link],
+    via: Via = "navigation",
+    labels: Mapping[int, dict[str, str]] | None = None,
+) -> FirstRequest:
     body, fields = _body(call.entry)
     parts = urlsplit(call.entry.url)
     return FirstRequest(
@@ -137,21 +192,23 @@ def _first_request(call: RecordedCall, links: list[Link], via: Via = "navigation
         fields=fields,
         headers=_auth_headers(call.entry),
         links=links,
+        labels=(labels or {}).get(call.entry.index, {}) if body == "form" else {},
         mime=call.entry.mime,
     )
 
 
 def _first_steps(
-    journey: RecordedJourney, links: Mapping[int, tuple[EntryLink, ...]]
+    journey: RecordedJourney,
+    links: Mapping[int, tuple[EntryLink, ...]],
+    labels: Mapping[int, dict[str, str]],
 ) -> list[FirstStep]:
     linked = _journey_links(journey, links)
     steps = []
     for i, step in enumerate(journey.steps):
         via = _via(journey.steps[i - 1].page if i else None, step.page)
         calls = [_first_request(c, linked.get((i, k), [])) for k, c in enumerate(step.calls)]
-        steps.append(
-            FirstStep(page=_first_request(step.page, linked.get((i, None), []), via), calls=calls)
-        )
+        page = _first_request(step.page, linked.get((i, None), []), via, labels)
+        steps.append(FirstStep(page=page, calls=calls))
     return steps
 
 
@@ -215,6 +272,7 @@ def read_sessions(
     override = set(settings.first_party)
     scrubber = DigestScrubber(rules, digests)
     shapes = _Shapes()
+    forms = _FormPages(rules)
     files: list[SessionFile] = []
     kinds: dict[tuple[tuple[str, ...], ...], PartialJourney] = {}
     shapes_seen: Counter[tuple[str, str, str]] = Counter()
@@ -225,6 +283,7 @@ def read_sessions(
         routes: Counter[str] = Counter()
         kept: list[Entry] = []
         shapes.new_file()
+        forms.new_file()
         count = 0
         try:
             for entry in read_entries(path, large_file_bytes=large_file_bytes):
@@ -240,6 +299,7 @@ def read_sessions(
                 if digest is None:  # a raw route may hold a secret: only its digest is kept
                     digest = route_digests[route] = digests.of("route", *route)
                 routes[digest] += 1
+                forms.see(entry)  # before its body is replaced by its facts
                 taken = with_facts(entry, shape_wanted=shapes_seen[route] <= SHAPES_PER_ROUTE)
                 if taken.facts is not None and taken.facts.shape:
                     shapes.ranks[taken.index] = (digest, routes[digest])
@@ -289,7 +349,7 @@ def read_sessions(
             kind = kinds.get(journey.signature)
             if kind is None:
                 kinds[journey.signature] = PartialJourney(
-                    steps=_first_steps(journey, links), occurrences=[occurrence]
+                    steps=_first_steps(journey, links, forms.labels), occurrences=[occurrence]
                 )
             else:
                 kind.occurrences.append(occurrence)

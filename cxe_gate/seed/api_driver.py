@@ -106,7 +106,10 @@ class ApiDriver:
                 action = urlsplit(urljoin(last.url, found.action)).path
                 if found.method == method.lower() and pattern.match(action):
                     missing = [name for name in form if name not in found.fields]
-                    self.problems.extend(missing_field(method, route, name) for name in missing)
+                    labels = request.labels or {}
+                    self.problems.extend(
+                        missing_field(method, route, name, labels.get(name)) for name in missing
+                    )
                     if missing:
                         return None
                     break

@@ -23,6 +23,7 @@ from pathlib import PurePath
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+from ..har.form_labels import BUTTON
 from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
 from . import variables as suite_variables
 from .conftest_source import conftest
@@ -281,11 +282,14 @@ def _arguments(
 
 
 def _labels(request: Request) -> dict[str, str]:
-    """Form field name → the label (or button text) it had when recorded, where the journey map
-    carries them (a later schema); only for fields the request sends."""
-    recorded: dict[str, Any] = getattr(request, "labels", None) or {}
+    """Form field name → the label (or button text) it had when recorded, and `BUTTON` → the
+    name of the submit button pressed; only for fields the request sends."""
     sent = request.fields or {}
-    return {str(k): str(v) for k, v in recorded.items() if k in sent and isinstance(v, str)}
+    return {
+        str(k): str(v)
+        for k, v in request.labels.items()
+        if (k in sent or k == BUTTON) and isinstance(v, str)
+    }
 
 
 def _form_comments(request: Request, indent: str) -> list[str]:
@@ -306,6 +310,8 @@ def _form_comments(request: Request, indent: str) -> list[str]:
         elif found:
             line += f": from {', '.join(found)}"
         lines.append(line)
+    if labels.get(BUTTON):
+        lines.append(f"{indent}#   click button {suite_variables.printable(labels[BUTTON])!r}")
     return lines
 
 

@@ -26,7 +26,8 @@ class Outgoing:
     json: Any = None
     headers: dict[str, Any] | None = None
     base: str | None = None  # another recorded host's base URL (None: the driver's own)
-    labels: dict[str, str] | None = None  # form field name → its recorded label or button text
+    # Form field name → its recorded label or button text; "" → the submit button pressed.
+    labels: dict[str, str] | None = None
 
 
 class Driver(Protocol):
@@ -89,5 +90,9 @@ def route_pattern(route: str) -> re.Pattern[str]:
     return re.compile("^" + "[^/]+".join(re.escape(p) for p in pieces) + "/?$")
 
 
-def missing_field(method: str, route: str, name: str) -> str:
-    return f"{method} {route}: the form has no field `{name}` (the recorded customers filled it in)"
+def missing_field(method: str, route: str, name: str, label: str | None = None) -> str:
+    labelled = f" labelled {label!r}" if label else ""
+    return (
+        f"{method} {route}: the form has no field `{name}`{labelled} "
+        "(the recorded customers filled it in)"
+    )

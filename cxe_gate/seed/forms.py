@@ -1,8 +1,8 @@
 """Filling a live page's form with what the recorded customers sent, control by control: text
 fields, radio groups, checkboxes, selects of one or many, file inputs, and the submit button they
 pressed; a field, or an option they chose, that the form no longer has is a problem. A control is
-driven as a reader would find it, by its label (a button by its role and name), and by its name
-when it has none; a field whose name changed is found by its recorded label."""
+driven as a reader would find it: by the label it had when recorded, else its live label (a button
+by its role and name), else its name; so a field renamed under the same label is still filled."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..har.form_labels import BUTTON
 from .driver import missing_field
 
 if TYPE_CHECKING:
@@ -22,6 +23,20 @@ SET_BY_SCRIPT = frozenset({"range", "color"})
 
 _CONTROLS = """form => {
   const plain = (text) => (text || "").replace(/\\s+/g, " ").trim();
+  // A label's words, without a select's options or a textarea's text (as the seeder reads them).
+  const words = (node) => {
+    const copy = node.cloneNode(true);
+    copy.querySelectorAll("select, option, textarea, script, style, datalist, template")
+      .forEach((n) => n.remove());
+    return plain(copy.textContent);
+  };
+  const labelled = (e) => {
+    const ids = (e.getAttribute("aria-labelledby") || "").split(/\\s+/).filter(Boolean);
+    const by = ids.map((id) => document.getElementById(id)).filter(Boolean).map(words);
+    if (by.length) return by.join(" ");
+    if (plain(e.getAttribute("aria-label"))) return plain(e.getAttribute("aria-label"));
+    return e.labels && e.labels.length ? words(e.labels[0]) : "";
+  };
   return Array.from(form.elements).map((e, index) => ({
     index,
     name: e.name || "",
@@ -29,7 +44,7 @@ _CONTROLS = """form => {
     value: e.value ?? "",
     options: e.options ? Array.from(e.options).map((o) => o.value) : null,
     disabled: !!e.disabled,
-    label: plain(e.getAttribute("aria-label") || (e.labels && e.labels.length ? e.labels[0].textContent : "")),
+    label: labelled(e),
     text: plain(e.tagName === "BUTTON" ? e.textContent : (e.type === "submit" ? e.value : "")),
   }));
 }"""
@@ -81,8 +96,11 @@ def _no_option(method: str, route: str, name: str, missing: Iterable[str]) -> st
 
 
 class _Form:
-    def __init__(self, form: Locator, method: str, route: str) -> None:
+    def __init__(
+        self, form: Locator, method: str, route: str, recorded: dict[str, str] | None = None
+    ) -> None:
         self.form = form
+        self.recorded = {**(recorded or {})}  # field name → its recorded label (live name: below)
         self.method = method
         self.route = route
         self.filled = Filled([])
@@ -98,21 +116,22 @@ class _Form:
         return locator.count() == 1 and bool(locator.evaluate(_IS_CONTROL, control.index))
 
     def locate(self, control: Control) -> Locator | ElementHandle:
-        """The control by its label when that finds exactly it, else by its name and place."""
+        """The control by the label it was recorded with, else by its live label, when that finds
+        exactly it; else by its name and place."""
         self.used.add(control.index)
-        if control.label:
-            by_label = self.form.get_by_label(control.label, exact=True)
+        for label in dict.fromkeys(filter(None, (self.recorded.get(control.name), control.label))):
+            by_label = self.form.get_by_label(label, exact=True)
             if self._exactly(by_label, control):
-                self.filled.located.append(f"get_by_label({control.label!r})")
+                self.filled.located.append(f"get_by_label({label!r})")
                 return by_label
         self.filled.located.append(f"name {control.name!r}")
         return self.element(control)
 
-    def press(self, control: Control) -> None:
-        """The submit button pressed: by its role and name when that finds exactly it."""
+    def press(self, control: Control, recorded: str | None = None) -> None:
+        """The submit button pressed: by its role and the name it was recorded with, else its live
+        name, when that finds exactly it."""
         self.used.add(control.index)
-        name = control.text or control.label
-        if name:
+        for name in dict.fromkeys(filter(None, (recorded, control.text, control.label))):
             button = self.form.get_by_role("button", name=name, exact=True)
             if self._exactly(button, control):
                 self.filled.located.append(f"get_by_role('button', name={name!r})")
@@ -135,7 +154,7 @@ class _Form:
             return  # the live page's value (a CSRF token) is the right one
         if kinds & SUBMITS:
             pressed = [c for c in group if c.kind in SUBMITS and c.value in values]
-            self.press((pressed or group)[0])
+            self.press((pressed or group)[0], self.recorded.get(BUTTON))
             return
         if kinds & {"radio", "checkbox"}:
             self.choose(name, values, [c for c in group if c.kind in ("radio", "checkbox")])
@@ -190,13 +209,29 @@ class _Form:
 
 
 def _group(controls: list[Control], name: str, label: str | None) -> list[Control]:
-    """The live controls of a recorded field: by its name, else (a renamed field) by the label
-    or button text it was recorded with."""
-    group = [c for c in controls if c.name == name and not c.disabled]
+    """The live controls of a recorded field: the one control its recorded label (or button
+    text) names, else those of its name; so a renamed field with the same label is found."""
+    live = [c for c in controls if not c.disabled]
     wanted = " ".join((label or "").split())
-    if group or not wanted:
-        return group
-    return [c for c in controls if not c.disabled and wanted in (c.label, c.text)]
+    if wanted:
+        by_label = [c for c in live if wanted in (c.label, c.text) and c.kind not in ("hidden",)]
+        named = [c for c in by_label if c.name == name]
+        if named or len(by_label) == 1:
+            return [c for c in live if c.name == (named or by_label)[0].name]
+    return [c for c in live if c.name == name]
+
+
+def _unnamed_button(filling: _Form, controls: list[Control], name: str | None) -> None:
+    """The recorded submit button that has no name (so it was not sent), pressed by its name;
+    the form's default submission when it has none."""
+    if not name:
+        return
+    buttons = [c for c in controls if c.kind in SUBMITS and not c.disabled]
+    if any(c.index in filling.used for c in buttons):
+        return  # a named button was pressed already
+    match = [c for c in buttons if name in (c.text, c.label)]
+    if match:
+        filling.press(match[0], name)
 
 
 def fill_form(
@@ -207,14 +242,20 @@ def fill_form(
     labels: dict[str, str] | None = None,
 ) -> Filled:
     """Fills `form` with the recorded `fields` (name → value, or a list of values); `labels`:
-    name → the label (or button text) a field had when it was recorded."""
-    filling = _Form(form, method, route)
+    name → the label (or button text) a field had when it was recorded, and `BUTTON` → the name
+    of the submit button pressed."""
+    recorded = labels or {}
     controls = [Control(**c) for c in form.evaluate(_CONTROLS)]
-    for name, recorded in fields.items():
-        group = _group(controls, name, (labels or {}).get(name))
+    filling = _Form(form, method, route, {BUTTON: recorded[BUTTON]} if BUTTON in recorded else None)
+    for name, value in fields.items():
+        group = _group(controls, name, recorded.get(name))
         if not group:
-            filling.filled.problems.append(missing_field(method, route, name))
+            filling.filled.problems.append(missing_field(method, route, name, recorded.get(name)))
             continue
-        filling.fill(name, recorded, group)
+        # The live control's name keys its recorded label (a renamed field keeps its label).
+        if name in recorded:
+            filling.recorded[group[0].name] = recorded[name]
+        filling.fill(name, value, group)
+    _unnamed_button(filling, controls, recorded.get(BUTTON))
     filling.clear_unsent(fields, controls)
     return filling.filled

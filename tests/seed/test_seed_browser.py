@@ -119,7 +119,9 @@ def test_the_suite_runs_in_parallel_and_in_parts(suites, mode, tmp_path):
 BREAKAGES = {
     "product_api_500": (None, "GET /api/products/{id}: /api/products/", "answered 500, recorded 200"),
     "product_field_removed": (None, "GET /api/products/{id}: $ has no `in_stock`", ""),
-    "checkout_form_broken": (BUY, "POST /checkout: the form has no field `email`", ""),
+    # The email input renamed under the same label: API mode misses the field in the page; browser
+    # mode fills it by its recorded label, and the shop, still reading `email`, refuses the post.
+    "checkout_form_broken": (BUY, "POST /checkout:", ""),
     "slow_checkout_page": (BUY, "GET /checkout: took", "over its budget"),
     "order_page_missing": (BUY, "GET /orders/{hash}: /orders/", "answered 404, recorded 200"),
 }  # fmt: skip
@@ -129,6 +131,8 @@ BREAKAGES = {
 @pytest.mark.parametrize("breakage", sorted(BREAKAGES))
 def test_each_breakage_fails_the_right_test_plainly(suites, breakage, mode, tmp_path):
     failing, said, also = BREAKAGES[breakage]
+    if breakage == "checkout_form_broken":
+        also = "answered 422, recorded 303" if mode == "browser" else "the form has no field `email`"
     app = create_app(
         tmp_path / "logs", latency_scale=0.0, rng=random.Random(5), breakages=[breakage]
     )
