@@ -39,7 +39,9 @@ class Ga4Provider(Provider):
         "apdex": "GA4 has no request durations",
         "latency": "GA4 has no request durations",
         "feedback": "GA4 holds no survey answers",
-        "retention": "cxe-gate does not read its cohort reports yet",
+        "retention": "GA4's cohort reports (cohortSpec) count calendar days in the property's time "
+        "zone from the first session's date, not the gate's 24-hour blocks from each user's first "
+        "event; read GA4's BigQuery export with the sql provider (preset: ga4)",
     }
     takes_filter = False
     narrow_instead = (
