@@ -44,6 +44,9 @@ class Quality:
 def scrubbed_text(scrubber: Scrubber, part: dict[str, Any]) -> str:
     """One part of a sample, scrubbed, as text the labels are looked for in."""
     found: list[Finding] = []
+    if "response" in part:  # an answer: the values it issues, which a later part may send back
+        scrubber.issue_answer(part["response"]["mime"], part["response"]["text"])
+        return ""
     if "form" in part:
         pairs = scrubber.pairs(part["form"], "request.form", found, form=True)
         return "\n".join(f"{k}={v}" for k, v in pairs)
@@ -56,7 +59,7 @@ def scrubbed_text(scrubber: Scrubber, part: dict[str, Any]) -> str:
         return "\n".join(f"{k}: {v}" for k, v in scrubber.headers(headers, "request", found))
     if "text" in part:
         return scrubber.body(part.get("mime"), part["text"], found)
-    raise ValueError(f"a part must be form, url, json, headers or text: {sorted(part)}")
+    raise ValueError(f"a part must be response, form, url, json, headers or text: {sorted(part)}")
 
 
 def measure(path: Path = CASES) -> Quality:

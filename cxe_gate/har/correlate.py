@@ -36,7 +36,8 @@ class EntryLink:
     key: Key  # where in the producing response
 
 
-def _targets(entry: Entry) -> Iterator[tuple[Target, Key, str]]:
+def sent_values(entry: Entry) -> Iterator[tuple[Target, Key, str]]:
+    """Every value the request sends: path segments, query and form fields, JSON leaves, headers."""
     parts = urlsplit(entry.url)
     for i, segment in enumerate(parts.path.split("/")):
         yield "path", (i,), unquote(segment)
@@ -80,7 +81,7 @@ def find_links(entries: Sequence[Entry]) -> dict[int, tuple[EntryLink, ...]]:
     links: dict[int, tuple[EntryLink, ...]] = {}
     for entry in ordered:
         found = []
-        for target, at, value in _targets(entry):
+        for target, at, value in sent_values(entry):
             producer = seen.get(value) if is_dynamic(value) else None
             if producer is not None:
                 index, produced = producer

@@ -59,6 +59,17 @@ def with_facts(entry: Entry, *, shape_wanted: bool = True) -> Entry:
     )
 
 
+def produced_by(mime: str, text: str) -> list[Produced]:
+    """The values a response body of this type hands to the client (hidden inputs, token meta
+    tags, JSON leaves that look made up), as `with_facts` finds them."""
+    produced: list[Produced] = []
+    if "json" in mime:
+        _json_facts(text, produced, shape_wanted=False)
+    else:
+        _html_facts(text, produced)
+    return produced[:MAX_PRODUCED]
+
+
 def merge_shapes(shapes: list[dict[str, Any]]) -> dict[str, Any] | None:
     """One shape for responses of one route: keys every response had stay required."""
     if not shapes:

@@ -6,21 +6,26 @@ context (a bare Luhn-valid number is a card only in a payment form; a place name
 address fields; several words only in a form post). Every value found is replaced by a stable
 named placeholder, `${CXE_SECRET_<NAME>_<N>}`, the same for the whole run, so a seeded test can
 read it from an environment variable; a value known to be secret (a cookie, a credential, any
-scrubbed value) is replaced wherever else in its session it reappears (`scrub_known`). Findings
-record the kind and the place, never the value."""
+scrubbed value) is replaced wherever else in its session it reappears (`scrub_known`). A value the
+server issued (a hidden input, a meta tag, a JSON answer, a header, a Location) that the client
+sends back later is a captured value (`${CXE_SECRET_CAPTURED_<FIELD>_<N>}`): a seeded test takes
+the live one from the page, so the recorded one is never kept. Findings record the kind and the
+place, never the value."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from . import bounded_json
-from .model import Entry, Pairs
+from .correlate import sent_values
+from .facts import produced_by
+from .model import Entry, Pairs, Produced
 from .scrub_evidence import (
     ADDRESS_FIELD,
     BARE_DIGITS,
@@ -36,6 +41,7 @@ from .scrub_evidence import (
     field_kind,
     is_about,
     is_free_text,
+    issued_secret,
     luhn_ok,
     norm,
 )
@@ -127,6 +133,10 @@ class Scrubber:
         self._numbers: dict[tuple[str, bytes], str] = {}
         self._counts: dict[str, int] = {}
         self._known = KnownSecrets()
+        # Values this session's server handed out, and values its client sent first: only the
+        # first kind, sent back later, is a captured value.
+        self._issued: set[str] = set()
+        self._sent: set[str] = set()
         self._file: str | None = None
 
     # --- placeholders ----------------------------------------------------------------------
@@ -169,8 +179,10 @@ class Scrubber:
     # --- the session -----------------------------------------------------------------------
 
     def learn(self, entries: Iterable[Entry]) -> None:
-        """Learn a session's secrets (cookies, credentials, secret fields) before scrubbing it,
-        so that one reappearing before the request that names it is scrubbed too."""
+        """Learn a session's secrets (cookies, credentials, secret fields, values its server
+        issued and its client sent back) before scrubbing it, so that one reappearing before the
+        request that names it is scrubbed too. Entries still carry their facts' values."""
+        entries = list(entries)
         for entry in entries:
             self._enter(entry.file)
             self._learn_entry(entry)
@@ -178,10 +190,47 @@ class Scrubber:
                 self._learn_named(name, value)
             for name, value in entry.post_params or ():
                 self._learn_named(name, value)
+        self._learn_issued(entries)
+
+    def _learn_issued(self, entries: Sequence[Entry]) -> None:
+        """In the order things happened (as correlation orders them): each request's values
+        against what the server had issued before it, then what its response issues."""
+        files = {name: rank for rank, name in enumerate(dict.fromkeys(e.file for e in entries))}
+        for entry in sorted(entries, key=lambda e: (files[e.file], e.started, e.index)):
+            self._enter(entry.file)
+            for target, at, value in sent_values(entry):
+                # A path segment is a route's id: routes template it and a link captures it.
+                if target != "path" and at:
+                    self._sent_back(str(at[-1]), value)
+            if entry.facts is not None:
+                self.issue(entry.facts.produced)
+
+    def issue(self, produced: Iterable[Produced]) -> None:
+        """Values a response handed to the client. One the client had sent before is its own
+        (a search term echoed in a hidden input), not the server's."""
+        for item in produced:
+            if item.value not in self._sent and issued_secret(item.value):
+                self._issued.add(item.value)
+
+    def issue_answer(self, mime: str, text: str) -> None:
+        """`issue` for a response body given as text (hidden inputs, meta tags, JSON values)."""
+        self.issue(produced_by(mime.lower(), text))
+
+    def _sent_back(self, name: str, value: str) -> None:
+        """A value the client sends under `name`: captured if the server issued it (and its name
+        does not already make it a secret of another kind), else the client's own."""
+        if not issued_secret(value):
+            return
+        if value not in self._issued:
+            self._sent.add(value)
+        elif self.field_kind(name, value) is None and norm(name) not in self._keep:
+            self._known.learn("captured", f"captured_{name}", value)
 
     def _enter(self, file: str) -> None:
         if file != self._file:  # a new session: the last one's secrets say nothing of it
             self._known.clear()
+            self._issued.clear()
+            self._sent.clear()
             self._file = file
 
     def _learn_entry(self, entry: Entry) -> None:
@@ -318,6 +367,7 @@ class Scrubber:
         context = self._context(pairs, form=form)
         for name, value in pairs:  # so a secret named later in the form is known earlier too
             self._learn_named(name, value)
+            self._sent_back(name, value)
         return [(k, self.named(k, v, f"{where}.{k}", found, context)) for k, v in pairs]
 
     def json_value(self, value: Any, where: str, found: list[Finding], key: str = "") -> Any:
@@ -332,6 +382,7 @@ class Scrubber:
             return [self._json(v, f"{where}[]", found, key, ctx) for v in value]
         if isinstance(value, str):
             if key:
+                self._sent_back(key, value)  # a request body's (responses are never scrubbed)
                 return self.named(key, value, where, found, ctx)
             return self.text(value, where, found, payment=ctx.payment)
         if isinstance(value, int | float) and not isinstance(value, bool) and key:
@@ -384,6 +435,8 @@ class Scrubber:
             return self.url(value, where, found)
         if lower in _SAFE_HEADERS:
             return value
+        if side == "request":  # a response's own header hands a value out, never sends it back
+            self._sent_back(lower, value)
         return self.named(name, value, where, found)
 
     def headers(self, headers: Pairs, side: str, found: list[Finding]) -> Pairs:

@@ -183,6 +183,13 @@ def _name_rule(normed: str) -> tuple[str, Gate] | None:
     return None
 
 
+def issued_secret(value: str) -> bool:
+    """Could a value the server issued be a session's own (a sequence id, a view state, a cart's
+    UUID)? Opaque, and not a bare number: a number sent back is an id of the app's catalogue
+    (`product_id=48213977`), which its routes and links already stand for."""
+    return _opaque(value) and not value.isdigit()
+
+
 # Names of fields next to which a place name is part of an address.
 ADDRESS_FIELD = re.compile(r".*(address|street|postcode|postalcode|zip|line[1-4]).*")
 # Fields whose words are a query, a choice or a button, not a person's free text.

@@ -15,7 +15,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9._~+/%-]+=*")
 # Kinds chased inside other text. Personal data (names, addresses, e-mails) is matched as a whole
 # value only: e-mails and phones inside text are found by their patterns anyway.
 SECRET_KINDS = frozenset(
-    {"cookie", "authorization", "token", "password", "jwt", "api_key", "card", "field"}
+    {"cookie", "authorization", "token", "password", "jwt", "api_key", "card", "field", "captured"}
 )
 
 

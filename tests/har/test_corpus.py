@@ -19,13 +19,10 @@ from cxe_gate.seed.codegen import SeedOptions, generate
 CORPUS = Path(__file__).parent / "corpus"
 LABELS: dict[str, dict] = json.loads((CORPUS / "labels.json").read_text("utf-8"))["files"]
 
-# Labelled values that reach the output through what scrub.py (another module's job) keeps:
-# (file, value) → why. strict: the test fails once the scrubber catches them, so this list shrinks.
-KNOWN_LEAKS = {
-    ("zap-seq-simple.har", "b4ee8e7a-68c1-47d2-bbd2-a2a3a7ae944f"): (
-        "scrub.py keeps a server-issued id sent back in a hidden form field (seqId)"
-    ),
-}
+# Labelled values that reach the output through what scrub.py keeps: (file, value) → why.
+# strict: the test fails once the scrubber catches them, so this list shrinks. Empty since the
+# seqId of zap-seq-simple.har (issued in hidden inputs, posted back) is scrubbed as captured.
+KNOWN_LEAKS: dict[tuple[str, str], str] = {}
 
 
 def _secret_cases() -> list:
