@@ -53,6 +53,10 @@ def write(tree: exp.Expr, dialect: str) -> str:
             cast.replace(moment_literal(moment))
     for percentile in list(tree.find_all(exp.PercentileCont)):
         percentile.replace(_percentile(percentile, dialect))
+    if dialect != "duckdb":
+        # A hint the metric SQL gives DuckDB; most engines have no such syntax.
+        for cte in tree.find_all(exp.CTE):
+            cte.set("materialized", None)
     if dialect in NO_FILTER:
         for clause in list(tree.find_all(exp.Filter)):
             clause.replace(_without_filter(clause))
