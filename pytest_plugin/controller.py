@@ -17,7 +17,7 @@ import pytest
 from cxe_gate.errors import ConfigError
 from cxe_gate.gate import evaluate
 from cxe_gate.judge import overall, score
-from cxe_gate.reproduce import with_reproductions
+from cxe_gate.loader import LoadedConfig
 from cxe_gate.results import CriterionResult, GateReport, Verdict
 
 from . import summary
@@ -40,8 +40,7 @@ class GateController:
     def _evaluated(self) -> GateReport:
         if self.run.report is None:
             try:
-                # As `cxe-gate evaluate`: a criterion that did not pass names its seeded tests.
-                self.run.report = with_reproductions(evaluate(self.run.loaded), self.run.loaded)
+                self.run.report = _with_reproductions(evaluate(self.run.loaded), self.run.loaded)
             except ConfigError as exc:
                 raise usage_error(exc) from None
         return self.run.report
@@ -162,6 +161,16 @@ class GateController:
         terminalreporter.write_sep("=", summary.title(report))
         for text, markup in summary.lines(report, notes):
             terminalreporter.write_line(text, **markup)
+
+
+def _with_reproductions(report: GateReport, loaded: LoadedConfig) -> GateReport:
+    """As `cxe-gate evaluate`: a criterion that did not pass names its seeded tests. Imported only
+    for a file naming a suite: it brings sqlglot, which every pytest start would pay for."""
+    if loaded.config.seeded is None:
+        return report
+    from cxe_gate.reproduce import with_reproductions
+
+    return with_reproductions(report, loaded)
 
 
 def _failure(text: str) -> Any:
