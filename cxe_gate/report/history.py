@@ -13,20 +13,12 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from ..measurement import format_value
-from ..results import CriterionResult, GateReport, Verdict
+from ..results import CriterionResult, GateReport
 from . import polls, wording
-from .html import CSP, STYLE
+from .html import STYLE, page
 from .line_chart import Dot, Line, line_chart
-from .markdown import inline
+from .markdown import EMOJI, inline
 from .order import ATTENTION
-
-_EMOJI = {
-    Verdict.PASS: "✅",
-    Verdict.WARN: "⚠️",
-    Verdict.FAIL: "❌",
-    Verdict.INCONCLUSIVE: "❔",
-    Verdict.ERROR: "💥",
-}
 
 
 @dataclass(frozen=True)
@@ -96,7 +88,7 @@ def _cell(result: CriterionResult | None) -> str:
         return "—"
     value = inline(format_value(result.value, result.unit))
     baseline = inline(format_value(result.baseline, result.unit))
-    return f"{_EMOJI[result.verdict]} {value} (baseline {baseline})"
+    return f"{EMOJI[result.verdict]} {value} (baseline {baseline})"
 
 
 def render_history_markdown(reports: list[GateReport]) -> str:
@@ -118,7 +110,7 @@ def render_history_markdown(reports: list[GateReport]) -> str:
         spark = f"`{line}`" if line.strip() else "no data"
         cells = [_cell(r) for r in trend.results]
         lines.append(f"| {inline(trend.name)} | {spark} | " + " | ".join(cells) + " |")
-    verdicts = " | ".join(f"{_EMOJI[r.verdict]} {r.verdict.value}" for r in reports)
+    verdicts = " | ".join(f"{EMOJI[r.verdict]} {r.verdict.value}" for r in reports)
     lines.append(f"| **Release verdict** | | {verdicts} |")
     return "\n".join([*lines, ""])
 
@@ -211,21 +203,14 @@ def render_history_html(reports: list[GateReport]) -> str:
     verdicts = ", ".join(
         f"{label} {r.verdict.value}" for label, r in zip(labels, reports, strict=True)
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        '<meta name="color-scheme" content="light dark">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        f"<title>cxe-gate history: {_e(labels[0])} to {_e(labels[-1])}</title>\n"
-        f"<style>{STYLE}{_HISTORY_STYLE}</style>\n"
-        "</head>\n<body>\n<main>\n"
+    return page(
+        f"cxe-gate history: {labels[0]} to {labels[-1]}",
         f'<header class="banner v-{latest.verdict.value}">'
         f"<h1>Release history: {len(reports)} report{'s' if len(reports) != 1 else ''}</h1>"
         f'<p class="summary">{_e(verdicts)}</p></header>\n'
         f'<section class="cards">{cards}</section>\n'
-        f"<footer>{_e(latest.tool)} history of {len(reports)} JSON reports.</footer>\n"
-        "</main>\n</body>\n</html>\n"
+        f"<footer>{_e(latest.tool)} history of {len(reports)} JSON reports.</footer>\n",
+        style=STYLE + _HISTORY_STYLE,
     )
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from ..measurement import format_p_value, format_value
 from ..results import Check, CriterionResult, GateReport, Verdict
 from . import polls, wording
-from .line_chart import CHART_STYLE
+from .line_chart import CHART_STYLE, levels
 from .order import by_attention, warn_only
 from .series_chart import series_svg
 
@@ -216,15 +216,7 @@ def _path_svg(report: GateReport, criterion: CriterionResult) -> str:
             f'<text class="nodata" x="{_PATH_LEFT + 4}" y="{_PATH_TOP + 20}">no data</text></svg>'
         )
         return "".join(parts)
-    bounds = known + ([threshold] if threshold is not None else [])
-    # Work in -1..1 so that values near the float limits cannot overflow the arithmetic below.
-    scale = max(abs(v) for v in bounds) or 1.0
-    low, high = min(v / scale for v in bounds), max(v / scale for v in bounds)
-    if high == low:
-        low, high = low - 0.5, high + 0.5  # a flat path sits in the middle
-    else:
-        pad = 0.08 * (high - low)
-        low, high = low - pad, high + pad
+    share_of = levels(known + ([threshold] if threshold is not None else []))
     start, end = seen[0][0], seen[-1][0]
     length = (end - start).total_seconds()
 
@@ -235,7 +227,7 @@ def _path_svg(report: GateReport, criterion: CriterionResult) -> str:
         return _PATH_LEFT + share * (_PATH_RIGHT - _PATH_LEFT)
 
     def y(v: float) -> float:
-        return _PATH_BOTTOM - (v / scale - low) / (high - low) * (_PATH_BOTTOM - _PATH_TOP)
+        return _PATH_BOTTOM - share_of(v) * (_PATH_BOTTOM - _PATH_TOP)
 
     parts.append(
         f'<line class="axis" x1="{_PATH_LEFT}" y1="{_PATH_BOTTOM}" x2="{_PATH_RIGHT}" '
@@ -458,6 +450,17 @@ def render_html(report: GateReport) -> str:
         else "<p>No criteria were evaluated.</p>"
     )
     config = f" from {report.config_file}" if report.config_file else ""
+    return page(
+        title,
+        f"{_banner(report)}\n"
+        f'<section class="cards">{cards}</section>\n'
+        f"<footer>{_e(report.tool)} {_e(report.tool_version)}, report generated "
+        f"{_e(wording.utc_time(report.generated_at))}{_e(config)}.</footer>\n",
+    )
+
+
+def page(title: str, body: str, *, style: str = STYLE) -> str:
+    """A self-contained page around `body`: no network (the CSP), light and dark colours."""
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -465,11 +468,8 @@ def render_html(report: GateReport) -> str:
         '<meta name="color-scheme" content="light dark">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
         f"<title>{_e(title)}</title>\n"
-        f"<style>{STYLE}</style>\n"
+        f"<style>{style}</style>\n"
         "</head>\n<body>\n<main>\n"
-        f"{_banner(report)}\n"
-        f'<section class="cards">{cards}</section>\n'
-        f"<footer>{_e(report.tool)} {_e(report.tool_version)}, report generated "
-        f"{_e(wording.utc_time(report.generated_at))}{_e(config)}.</footer>\n"
+        f"{body}"
         "</main>\n</body>\n</html>\n"
     )

@@ -48,6 +48,20 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+def levels(bounds: Sequence[float]) -> Callable[[float], float]:
+    """Where a value sits on a scale holding every one of `bounds`, from 0 (bottom) to 1 (top),
+    padded by 8% of the range; a flat line sits in the middle."""
+    # Work in -1..1 so that values near the float limits cannot overflow the arithmetic.
+    scale = max(abs(v) for v in bounds) or 1.0
+    low, high = min(v / scale for v in bounds), max(v / scale for v in bounds)
+    if high == low:
+        low, high = low - 0.5, high + 0.5
+    else:
+        pad = 0.08 * (high - low)
+        low, high = low - pad, high + pad
+    return lambda v: (v / scale - low) / (high - low)
+
+
 def line_chart(
     lines: Sequence[Line],
     *,
@@ -67,21 +81,13 @@ def line_chart(
     if not known:
         parts.append(f'<text class="nodata" x="{_LEFT + 4}" y="{_TOP + 20}">no data</text></svg>')
         return "".join(parts)
-    bounds = known + ([threshold] if threshold is not None else [])
-    # Work in -1..1 so that values near the float limits cannot overflow the arithmetic below.
-    scale = max(abs(v) for v in bounds) or 1.0
-    low, high = min(v / scale for v in bounds), max(v / scale for v in bounds)
-    if high == low:
-        low, high = low - 0.5, high + 0.5  # a flat line sits in the middle
-    else:
-        pad = 0.08 * (high - low)
-        low, high = low - pad, high + pad
+    share_of = levels(known + ([threshold] if threshold is not None else []))
 
     def x(at: float) -> float:
         return _LEFT + min(1.0, max(0.0, at)) * (_RIGHT - _LEFT)
 
     def y(v: float) -> float:
-        return _BOTTOM - (v / scale - low) / (high - low) * (_BOTTOM - _TOP)
+        return _BOTTOM - share_of(v) * (_BOTTOM - _TOP)
 
     parts.append(f'<line class="axis" x1="{_LEFT}" y1="{_BOTTOM}" x2="{_RIGHT}" y2="{_BOTTOM}"/>')
     for tick in sorted({max(known), min(known)}):

@@ -23,7 +23,8 @@ _MORE_DETAILS = "…{n} more criteria's checks and queries in the JSON report."
 # What a percent-encoded URL may keep: everything but what Markdown or a table reads.
 _URL_SAFE = ":/?#@!$&'*+,;=%-._~[]"
 
-_EMOJI = {
+# Each verdict's mark in Markdown (also the history page's).
+EMOJI = {
     Verdict.PASS: "✅",
     Verdict.WARN: "⚠️",
     Verdict.FAIL: "❌",
@@ -65,7 +66,7 @@ def _row(cells: list[str]) -> str:
 def _header(report: GateReport) -> list[str]:
     release = inline(report.release.name) if report.release.name else "(unnamed)"
     verdict = report.verdict
-    title = f"## {_EMOJI[verdict]} {verdict.value.upper()}: release {release}"
+    title = f"## {EMOJI[verdict]} {verdict.value.upper()}: release {release}"
     if report.dry_run:
         title += " (dry run)"
     lines = [title, ""]
@@ -117,7 +118,7 @@ _TABLE_HEAD = [
 def _table_row(c: CriterionResult) -> str:
     return _row(
         [
-            f"{_EMOJI[c.verdict]} {c.verdict.value}",
+            f"{EMOJI[c.verdict]} {c.verdict.value}",
             _name(c),
             format_value(c.value, c.unit),
             format_value(c.baseline, c.unit),
@@ -131,7 +132,7 @@ def _table_row(c: CriterionResult) -> str:
 
 def _why_item(c: CriterionResult) -> str:
     # The emoji comes first so untrusted text never starts a list item (no "# heading" inside it).
-    return f"- {_EMOJI[c.verdict]} **{inline(c.name)}**: {inline(c.message)}{_reproduce(c)}"
+    return f"- {EMOJI[c.verdict]} **{inline(c.name)}**: {inline(c.message)}{_reproduce(c)}"
 
 
 def _code(text: str) -> str:
@@ -166,7 +167,7 @@ def _fence(code: str) -> str:
 def _details(c: CriterionResult) -> str:
     lines = [
         "<details>",
-        f"<summary>{_EMOJI[c.verdict]} {_name(c)}: checks and queries</summary>",
+        f"<summary>{EMOJI[c.verdict]} {_name(c)}: checks and queries</summary>",
         "",
         f"Metric {inline(c.metric)} from provider {inline(c.provider)}, severity "
         f"{inline(c.severity)}, weight {c.weight:g}; samples {c.samples:,} in the release window"
@@ -236,7 +237,7 @@ def _series(c: CriterionResult) -> str:
 
 
 def _seen(value: float | None, verdict: Verdict, unit: str) -> str:
-    return f"{format_value(value, unit)} {_EMOJI[verdict]}"
+    return f"{format_value(value, unit)} {EMOJI[verdict]}"
 
 
 def _sparkline(values: list[float | None]) -> str:
