@@ -37,7 +37,7 @@ from .file_batch import Member, SharedScans
 from .file_metrics import MetricQuery, Row, table_of
 from .file_presets import PRESETS
 from .file_series import file_series
-from .file_tables import TABLES, FileSettings, FileTables, Table, conditions_of
+from .file_tables import TABLES, FileSettings, FileTables, Table, conditions_of, utc
 
 __all__ = ["FileProvider", "FileSettings"]
 
@@ -54,6 +54,12 @@ def check_condition(text: str, dialect: str | None, *, example: str | None = Non
     from .conditions import check_condition as check
 
     return check(text, dialect, example=example or EXAMPLE)
+
+
+def _carries_end(query: MetricQuery, windows: list[TimeWindow]) -> bool:
+    """Whether the query's `with_end` tells each window's newest row: not over cohorts, whose
+    windows are told apart by a condition, so a label's newest row is the cohort's."""
+    return query.with_end is not None and not any(w.cohort for w in windows)
 
 
 def _needed(check: DataCheck) -> list[str]:
@@ -232,11 +238,44 @@ class FileProvider(Provider):
             shared = self._scans.rows(member, windows, self._member)
             if shared is not None:
                 rows, ends = shared
-                return rows, ends if ends is not None else self._tables.data_ends(
-                    query.table, windows
-                )
+                return rows, ends if ends is not None else self._data_ends(query.table, windows)
+        if _carries_end(query, windows):
+            return self._carried(request.criterion, query, windows)
         rows = self._tables.rows(query.table, query.sql, windows, request.criterion)
-        return rows, self._tables.data_ends(query.table, windows)
+        return rows, self._data_ends(query.table, windows)
+
+    def _carried(
+        self, criterion: CriterionBase, query: MetricQuery, windows: list[TimeWindow]
+    ) -> tuple[dict[str, Row], dict[str, datetime | None]]:
+        """The rows of a query carrying the data end (run once, see SharedScans.carried), and
+        that end, remembered for the other criteria on its table."""
+        assert query.with_end is not None
+        sql = query.with_end
+
+        def run() -> dict[str, Row]:
+            return self._tables.rows(query.table, sql, windows, criterion)
+
+        carried = self._scans.carried(criterion, windows, run)
+        ends = {w.label: utc(carried[w.label][0]) if w.label in carried else None for w in windows}
+        self._tables.remember_ends(query.table, windows, ends)
+        return {label: row[1:] for label, row in carried.items()}, ends
+
+    def _data_ends(self, table: Table, windows: list[TimeWindow]) -> dict[str, datetime | None]:
+        """Each window's newest row of `table`: read by an expected criterion's query that reads
+        every row anyway, run now if it has not run yet; else by a pass of its own."""
+        if not self._tables.knows_ends(table, windows):
+            for other in self._scans.expected_over(windows):
+                try:
+                    query = self._query(other, windows)
+                except DataError:
+                    continue  # its own measure says what is wrong with it
+                if query.table == table and _carries_end(query, windows):
+                    try:
+                        self._carried(other.criterion, query, windows)
+                    except DataError:
+                        continue  # said when that criterion is measured
+                    break
+        return self._tables.data_ends(table, windows)
 
     def _member(
         self, request: MetricRequest, windows: list[TimeWindow], query: MetricQuery | None = None

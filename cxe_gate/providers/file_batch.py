@@ -1,6 +1,8 @@
 """Criteria of the `file` provider that read the same table over the same windows, answered from
 one scan: a query returning every criterion's aggregates and each window's newest row (the data
-end that coverage reads), so five request metrics read the request log once, not six times."""
+end that coverage reads), so five request metrics read the request log once, not six times; and a
+query that reads every row of its windows anyway (engagement) carrying the data end for the
+criteria on its table that cannot (a funnel), which then need no pass of their own."""
 
 from __future__ import annotations
 
@@ -86,12 +88,30 @@ class SharedScans:
         self._tables = tables
         self._expected: list[tuple[MetricRequest, tuple[TimeWindow, ...]]] = []
         self._answers: dict[tuple[Table, tuple[TimeWindow, ...]], tuple[Scan, Answer] | None] = {}
+        self._carried: dict[tuple[int, tuple[TimeWindow, ...]], _Once] = {}
         self._lock = threading.Lock()
 
     def expect(self, requests: Sequence[tuple[MetricRequest, Sequence[TimeWindow]]]) -> None:
         with self._lock:
             self._expected = [(request, tuple(windows)) for request, windows in requests]
             self._answers.clear()
+            self._carried.clear()
+
+    def expected_over(self, windows: Sequence[TimeWindow]) -> list[MetricRequest]:
+        """The expected criteria measured over exactly these windows."""
+        key = tuple(windows)
+        with self._lock:
+            return [request for request, others in self._expected if others == key]
+
+    def carried(
+        self, criterion: CriterionBase, windows: Sequence[TimeWindow], run: Callable[[], Rows]
+    ) -> Rows:
+        """`run`'s rows (a query with the data end first, see MetricQuery.with_end), run once per
+        criterion and windows, whether its own measure or another criterion's need for the data
+        end asks first; a failure is kept and raised to each asker."""
+        with self._lock:
+            once = self._carried.setdefault((id(criterion), tuple(windows)), _Once())
+        return once.result(run)
 
     def rows(
         self,
@@ -134,6 +154,31 @@ class SharedScans:
         if answer.ends is not None:
             self._tables.remember_ends(scan.table, list(scan.windows), answer.ends)
         return scan, answer
+
+
+Rows = dict[str, Row]  # a query's row per window label
+
+
+class _Once:
+    """A computation run by the first thread to ask; the others wait for its answer (or error)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done = False
+        self._rows: Rows = {}
+        self._error: Exception | None = None
+
+    def result(self, run: Callable[[], Rows]) -> Rows:
+        with self._lock:
+            if not self._done:
+                try:
+                    self._rows = run()
+                except Exception as exc:  # kept for every asker; each says it its own way
+                    self._error = exc
+                self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._rows
 
 
 def _share(

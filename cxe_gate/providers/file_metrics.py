@@ -54,12 +54,16 @@ class MetricQuery:
     """A metric's SQL over `table`: a row per window, its label first; `build` turns a window's
     row (None: the window had no rows) and the SQL into its measurement. `aggregates`, when
     given, are the row's columns after the label, the SQL being `grouped(aggregates, rows)`: such
-    a metric can share one scan of its table with others (file_batch.py)."""
+    a metric can share one scan of its table with others (file_batch.py). `with_end`, when
+    given, is the same query with each window's newest row of the table before the other columns:
+    a query that reads every row of its windows anyway spares the table's own pass for the data
+    end (FileTables.data_ends). DuckDB only: the `sql` provider does not read it."""
 
     table: Table
     sql: str
     build: Callable[[Row | None, str], Measurement]
     aggregates: tuple[Aggregate, ...] = ()
+    with_end: str | None = None
 
 
 def grouped(aggregates: tuple[Aggregate, ...], rows: str) -> str:
@@ -239,6 +243,18 @@ def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
         f"SELECT win, count(*), count(*) FILTER (WHERE n > 0), avg(n), coalesce(var_samp(n), 0) "
         f"FROM per_unit GROUP BY win"
     )
+    # Unfiltered, the units' rows are all the window's rows: their newest is the log's data end.
+    # Rows without a unit are kept (as one group) for that, and left out of every count.
+    with_end = None
+    if criterion.filter is None:
+        known = f"{unit} IS NOT NULL"
+        with_end = (
+            f"WITH per_unit AS (SELECT win, {unit}, count(*) FILTER (WHERE {counted}) AS n, "
+            f"max(ts) AS newest FROM ({rows}) AS scoped GROUP BY win, {unit}) "
+            f"SELECT win, max(newest), count(*) FILTER (WHERE {known}), "
+            f"count(*) FILTER (WHERE {known} AND n > 0), avg(n) FILTER (WHERE {known}), "
+            f"coalesce(var_samp(n) FILTER (WHERE {known}), 0) FROM per_unit GROUP BY win"
+        )
     word = "users" if criterion.per_user else "sessions"
 
     def build(row: Row | None, query: str) -> Measurement:
@@ -258,7 +274,7 @@ def engagement(criterion: EngagementCriterion, rows: str) -> MetricQuery:
             query=query,
         )
 
-    return MetricQuery("events", sql, build)
+    return MetricQuery("events", sql, build, with_end=with_end)
 
 
 def conversion(criterion: ConversionCriterion, journey: JourneySpec, rows: str) -> MetricQuery:

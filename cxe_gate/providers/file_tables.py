@@ -385,6 +385,11 @@ class FileTables:
             self._connection.close()
             self._connection = None
 
+    def knows_ends(self, table: Table, windows: list[TimeWindow]) -> bool:
+        """Whether `data_ends` of these windows is already known (costs no pass)."""
+        with self.lock:
+            return (table, tuple((w.start, w.end) for w in windows)) in self._ends
+
     def data_ends(self, table: Table, windows: list[TimeWindow]) -> dict[str, datetime | None]:
         """Per window, the time of the table's newest row in it, whatever a criterion's filter or
         cohort: how far the log reaches is the log's, and a rare route's newest request says
