@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Literal
 from urllib.parse import quote_plus, urlencode
 
@@ -22,6 +22,7 @@ from ..measurement import Measurement, TimeWindow
 from .base import MetricRequest, Provider, ProviderContext, ProviderSettings
 from .capabilities import refuse_unservable
 from .json_paths import Answer, check_path
+from .prepared import encoded_query
 from .query_contract import COUNTS, counts_problem, from_counts, parameters, takes_successes
 from .transport import ApiClient, HttpSettings, basic_auth
 
@@ -33,6 +34,11 @@ _CREDENTIAL = re.compile(
     r"auth|token|secret|passw|cookie|signature|apikey|(^|[-_])key$", re.IGNORECASE
 )
 _SCALES = {"percent": 0.01, "seconds": 1000.0, "microseconds": 0.001}
+# Left as they are in the query string the report shows, so ${VAR} and times read as written;
+# urlencode escapes them as %24 %7B %7D %3A in the one that is sent.
+_SHOWN_SAFE = "${}:"
+_REVEAL = {f"%{ord(c):02X}": c for c in _SHOWN_SAFE}
+_REVEALED = re.compile("|".join(_REVEAL))
 
 
 def _refs(text: str) -> list[str]:
@@ -262,6 +268,7 @@ def _validation_problems(exc: ValidationError, prefix: Location) -> Problems:
 # --- the provider -------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)  # every criterion of an evaluation asks for the same windows' bounds
 def _moment(moment: datetime, time_format: TimeFormat) -> str | int:
     moment = moment.astimezone(UTC)
     if time_format == "epoch":
@@ -280,6 +287,8 @@ def _fill(item: Any, values: Mapping[str, str | int | float]) -> Any:
     """`item` with every `${name}` replaced; a string that is only a placeholder takes the value's
     own type (an epoch stays a number in a JSON body)."""
     if isinstance(item, str):
+        if "${" not in item:  # most text has no placeholder: no regex to run
+            return item
         whole = _REF.fullmatch(item)
         if whole:
             return _plain(values[whole[1]])
@@ -354,6 +363,9 @@ class HttpProvider(Provider):
         self._params = {
             name: self._resolve(value, f"params.{name}") for name, value in settings.params.items()
         }
+        # The provider's own params, encoded once: shown with their ${VAR} references, and sent.
+        self._shown_params = urlencode(settings.params, doseq=True, safe=_SHOWN_SAFE)
+        self._sent_params = encoded_query(self._params)
         if settings.basic_auth is not None:
             user = self._resolve(settings.basic_auth.username, "basic_auth.username")
             password = self._resolve(settings.basic_auth.password, "basic_auth.password")
@@ -380,6 +392,25 @@ class HttpProvider(Provider):
     def close(self) -> None:
         self._client.close()
 
+    def _query_strings(self, params: Mapping[str, Any]) -> tuple[str, str]:
+        """The query string as the report shows it (the provider's params as ${VAR} references,
+        `${}:` left readable) and as it is sent (the references filled), from one encoding of the
+        criterion's params: the shown form is the sent one with those four characters' escapes
+        undone (an escape starts only at a %, which is itself escaped, so none is mistaken), and
+        the provider's own params are encoded once."""
+        if params.keys() & self._params.keys():  # a criterion's param replaces the provider's
+            return (
+                urlencode({**self.settings.params, **params}, doseq=True, safe=_SHOWN_SAFE),
+                encoded_query({**self._params, **params}),
+            )
+        sent = encoded_query(params)
+        own = _REVEALED.sub(lambda m: _REVEAL[m[0]], sent) if "%" in sent else sent
+        if not self._shown_params:
+            return own, sent
+        if not own:
+            return self._shown_params, self._sent_params
+        return f"{self._shown_params}&{own}", f"{self._sent_params}&{sent}"
+
     def measure(self, request: MetricRequest, windows: list[TimeWindow]) -> dict[str, Measurement]:
         refuse_unservable(self, request)
         criterion = request.criterion
@@ -400,15 +431,15 @@ class HttpProvider(Provider):
         body = _fill(query.body, values)
         # The query as the report shows it: credentials stay ${VAR} references.
         shown = f"{query.method} {self.settings.base_url}{path}"
-        shown_params = {**self.settings.params, **params}
-        if shown_params:
-            shown += "?" + urlencode(shown_params, doseq=True, safe="${}:")
+        shown_query, sent_query = self._query_strings(params)
+        if shown_query:
+            shown += "?" + shown_query
         if body is not None:
             shown += " " + json.dumps(body)
         reply = self._client.request(
             query.method,
             path,
-            params={**self._params, **params},
+            params=sent_query,
             json_body=body,
             query=shown,
             accept=self.settings.no_data_statuses,

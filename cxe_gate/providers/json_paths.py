@@ -16,6 +16,7 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from jsonpath_ng.exceptions import JSONPathError
 from jsonpath_ng.ext import parse as parse_jsonpath
+from jsonpath_ng.jsonpath import Child, Fields, Root, auto_id_field
 
 from ..errors import ProviderError
 from .answers import first_line
@@ -54,8 +55,51 @@ def _as_number(value: Any) -> float | None:
     return None
 
 
+@lru_cache(maxsize=256)
+def _names(path: str) -> tuple[str, ...] | None:
+    """The keys of a path that only walks down objects by name (`$.a.b`, `a.b`, the common case),
+    read from the compiled path; None for any other path."""
+    compiled = _compiled(path)
+    if not path.startswith("$"):
+        tree = compiled.parsed
+        steps = tree["children"] if tree["type"] == "subexpression" else [tree]
+        if all(step["type"] == "field" for step in steps):
+            return tuple(step["value"] for step in steps)
+        return None
+    names: list[str] = []
+    node = compiled
+    while type(node) is Child and type(node.right) is Fields and len(node.right.fields) == 1:
+        if node.right.fields[0] in ("*", auto_id_field):
+            return None
+        names.append(node.right.fields[0])
+        node = node.left
+    return tuple(reversed(names)) if type(node) is Root and names else None
+
+
+def _walked(path: str, names: tuple[str, ...], body: Any) -> list[Any]:
+    """What `_found` answers for a path of names, without the libraries' interpreters (a tenth of
+    their CPU): a JSONPath matches a present key's value, null included, and nothing past a
+    missing key or a non-object; JMESPath reads a missing key or a non-object as null, and a list
+    result as its items."""
+    value = body
+    if path.startswith("$"):
+        for name in names:
+            if not isinstance(value, dict) or name not in value:
+                return []
+            value = value[name]
+        return [value]
+    for name in names:
+        value = value.get(name) if isinstance(value, dict) else None
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
 def _found(path: str, body: Any) -> list[Any]:
     """Every value `path` matches in `body` (JMESPath: its result, a list read as its items)."""
+    names = _names(path)
+    if names is not None:
+        return _walked(path, names, body)
     compiled = _compiled(path)
     if path.startswith("$"):
         return [match.value for match in compiled.find(body)]
@@ -77,9 +121,17 @@ class Answer:
         self.body = body
         self._error = error
 
+    def _matches(self, path: str) -> list[Any]:
+        try:
+            return _found(path, self.body)
+        except JMESPathError as exc:  # a function given the wrong type: length(null)
+            raise self._error(
+                f"{path} cannot be read from this answer: {first_line(exc)}"
+            ) from None
+
     def number(self, path: str) -> float | None:
         """The one number at `path`; None when it matches nothing, null or NaN (no data)."""
-        found = [v for v in _found(path, self.body) if v is not None]
+        found = [v for v in self._matches(path) if v is not None]
         if not found:
             return None
         if len(found) > 1:
@@ -98,7 +150,7 @@ class Answer:
 
     def newest(self, path: str) -> datetime | None:
         """The newest of the times at `path`; None when it matches nothing or only null."""
-        found = [self._time(path, v) for v in _found(path, self.body) if v is not None]
+        found = [self._time(path, v) for v in self._matches(path) if v is not None]
         return max(found) if found else None
 
     def _time(self, path: str, value: Any) -> datetime:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 from pydantic import Field
@@ -27,7 +27,8 @@ from .. import __version__
 from ..config import Duration
 from ..errors import ProviderError
 from .base import ProviderContext, ProviderSettings
-from .proxies import EnvironmentOnce
+from .prepared import Preparer, encoded_query
+from .proxies import EnvironmentOnce, PoolPerOrigin
 from .tls import tls_reason
 
 log = logging.getLogger("cxe_gate.providers")
@@ -147,11 +148,12 @@ class ApiClient:
         self._slots: AbstractContextManager[Any] = slots or nullcontext()
         self._session = EnvironmentOnce()
         # Room for every criterion in flight at once (the default pool keeps 10 and drops the rest).
-        adapter = requests.adapters.HTTPAdapter(pool_maxsize=64)
+        adapter = PoolPerOrigin(pool_maxsize=64)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = f"cxe-gate/{__version__}"
         self._session.headers.update(headers or {})
+        self._preparer = Preparer(self._session)
 
     def close(self) -> None:
         self._session.close()
@@ -163,7 +165,7 @@ class ApiClient:
         method: str,
         path: str,
         *,
-        params: Mapping[str, Any] | list[tuple[str, Any]] | None = None,
+        params: Mapping[str, Any] | list[tuple[str, Any]] | str | None = None,
         json_body: Any = None,
         form: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
@@ -177,21 +179,17 @@ class ApiClient:
         `retryable` replaces the client's for this request."""
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         what = query or f"{method} {_path_of(url)}"
-        encoded = _encoded(params)
+        encoded = encoded_query(params)
 
         def attempt() -> Reply:
             timeout = self._timeout(what)
             try:
                 with self._slots:
-                    response = self._session.request(
-                        method,
-                        url,
-                        params=encoded,
-                        json=json_body,
-                        data=form,
-                        headers=headers,
-                        timeout=timeout,
+                    # Prepared per attempt: redirects and auth change a prepared request in place.
+                    prepared = self._preparer.prepare(
+                        method, url, encoded, headers, json_body, form
                     )
+                    response = self._send(prepared, url, timeout)
                     text = response.text  # reads the body: a cut-short body fails here
             except requests.Timeout as exc:
                 raise _Retry(f"no answer within {timeout:g} s (timeout)") from exc
@@ -207,6 +205,20 @@ class ApiClient:
                 response, text, method, url, what, accept, retryable or self.retryable
             )
 
+        # Most requests succeed at once: only a failed first attempt pays for tenacity, which is
+        # handed that failure as its own first attempt, so waits, logs and counts are as before.
+        try:
+            return attempt()
+        except _Retry as exc:
+            failed: _Retry | None = exc
+
+        def again() -> Reply:
+            nonlocal failed
+            if failed is not None:
+                first, failed = failed, None
+                raise first
+            return attempt()
+
         retrying = Retrying(
             retry=retry_if_exception_type(_Retry),
             stop=self._should_stop,
@@ -221,7 +233,7 @@ class ApiClient:
             sleep=time.sleep,
         )
         try:
-            return retrying(attempt)
+            return retrying(again)
         except _Retry as exc:
             attempts = retrying.statistics.get("attempt_number", 1)
             tried = f" after {attempts} attempts" if attempts > 1 else ""
@@ -239,6 +251,19 @@ class ApiClient:
         return self.request("POST", path, **kwargs)
 
     # --- pieces -------------------------------------------------------------------------------
+
+    def _send(
+        self, prepared: requests.PreparedRequest, url: str, timeout: float
+    ) -> requests.Response:
+        """Through `Session.send`, with the origin's settled settings: cookies and redirects as
+        requests handles them. Sending through the mounted adapter directly, doing only what an
+        answer calls for, measured no cheaper (0.428 against 0.429 ms of CPU per loopback GET)."""
+        return self._session.send(
+            prepared,
+            timeout=timeout,
+            allow_redirects=True,
+            **self._session.settled(prepared.url or url),
+        )
 
     def _reply(
         self,
@@ -366,26 +391,6 @@ def _number(value: str) -> float | None:
 
 def _seconds(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:,.0f}"
-
-
-def _encoded(params: Mapping[str, Any] | list[tuple[str, Any]] | None) -> str:
-    """Query parameters encoded as requests would (an iterable value repeats its key, None leaves
-    the key out), once per request rather than per attempt. requests passes a string through
-    untouched, where a mapping costs it two slow protocol checks (Python 3.11) on every send."""
-    pairs = params.items() if isinstance(params, Mapping) else params or []
-    flat: list[tuple[bytes, Any]] = []
-    for key, values in pairs:
-        each = (
-            [values]
-            if isinstance(values, str | bytes) or not hasattr(values, "__iter__")
-            else values
-        )
-        flat.extend(
-            (key.encode() if isinstance(key, str) else key, v.encode() if isinstance(v, str) else v)
-            for v in each
-            if v is not None
-        )
-    return urlencode(flat, doseq=True)
 
 
 def _json_or_none(text: str) -> Any:
