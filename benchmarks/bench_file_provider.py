@@ -97,6 +97,14 @@ def bare_command() -> list[str]:
     return [sys.executable, "-c", BARE]
 
 
+# What each side pays before its first query, whatever the data: the interpreter and its imports
+# (the gate's are its CLI, config and report models, and the file provider, on top of DuckDB).
+STARTUP = {
+    "bare": [sys.executable, "-c", "import duckdb"],
+    "gate": [sys.executable, "-c", "import duckdb, cxe_gate.cli, cxe_gate.providers.file"],
+}
+
+
 def build_data(directory: Path, events: int, requests: int) -> None:
     """Sessions over the 26 h around the deploy; each walks the checkout funnel with drop-offs."""
     marker = directory / f"built-{events}-{requests}"
@@ -187,6 +195,7 @@ def main() -> None:
     # Warm the page cache once so neither side pays for the first read.
     timed(bare_command(), directory)
     bare_times, gate_times, ratios, cpu_ratios = [], [], [], []
+    startups: dict[str, list[float]] = {"bare": [], "gate": []}
     bare_rss = gate_rss = 0.0
     bare_out = ""
     for _ in range(args.repeat):  # interleaved, so drift on the machine hits both alike
@@ -198,7 +207,10 @@ def main() -> None:
         gate_rss = max(gate_rss, rss)
         ratios.append(gate_times[-1] / bare_times[-1])
         cpu_ratios.append(gate_cpu / bare_cpu)
+        for side, command in STARTUP.items():
+            startups[side].append(timed(command, directory)[0])
     bare, gate = statistics.median(bare_times), statistics.median(gate_times)
+    bare_start, gate_start = (statistics.median(startups[side]) for side in ("bare", "gate"))
     report = json.loads((directory / "gate.json").read_text())
     verdicts = {
         c["name"]: [c["verdict"], c["value"], c["baseline"], c["samples"]]
@@ -213,6 +225,11 @@ def main() -> None:
         f"({', '.join(f'{r:.2f}' for r in ratios)}); target <= 1.1x"
     )
     print(f"CPU time ratio    : {statistics.median(cpu_ratios):.2f}x median (user + system)")
+    print(
+        f"start-up          : bare {bare_start:.2f} s, gate {gate_start:.2f} s (imports, median); "
+        f"beyond it gate {gate - gate_start:.2f} s vs bare {bare - bare_start:.2f} s "
+        f"({(gate - gate_start) / (bare - bare_start):.2f}x)"
+    )
     print(
         f"peak RSS          : bare {bare_rss:,.0f} MiB, gate {gate_rss:,.0f} MiB "
         f"(ratio {gate_rss / bare_rss:.2f}x)"
