@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from .baseline import baseline_of, windows_for
 from .config import ConversionCriterion, CriterionBase
+from .config.criteria import RetentionCriterion
 from .errors import CxeGateError
 from .gate import at_checkpoint, build_provider
 from .loader import LoadedConfig
@@ -95,15 +96,19 @@ def _tolerance(criterion: CriterionBase, base: float) -> tuple[str, float] | Non
     return None
 
 
-def _hours_read(baseline: Measurement, windows: list[TimeWindow]) -> float:
+def _hours_read(
+    baseline: Measurement, windows: list[TimeWindow], *, per_window: float | None = None
+) -> float:
     """How many hours of data the baseline's samples came from: its periods with data, or its
-    one window."""
+    one window; `per_window` hours of each when the criterion reads only part of a window (a
+    retention cohort)."""
     if baseline.parts:
-        return (
-            sum((p.end - p.start).total_seconds() for p in baseline.parts if p.value is not None)
-            / 3600
+        return sum(
+            per_window or (p.end - p.start).total_seconds() / 3600
+            for p in baseline.parts
+            if p.value is not None
         )
-    return sum(w.hours for w in windows)
+    return sum(per_window or w.hours for w in windows)
 
 
 def _plan_one(
@@ -145,8 +150,9 @@ def _plan_one(
     target = (allowed / z) ** 2
     wait = design.hours_for(target)
     cohorts_wait = cohorts.hours_for(target)
+    window = "cohort window" if _cohort_hours(criterion) else "release window"
     needs = (
-        f"{rule} needs a release window of about {_hours(wait)}"
+        f"{rule} needs a {window} of about {_hours(wait)}"
         if wait is not None
         else f"{rule} cannot be detected at any length with this baseline (its fixed part, "
         f"{'the day-to-day movement' if baseline.spread else 'the baseline window'}, is too noisy)"
@@ -154,7 +160,7 @@ def _plan_one(
     cohort_text = f", or cohorts 50/50 for {_hours(cohorts_wait)}" if cohorts_wait else ""
     sentence = (
         f"{name}: at {per_hour:,.0f} {_samples(criterion)}/h, the {_hours(window_hours)} "
-        f"release window detects a change of {detectable:.1%} (80% power, α = "
+        f"{window} detects a change of {detectable:.1%} (80% power, α = "
         f"{criterion.alpha:g}); {needs}{cohort_text}"
     )
     return CriterionPlan(
@@ -167,7 +173,19 @@ def _plan_one(
     )
 
 
+def _cohort_hours(criterion: CriterionBase) -> float | None:
+    """The hours of a window whose samples a retention criterion at checkpoints judges: the users
+    first seen in its cohort's window (the gate window, or its cohort_window) at every
+    checkpoint, however long the checkpoint's own window; None for the whole window."""
+    if isinstance(criterion, RetentionCriterion) and criterion.cohort_span is not None:
+        span = criterion.cohort_span
+        return (span.end - span.start).total_seconds() / 3600
+    return None
+
+
 def _samples(criterion: CriterionBase) -> str:
+    if isinstance(criterion, RetentionCriterion):
+        return "new users"
     return "units" if isinstance(criterion, ConversionCriterion) else "samples"
 
 
@@ -221,13 +239,14 @@ def plan(
             plans.append(CriterionPlan(criterion.name, f"{criterion.name}: {exc}"))
             continue
         baseline = baseline_of(measured, baseline_windows) or Measurement(None, 0)
-        hours = _hours_read(baseline, baseline_windows)
+        cohort = _cohort_hours(criterion)
+        hours = _hours_read(baseline, baseline_windows, per_window=cohort)
         plans.append(
             _plan_one(
                 criterion,
                 baseline,
                 hours,
-                release_hours,
+                cohort or release_hours,
                 concurrent=windows.baseline == "concurrent",
             )
         )

@@ -129,3 +129,40 @@ def test_queries_for_a_deploy_not_made_yet_place_the_checkpoint_from_now(tmp_pat
         <= before + timedelta(days=7, minutes=1)
         for end in ends
     ), result.output
+
+
+def write_retention_plan_config(directory: Path) -> Path:
+    """240 users first seen over the 24 h before the deploy, one every 6 minutes; every other one
+    comes back 25 h later (day 1 after first seen): day-1 retention 1/2. A late visitor makes the
+    log reach past every baseline user's day 1."""
+    with (directory / "events.ndjson").open("w") as out:
+        for i in range(240):
+            first = DEPLOY - timedelta(hours=24) + timedelta(minutes=6 * i)
+            visits = [first, first + timedelta(hours=25)] if i % 2 == 0 else [first]
+            for moment in visits:
+                row = {"timestamp": moment.isoformat(), "event": "page_view", "user_id": f"u{i}"}
+                out.write(json.dumps(row) + "\n")
+        late = {"timestamp": (DEPLOY + timedelta(days=2)).isoformat(), "user_id": "late"}
+        out.write(json.dumps({**late, "event": "page_view"}) + "\n")
+    path = directory / "cxe.yml"
+    path.write_text(
+        f"release: {{deployed_at: '{DEPLOY.isoformat()}'}}\n"
+        "windows: {baseline: 24h}\n"
+        "checkpoints: {gate: 2h, day3: 3d}\n"
+        "providers:\n  logs: {type: file, events: events.ndjson}\n"
+        "criteria:\n"
+        "  - {name: day-1 return, metric: retention, day: 1, max_drop: 20%, at: [day3]}\n"
+    )
+    return path
+
+
+def test_retention_is_planned_on_its_cohort_s_window_not_the_checkpoint_s(tmp_path: Path):
+    # At day3 the release cohort is still the users first seen in the gate window (2 h), not in
+    # the 72 h of day3's window; the baseline's cohort is 2 h of its window too (12:00-14:00):
+    # users 220-239, 20 in 2 h (r = 10 users/h), the even ten came back: σ² = 0.5 × 0.5 = 0.25.
+    # V = 0.25/(10 × 2) + 0.25/20 = 0.025; detectable = 2.4864749 × √0.025 / 0.5 = 78.63%.
+    # (Over day3's 72 h at 20/24 users/h it would read 0.25/60 + 0.0125 → 64.2%.)
+    (day3,) = plan(load(write_retention_plan_config(tmp_path)), now=DEPLOY, checkpoint="day3")
+    assert day3.per_hour == pytest.approx(10)
+    assert day3.detectable == pytest.approx(0.786304, rel=1e-4)
+    assert "at 10 new users/h, the 2.0 h cohort window detects a change of 78.6%" in day3.sentence
