@@ -1,20 +1,17 @@
 """Criteria → seeded tests: for each criterion that did not pass, the tests of the seeded suite whose
-journeys touch its routes (its SQL filter's route, path and method, or its funnel's steps), named
-as the suite's manifest names them. Joins the two halves, like the starter: only front ends use it."""
+journeys touch its routes (its filter's route, path and method, read by route_filters, or its
+funnel's steps), named as the suite's manifest names them. Joins the two halves, like the starter:
+only front ends use it."""
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from os.path import relpath
 from pathlib import Path
 
-import sqlglot
 from pydantic import ValidationError
-from sqlglot import exp
-from sqlglot.errors import SqlglotError
 
 from .config import ConversionCriterion, CriterionBase, GateConfig
 from .config.suite_links import MANIFEST, ROUTE_STEP, SeededSuite
@@ -23,23 +20,12 @@ from .har.journey_map import JourneyMap, load_journey_map
 from .loader import LoadedConfig
 from .reproduction import Reproduction
 from .results import GateReport, Verdict
+from .route_filters import Touch, filter_predicate, same_route
 from .seed.names import journey_key
 from .seed.parts import split
 from .seed.write import Manifest
 
 TESTS_FILE = "test_journeys.py"  # where codegen writes the tests
-# The request-log columns a filter names a request by; any other column may hold anything.
-_COLUMNS = {"route", "path", "method"}
-_TEMPLATE = re.compile(r"\{[^/{}]*\}")
-
-
-@dataclass(frozen=True)
-class Touch:
-    """One first-party request a seeded test makes."""
-
-    method: str
-    route: str  # templated: /products/{id}
-    path: str  # an example, without its query: /products/3
 
 
 @dataclass(frozen=True)
@@ -123,99 +109,6 @@ def load_suite(seeded: SeededSuite, base_dir: Path) -> Suite:
 # --- what a criterion looks at ----------------------------------------------------------------
 
 
-def _same_route(written: str, touch: Touch) -> bool:
-    """A route as the log writes it against a recorded request: the template's names may differ
-    (/orders/{id} and /orders/{hash}), and a concrete path matches a template."""
-    if _TEMPLATE.sub("{}", written) == _TEMPLATE.sub("{}", touch.route):
-        return True
-    return written == touch.path or _matches_template(written, touch.route)
-
-
-def _matches_template(path: str, route: str) -> bool:
-    pattern = "".join(
-        "[^/]+" if _TEMPLATE.fullmatch(p) else re.escape(p)
-        for p in re.split(r"(\{[^/{}]*\})", route)
-    )
-    return re.fullmatch(pattern, path) is not None
-
-
-def _like(pattern: str, value: str) -> bool:
-    regex = "".join(
-        ".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern
-    )  # fmt: skip
-    return re.fullmatch(regex, value, re.DOTALL) is not None
-
-
-def _column(node: exp.Expr) -> str | None:
-    return (
-        node.name.lower()
-        if isinstance(node, exp.Column) and node.name.lower() in _COLUMNS
-        else None
-    )
-
-
-def _text(node: exp.Expr) -> str | None:
-    return node.this if isinstance(node, exp.Literal) and node.is_string else None
-
-
-def _equals(column: str, value: str, touch: Touch) -> bool:
-    if column == "method":
-        return value.upper() == touch.method
-    if column == "route":
-        return _same_route(value, touch)
-    return value == touch.path or _matches_template(value, touch.route)
-
-
-def _holds(node: exp.Expr, touch: Touch) -> bool | None:
-    """Whether the condition holds for the request; None when it depends on something else (a
-    status, a country): such a request may be among the rows measured."""
-    if isinstance(node, exp.Paren):
-        return _holds(node.this, touch)
-    if isinstance(node, exp.And | exp.Or):
-        left, right = _holds(node.left, touch), _holds(node.right, touch)
-        if isinstance(node, exp.And):
-            return False if False in (left, right) else (True if left and right else None)
-        return True if True in (left, right) else (False if left is right is False else None)
-    if isinstance(node, exp.Not):
-        inner = _holds(node.this, touch)
-        return None if inner is None else not inner
-    found = _compare(node, touch)
-    # SQLGlot writes `x NOT LIKE y` and `x NOT IN (...)` as the comparison negated.
-    return None if found is None else found != bool(node.args.get("negate"))
-
-
-def _compare(node: exp.Expr, touch: Touch) -> bool | None:
-    if isinstance(node, exp.EQ | exp.NEQ | exp.Like | exp.ILike):
-        column, value = _column(node.left), _text(node.right)
-        if column is None or value is None:
-            return None
-        if isinstance(node, exp.Like | exp.ILike):
-            subject = touch.method if column == "method" else touch.path
-            route = touch.route if column != "method" else touch.method
-            fold = str.lower if isinstance(node, exp.ILike) else str
-            return _like(fold(value), fold(subject)) or _like(fold(value), fold(route))
-        same = _equals(column, value, touch)
-        return same if isinstance(node, exp.EQ) else not same
-    if isinstance(node, exp.In):
-        column = _column(node.this)
-        values = [_text(v) for v in node.expressions]
-        if column is None or not values or None in values:
-            return None
-        return any(_equals(column, v, touch) for v in values if v is not None)
-    return None
-
-
-def _filter_matcher(text: str) -> tuple[exp.Expr | None, str | None]:
-    """The parsed filter if it names a route, path or method; else why it cannot be used."""
-    try:
-        condition = sqlglot.parse_one(text)
-    except SqlglotError:
-        return None, "its filter is not an SQL condition; only SQL filters name routes"
-    if not any(c.name.lower() in _COLUMNS for c in condition.find_all(exp.Column)):
-        return None, "its filter names no route, path or method"
-    return condition, None
-
-
 def _funnel(
     criterion: ConversionCriterion, config: GateConfig, events: dict[str, list[str]]
 ) -> tuple[list[list[str]], list[str]]:
@@ -234,7 +127,7 @@ def _funnel(
 
 def _request_touched(request: str, test: SeededTest) -> bool:
     method, _, route = request.partition(" ")
-    return any(t.method == method and _same_route(route, t) for t in test.touches)
+    return any(t.method == method and same_route(route, t) for t in test.touches)
 
 
 def _by_funnel(steps: list[list[str]], tests: Sequence[SeededTest]) -> list[str]:
@@ -276,12 +169,13 @@ def reproduction(criterion: CriterionBase, config: GateConfig, suite: Suite) -> 
         )
         why = missing if not names else None
     elif criterion.filter is not None:
-        condition, why = _filter_matcher(criterion.filter)
+        language = config.providers[config.provider_for(criterion)].type
+        holds, why = filter_predicate(criterion.filter, language)
         looked = [criterion.filter]
         names = [
             t.name
             for t in suite.tests
-            if condition is not None and any(_holds(condition, x) is not False for x in t.touches)
+            if holds is not None and any(holds(touch) is not False for touch in t.touches)
         ]
         missing = None
     else:

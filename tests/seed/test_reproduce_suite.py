@@ -186,3 +186,29 @@ def test_a_manifest_from_an_older_seeder_is_refused_with_what_to_do(tmp_path):
     with pytest.raises(CxeGateError, match="re-seed the suite") as caught:
         load_suite(_config().seeded, root)  # type: ignore[arg-type]
     assert str(manifest) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("provider", "filter_", "expected"),
+    [
+        # PromQL label matchers: POST /checkout is only in the buying journey.
+        ("prometheus", 'job="shop", method="post", route="/checkout"', [BUY]),
+        ("prometheus", 'handler=~"/account.*"', [ACCOUNT]),
+        # Datadog tags: the order page (its id written `?`) is only in the buying journey.
+        ("datadog", "service:shop,resource_name:get_/orders/?", [BUY]),
+        # New Relic's NRQL: a condition on request.uri, the account pages.
+        ("newrelic", "request.uri LIKE '/account%'", [ACCOUNT]),
+    ],
+)
+def test_each_provider_s_filter_language_names_its_tests(tmp_path, provider, filter_, expected):
+    root = _suite(tmp_path)
+    config = GateConfig.model_validate(
+        {
+            "providers": {"apm": {"type": provider}},
+            "seeded": {"map": "journeys.json", "suite": "seeded"},
+            "criteria": [_latency(filter_)],
+        }
+    )
+    tests, command, note = _found(root, config)
+    assert tests == expected
+    assert note is None and command is not None
