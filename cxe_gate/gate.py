@@ -17,6 +17,8 @@ from . import __version__
 from .baseline import baseline_of, design, windows_for, with_cohorts
 from .checkpoints import CheckpointReport
 from .config import ConversionCriterion, CriterionBase, GateConfig
+from .config.criteria import RetentionCriterion
+from .config.retention_cohorts import cohort_at
 from .coverage import with_coverage
 from .errors import ConfigError, CxeGateError, ProviderError
 from .judge import error_result, judge, overall, score
@@ -83,7 +85,11 @@ def at_checkpoint(
             "that reaches it",
             file=file,
         )
-    criteria = [c for c in config.criteria if name in config.judged_at(c)]
+    criteria = [
+        cohort_at(config.checkpoints, c, checkpoint) if isinstance(c, RetentionCriterion) else c
+        for c in config.criteria
+        if name in config.judged_at(c)
+    ]
     if not criteria:
         raise ConfigError(
             f"no criterion is judged at checkpoint {name}: give one `at: [{name}]`", file=file

@@ -31,17 +31,33 @@ def known_after(checkpoints: dict[str, Checkpoint], criterion: RetentionCriterio
 
 def place_cohorts(config: GateConfig) -> None:
     """Tell each retention criterion where its cohort lies relative to the release window it is
-    judged over (a checkpoint with a window of its own starts after the deploy)."""
+    judged over: the first checkpoint it is judged at (`cohort_at` places it for another)."""
     if not config.checkpoints:
         return
     for criterion in config.criteria:
         if not isinstance(criterion, RetentionCriterion):
             continue
-        cohort = cohort_window(config.checkpoints, criterion)
         at = [config.checkpoints[n] for n in config.judged_at(criterion) if n in config.checkpoints]
-        # retention_problems refuses checkpoints with different starts; any one of them will do
-        start = at[0].release.start if at else timedelta(0)
-        criterion.place_cohort(WindowSpec(start=cohort.start - start, end=cohort.end - start))
+        if at:
+            criterion.place_cohort(_span(config.checkpoints, criterion, at[0]))
+
+
+def cohort_at(
+    checkpoints: dict[str, Checkpoint], criterion: RetentionCriterion, checkpoint: Checkpoint
+) -> RetentionCriterion:
+    """A copy of the criterion with its cohort placed relative to `checkpoint`'s release window:
+    the same cohort, whatever that window's start (week1's last day lies 6 days after it)."""
+    placed = criterion.model_copy()
+    placed.place_cohort(_span(checkpoints, criterion, checkpoint))
+    return placed
+
+
+def _span(
+    checkpoints: dict[str, Checkpoint], criterion: RetentionCriterion, checkpoint: Checkpoint
+) -> WindowSpec:
+    cohort = cohort_window(checkpoints, criterion)
+    start = checkpoint.release.start
+    return WindowSpec(start=cohort.start - start, end=cohort.end - start)
 
 
 def _described(criterion: RetentionCriterion, cohort: WindowSpec) -> str:
@@ -52,8 +68,8 @@ def _described(criterion: RetentionCriterion, cohort: WindowSpec) -> str:
 
 
 def retention_problems(config: GateConfig) -> Problems:
-    """Retention criteria judged at checkpoints their cohort's follow-up has not reached, at
-    checkpoints whose windows start at different times, or with cohort_window but no checkpoints."""
+    """Retention criteria judged at checkpoints their cohort's follow-up has not reached, or with
+    cohort_window but no checkpoints."""
     problems: Problems = []
     for index, criterion in enumerate(config.criteria):
         if not isinstance(criterion, RetentionCriterion):
@@ -72,16 +88,6 @@ def retention_problems(config: GateConfig) -> Problems:
             continue
         names = [n for n in config.judged_at(criterion) if n in config.checkpoints]
         where: Location = (*here, "at") if criterion.at is not None else here
-        starts = {config.checkpoints[n].release.start for n in names}
-        if len(starts) > 1:
-            problems.append(
-                (
-                    where,
-                    f"{criterion.name!r}: judge retention at checkpoints whose release windows "
-                    f"start at the same time ({', '.join(names)} do not): each judges the same "
-                    "cohort",
-                )
-            )
         cohort = cohort_window(config.checkpoints, criterion)
         due = known_after(config.checkpoints, criterion)
         late_enough = [n for n, c in config.checkpoints.items() if c.after >= due]

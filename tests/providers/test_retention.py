@@ -280,6 +280,26 @@ def test_a_checkpoint_with_a_window_of_its_own_still_judges_the_gate_windows_coh
     assert report.windows["release"].start == DEPLOY + 2 * D
 
 
+def test_checkpoints_whose_windows_start_apart_judge_the_same_cohort(tmp_path):
+    # day3's window is [2d, 3d), day4's [0, 4d): each places the gate window's cohort from its
+    # own start (2d before it, and at it), so both judge the same users: 1/2 and 2/3 as above.
+    checkpoints = "{gate: 2h, day3: {after: 3d, window: 24h}, day4: 4d}"
+    criteria = (
+        "  - {name: day 1, metric: retention, day: 1, max_drop: 90%, min_samples: 1,"
+        " at: [day3, day4]}\n"
+    )
+    provider = _cohort_provider("file", tmp_path)
+    for checkpoint, start in (("day3", DEPLOY + 2 * D), ("day4", DEPLOY)):
+        report = _judge_at(tmp_path, provider, criteria, checkpoint, checkpoints)
+        (result,) = report.criteria
+        assert (result.baseline, result.value) == (pytest.approx(1 / 2), pytest.approx(2 / 3))
+        assert report.windows["release"].start == start
+        assert any(
+            "users first seen 2026-11-10 14:00 UTC to 2026-11-10 16:00 UTC" in n
+            for n in result.notes
+        )
+
+
 def test_cohort_window_widens_both_cohorts(tmp_path: Path):
     # cohort_window: 24h: release users first seen in [0, 24h): r1, r2, r3, n1, n2, back on day 1
     # r1, r3, n1 = 3/5; baseline [-24h, 0): b1, b2, b3, back b1, b3 = 2/3. Known at 24h + 48h = 3d:
