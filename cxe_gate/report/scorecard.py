@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 from ..errors import ConfigError
 from ..quantities import to_timedelta
 from ..results import SCHEMA_VERSION, CriterionResult, GateReport, Outcome, Verdict
+from .html import page
 from .wording import utc_time
 
 # What each verdict says of a checkpoint, in a sentence: "warned at 1d".
@@ -235,14 +236,15 @@ def render_html(card: Scorecard) -> str:
             f"<td>{f'<ul>{concerns}</ul>' if concerns else '—'}</td></tr>"
         )
     title = f"Scorecard: {card.release or 'release'}"
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{e(title)}</title><style>{_CSS}</style></head><body>"
+    # The report's page shell: self-contained, no network (its CSP), as every report page.
+    return page(
+        title,
         f"<h1>{e(title)}</h1><p>{e(card.headline)}</p>"
         "<table><thead><tr><th>Checkpoint</th><th>After</th><th>Verdict</th><th>Score</th>"
         f"<th>What did not pass</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         f"<p>Deployed {e(utc_time(card.deployed_at))}; criteria file "
-        f"{e(card.config_file or '—')}.</p></body></html>\n"
+        f"{e(card.config_file or '—')}.</p>\n",
+        style=_CSS,
     )
 
 

@@ -104,6 +104,8 @@ def test_markdown_and_html_show_each_checkpoint(life: dict[str, Path], tmp_path:
     parser = Rows()
     parser.feed(page.read_text())
     assert parser.classes == ["pass", "warn", "fail"]
+    # Like the gate's report: self-contained, and its CSP lets it load nothing from the network.
+    assert "Content-Security-Policy\" content=\"default-src 'none'" in page.read_text()
 
 
 def test_text_from_a_report_cannot_make_markup(life: dict[str, Path], tmp_path: Path):
