@@ -15,11 +15,13 @@ from .model import Source, Target
 from .timing import Timing
 
 # 1.1 added path, via, response, links (all optional for 1.0 readers); later, still optional:
-# headers, and form fields sent several times (a multi-select, a checkbox group) as lists.
+# headers, form fields sent several times (a multi-select, a checkbox group) as lists, and
+# multipart bodies (body "multipart", their files in `files`).
 SCHEMA_VERSION: Literal["1.1"] = "1.1"
 
 
-Body = Literal["none", "form", "json", "text"]  # how a request sends its fields
+# How a request sends its fields; "multipart": multipart/form-data, its text fields in `fields`.
+Body = Literal["none", "form", "json", "text", "multipart"]
 Via = Literal["navigation", "redirect"]  # how the browser reached a page
 
 
@@ -37,6 +39,16 @@ class Link(_Model):
     call: int | None  # ... and call in it; None: the step's page itself
     source: Source
     key: list[str | int]  # json: key path; location: [segment index] or [query name]; else [name]
+
+
+class Upload(_Model):
+    """A file a multipart request sent: its field, its file name (scrubbed like a text value),
+    its content type and size. Its content is never kept: a replay sends a placeholder."""
+
+    field: str
+    name: str
+    type: str | None = None
+    size: int = 0
 
 
 class Response(_Model):
@@ -58,6 +70,7 @@ class Request(_Model):
     body: Body
     content_type: str | None = None
     fields: dict[str, Any] | None = None  # a field sent several times: a list of its values
+    files: list[Upload] = []  # body "multipart": the files it sent
     headers: dict[str, str] = {}  # recorded auth headers (Authorization, x-api-key): placeholders
     links: list[Link] = []
     # A form post: each sent field's label on the recorded page, and under "" the name of the

@@ -137,6 +137,7 @@ class _Replay:
             body=first.body,
             content_type=first.content_type,
             fields=renamed(first.fields, self.names),
+            files=[f.model_copy(update={"name": renamed(f.name, self.names)}) for f in first.files],
             headers=renamed(first.headers, self.names),
             links=first.links,
             labels=first.labels,

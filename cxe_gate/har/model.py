@@ -26,6 +26,16 @@ class Produced:
 
 
 @dataclass(frozen=True, slots=True)
+class PostedFile:
+    """A file a multipart request sent: where and under what name, never its content."""
+
+    field: str
+    file_name: str  # scrubbed like a text value once the entry is scrubbed
+    content_type: str | None
+    size: int  # bytes
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseFacts:
     """What later stages need of a response body: its JSON shape (types and keys, no values) and,
     until correlation is done, the values it produced. Values never leave memory."""
@@ -55,13 +65,14 @@ class Entry:
     response_cookies: Pairs
     post_mime: str | None
     post_text: str | None
-    post_params: Pairs | None
+    post_params: Pairs | None  # a multipart body's text fields too
     # A first-party JSON or HTML response body, read only until `facts` are derived from it.
     response_text: str | None = None
     facts: ResponseFacts | None = None
     subframe: bool = False  # a document loaded inside an iframe (frames.FrameTracker)
     page_title: str | None = None  # `log.pages[].title` of its pageref
     body_size: int | None = None  # response `content.size` in bytes, when given
+    post_files: tuple[PostedFile, ...] = ()  # a multipart body's files (its text: dropped)
 
     @property
     def scheme(self) -> str:

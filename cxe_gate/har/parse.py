@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import HarError
 from .archives import file_beside, in_archive, member_beside
 from .frames import FrameTracker
-from .model import Entry, Pairs
+from .model import Entry, Pairs, PostedFile
+from .multipart import from_params, from_text, is_multipart
 
 MAX_BODY_CHARS = 2 * 1024 * 1024  # bodies read for shapes and correlation; bigger ones are not
 ATTACHMENT_MAX_BYTES = 8 * 1024 * 1024
@@ -122,7 +123,7 @@ def parse_entry(raw: Any, name: str, index: int, frames: FrameTracker | None = N
     req_where, resp_where = f"{where}.request", f"{where}.response"
     status = _status(response, name, resp_where)
     mime, response_text = _response_body(response, name, resp_where)
-    post_mime, post_text, post_params = _post(request, name, req_where)
+    post_mime, post_text, post_params, post_files = _post(request, name, req_where)
     resource_type = raw.get("_resourceType")
     resource_type = resource_type.lower() if isinstance(resource_type, str) else None
     pageref = raw.get("pageref")
@@ -149,6 +150,7 @@ def parse_entry(raw: Any, name: str, index: int, frames: FrameTracker | None = N
         post_mime=post_mime,
         post_text=post_text,
         post_params=post_params,
+        post_files=post_files,
         response_text=response_text,
         subframe=frames.subframe(
             raw,
@@ -220,12 +222,13 @@ def _response_body(response: dict[str, Any], name: str, where: str) -> tuple[str
 
 def _post(
     request: dict[str, Any], name: str, where: str
-) -> tuple[str | None, str | None, Pairs | None]:
+) -> tuple[str | None, str | None, Pairs | None, tuple[PostedFile, ...]]:
     """The request body: its content type, its text (decoded from base64 or read from an
-    attachment) and its form parameters."""
+    attachment), its form parameters and, of a multipart body, its files. A multipart body's text
+    is dropped once its fields are read: it holds the files' content."""
     post = request.get("postData")
     if not isinstance(post, dict):
-        return None, None, None
+        return None, None, None, ()
     where = f"{where}.postData"
     post_mime = post.get("mimeType") if isinstance(post.get("mimeType"), str) else None
     post_text = None
@@ -241,8 +244,17 @@ def _post(
         post_text = text
     if not post_text:  # Playwright's `attach` mode leaves the text empty, the body in a file
         post_text = _attached_text(post, name, where) or post_text
+    if is_multipart(post_mime):
+        params = post.get("params")
+        if isinstance(params, list) and params:
+            body = from_params(params, name, where)
+        elif post_text:
+            body = from_text(post_mime or "", post_text, name, where)
+        else:
+            return post_mime, None, None, ()
+        return post_mime, None, body.fields, body.files
     post_params = _pairs(post, "params", name, where) if post.get("params") else None
-    return post_mime, post_text, post_params
+    return post_mime, post_text, post_params, ()
 
 
 def _reads_body(mime: str) -> bool:

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from .journey_map import PARTIAL_MARKER, Body, Failure, Link, Via, read_document
+from .journey_map import PARTIAL_MARKER, Body, Failure, Link, Upload, Via, read_document
 
 # 1.0: the first partial map. A merge takes only partial maps of its own version.
 PARTIAL_SCHEMA_VERSION: Literal["1.0"] = "1.0"
@@ -80,6 +80,7 @@ class FirstRequest(_Model):
     body: Body
     content_type: str | None = None
     fields: dict[str, Any] | None = None
+    files: list[Upload] = []  # a multipart body's files (name, type, size; never content)
     headers: dict[str, str] = {}  # auth headers, scrubbed
     links: list[Link] = []
     labels: dict[str, str] = {}  # form field → its label on the recorded page ("": the button)

@@ -477,6 +477,10 @@ class Scrubber:
         params = None
         if entry.post_params is not None:
             params = tuple(self.pairs(entry.post_params, "request.form", found, form=True))
+        files = tuple(
+            replace(f, file_name=self.file_name(f.field, f.file_name, found))
+            for f in entry.post_files
+        )
         text = entry.post_text
         if text:
             text = self.body(entry.post_mime, text, found)
@@ -489,5 +493,16 @@ class Scrubber:
             response_cookies=self.cookies(entry.response_cookies, "response", found),
             post_text=text,
             post_params=params,
+            post_files=files,
         )
         return scrubbed, found
+
+    def file_name(self, field_name: str, file_name: str, found: list[Finding]) -> str:
+        """An uploaded file's name, scrubbed as a form's text value under its field's name, and
+        any value known secret in the session (a person's name too) replaced inside it: a file
+        name often carries the customer's name."""
+        where = f"request.file.{field_name}"
+        named = self.named(field_name, file_name, where, found, _Context(form=True))
+        named, used = self._known.replace_inside(named, self.placeholder)
+        found.extend(Finding("reappearing", where, token) for token in used)
+        return named

@@ -89,3 +89,16 @@ class KnownSecrets:
                 used.append(token(*self._values[spelling][1:]))
                 text = text.replace(spelling, used[-1])
         return text, used
+
+    def replace_inside(self, text: str, token: Callable[[str, str], str]) -> tuple[str, list[str]]:
+        """`replace` for a short text a person named (an uploaded file's name): every known value
+        inside it, personal data too, in any case and with its words joined by `_`, `-` or `.`
+        (`ada_lovelace_cv.pdf`); the longest first. Few texts are, so the cost is no matter."""
+        used: list[str] = []
+        for _, label, value in sorted(set(self._values.values()), key=lambda v: -len(v[2])):
+            words = value.split()
+            pattern = re.compile(r"[\s_.-]+".join(map(re.escape, words)), re.IGNORECASE)
+            if words and pattern.search(text):
+                used.append(token(label, value))
+                text = pattern.sub(lambda _: used[-1], text)
+        return text, used

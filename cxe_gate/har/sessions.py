@@ -18,10 +18,11 @@ from ..errors import HarError
 from .correlate import EntryLink, find_links
 from .facts import with_facts
 from .form_labels import form_labels
-from .journey_map import Body, Failure, Link, Via
+from .journey_map import Body, Failure, Link, Upload, Via
 from .journeys import RecordedCall, RecordedJourney, split_journeys
 from .load import read_entries
 from .model import Entry
+from .multipart import MULTIPART, is_multipart
 from .noise import detect_first_party, drop_reason, is_first_party
 from .partial import (
     FirstRequest,
@@ -72,6 +73,8 @@ def _auth_headers(entry: Entry) -> dict[str, str]:
 
 
 def _body(entry: Entry) -> tuple[Body, dict[str, Any] | None]:
+    if is_multipart(entry.post_mime) and (entry.post_params is not None or entry.post_files):
+        return "multipart", _fields(entry.post_params or ())
     if entry.post_params:
         return "form", _fields(entry.post_params)
     if not entry.post_text:
@@ -127,6 +130,8 @@ class _FormPages:
 
 
 def _form_pairs(entry: Entry) -> list[tuple[str, str]]:
+    if entry.post_files:  # a file input is labelled like any field (its file name is no label)
+        return [*(entry.post_params or ()), *((f.field, "") for f in entry.post_files)]
     if entry.post_params:
         return list(entry.post_params)
     if entry.post_text and "x-www-form-urlencoded" in (entry.post_mime or ""):
@@ -181,6 +186,13 @@ def _first_request(
 ) -> FirstRequest:
     body, fields = _body(call.entry)
     parts = urlsplit(call.entry.url)
+    # A multipart boundary is new at every post: the content type is kept without it. Chromium
+    # records no body of a post carrying a file: its header still says what it was.
+    content_type = call.entry.post_mime
+    if body == "multipart" or (
+        body == "none" and is_multipart(call.entry.request_header("content-type"))
+    ):
+        content_type = MULTIPART
     return FirstRequest(
         method=call.method,
         host=call.host,
@@ -188,11 +200,15 @@ def _first_request(
         path=parts.path + (f"?{parts.query}" if parts.query else ""),
         via=via,
         body=body,
-        content_type=call.entry.post_mime,
+        content_type=content_type,
         fields=fields,
+        files=[
+            Upload(field=f.field, name=f.file_name, type=f.content_type, size=f.size)
+            for f in call.entry.post_files
+        ],
         headers=_auth_headers(call.entry),
         links=links,
-        labels=(labels or {}).get(call.entry.index, {}) if body == "form" else {},
+        labels=(labels or {}).get(call.entry.index, {}) if body in ("form", "multipart") else {},
         mime=call.entry.mime,
     )
 

@@ -13,9 +13,10 @@ from ..har.html import read_tags
 from .answer import Answer
 from .driver import ORIGIN, REFERER, Outgoing, missing_field, origin_of, route_pattern, target_of
 from .forms import recorded_values
+from .markers import Upload
 
 if TYPE_CHECKING:
-    from playwright.sync_api import APIRequestContext
+    from playwright.sync_api import APIRequestContext, FormData
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -52,6 +53,8 @@ def fetch(
         options["data"] = urlencode(pairs)
     elif request.json is not None:
         options["data"] = request.json
+    elif request.multipart is not None:
+        options["multipart"] = _multipart(request.multipart)
     started = time.perf_counter()
     response = context.fetch((request.base or base_url) + request.target, **options)
     ms = (time.perf_counter() - started) * 1000
@@ -62,6 +65,21 @@ def fetch(
         read=response.text,
         ms=ms,
     )
+
+
+def _multipart(fields: dict[str, Any]) -> FormData:
+    """A multipart body: text fields as recorded, each file a placeholder of its recorded name and
+    type; a field sent several times is sent several times again (FormData can repeat a name)."""
+    from playwright.sync_api import FormData  # imported when a suite runs, as Playwright is
+
+    form = FormData()
+    for name, value in fields.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, Upload):
+                form.append(name, item.payload())
+            else:
+                form.append(name, "" if item is None else str(item))
+    return form
 
 
 class ApiDriver:
@@ -95,7 +113,7 @@ class ApiDriver:
         return self._page(Outgoing("GET", target, base=base), hop=True)
 
     def send_page(self, request: Outgoing, route: str, last: Answer | None) -> Answer | None:
-        method, form = request.method, request.form
+        method, form = request.method, request.fields
         if form is not None and last is not None:
             # The previous page's form, if it has one for this request, must still have the
             # fields customers filled in: a broken form is a regression even if the server

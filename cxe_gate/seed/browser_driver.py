@@ -141,7 +141,7 @@ class BrowserDriver:
         self._since = self._mark()
         self._hops, self._location = [], None
         page = self.page
-        method, form = request.method, request.form
+        method, form = request.method, request.fields
         index = -1
         if form is not None and request.json is None:
             index = page.evaluate(_FIND_FORM, [route_pattern(route).pattern, method.lower()])

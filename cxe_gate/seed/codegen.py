@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, quote
 
 from ..har.form_labels import BUTTON
 from ..har.journey_map import JourneyMap, Link, MappedJourney, Request
+from ..har.multipart import MULTIPART
 from . import variables as suite_variables
 from .conftest_source import conftest
 from .hosts import hosts_example
@@ -268,6 +269,9 @@ def _arguments(
         arguments.append(f"budget_ms={budget}")
     if request.body == "form" and fields is not None:
         arguments.append(f"form={pretty(fields, ' ' * 8, variables=variables)}")
+    elif request.body == "multipart":
+        body = _with_uploads(fields or {}, request, variables)
+        arguments.append(f"multipart={pretty(body, ' ' * 8, variables=variables)}")
     elif request.body == "json" and fields is not None:
         body = fields[""] if list(fields) == [""] else fields
         arguments.append(f"json={pretty(body, ' ' * 8, variables=variables)}")
@@ -281,10 +285,25 @@ def _arguments(
     return arguments
 
 
+def _with_uploads(fields: dict[str, Any], request: Request, variables: set[str]) -> dict[str, Any]:
+    """A multipart body's fields with its files added as `upload(name, type)` calls (the file
+    name a literal, or its variable when it was scrubbed); several files of a field: a list."""
+    body: dict[str, Any] = dict(fields)
+    for sent in request.files:
+        call = _Code(f"upload({literal(sent.name, variables)}, {literal(sent.type)})")
+        if sent.field not in body:
+            body[sent.field] = call
+        elif isinstance(body[sent.field], list):
+            body[sent.field].append(call)
+        else:
+            body[sent.field] = [body[sent.field], call]
+    return body
+
+
 def _labels(request: Request) -> dict[str, str]:
     """Form field name → the label (or button text) it had when recorded, and `BUTTON` → the
     name of the submit button pressed; only for fields the request sends."""
-    sent = request.fields or {}
+    sent = {**(request.fields or {}), **{f.field: f.name for f in request.files}}
     return {
         str(k): str(v)
         for k, v in request.labels.items()
@@ -295,12 +314,17 @@ def _labels(request: Request) -> dict[str, str]:
 def _form_comments(request: Request, indent: str) -> list[str]:
     """What the customer did on the form this page submits, a line per field: its name and label,
     and where a value comes from when it is not the recorded one (never a value)."""
-    if request.body != "form" or not request.fields:
+    if request.body == "none" and request.content_type == MULTIPART:
+        return [
+            f"{indent}# The recording kept no body of this multipart form post (Chromium records",
+            f"{indent}# none for a post carrying a file): add its fields as multipart={{...}}.",
+        ]
+    if request.body not in ("form", "multipart") or not (request.fields or request.files):
         return []
     captured = {str(link.at[0]) for link in request.links if link.target == "form" and link.at}
     labels = _labels(request)
     lines = [f"{indent}# The customer fills in the form and sends it:"]
-    for name, value in request.fields.items():
+    for name, value in (request.fields or {}).items():
         line = f"{indent}#   {suite_variables.printable(name)!r}"
         if name in labels:
             line += f", labelled {suite_variables.printable(labels[name])!r}"
@@ -310,6 +334,12 @@ def _form_comments(request: Request, indent: str) -> list[str]:
         elif found:
             line += f": from {', '.join(found)}"
         lines.append(line)
+    for sent in request.files:  # what was uploaded, never its name (it may be a person's)
+        line = f"{indent}#   {suite_variables.printable(sent.field)!r}"
+        if sent.field in labels:
+            line += f", labelled {suite_variables.printable(labels[sent.field])!r}"
+        kind = f"{suite_variables.printable(sent.type)} file" if sent.type else "file"
+        lines.append(f"{line}: a placeholder for the {kind} uploaded ({sent.size} bytes)")
     if labels.get(BUTTON):
         lines.append(f"{indent}#   click button {suite_variables.printable(labels[BUTTON])!r}")
     return lines
@@ -397,7 +427,7 @@ def _tests_module(journey_map: JourneyMap, module: _Module, names: list[str]) ->
         "tests and constants nobody edited (seed-manifest.json says what was seeded) and writes",
         'the seeded versions of edited ones to reseed.diff."""',
         "",
-        "from cxe_gate.seed.runtime import Call, SeededJourney, capture, env, ref, text, url"
+        "from cxe_gate.seed.runtime import Call, SeededJourney, capture, env, ref, text, upload, url"
         "  # noqa: F401",
         "",
     ]

@@ -28,6 +28,13 @@ class Outgoing:
     base: str | None = None  # another recorded host's base URL (None: the driver's own)
     # Form field name → its recorded label or button text; "" → the submit button pressed.
     labels: dict[str, str] | None = None
+    # A multipart/form-data body: text fields by name, files as `Upload`s (a list when several).
+    multipart: dict[str, Any] | None = None
+
+    @property
+    def fields(self) -> dict[str, Any] | None:
+        """The form's fields, however it is encoded (None: no form)."""
+        return self.form if self.form is not None else self.multipart
 
 
 class Driver(Protocol):

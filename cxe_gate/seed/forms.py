@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..har.form_labels import BUTTON
 from .driver import missing_field
+from .markers import Upload
 
 if TYPE_CHECKING:
     from playwright.sync_api import ElementHandle, FilePayload, Locator
@@ -148,8 +149,13 @@ class _Form:
             element.evaluate(_SET_VALUE, ["checked", checked])
 
     def fill(self, name: str, recorded: Any, group: list[Control]) -> None:
-        values = recorded_values(recorded)
         kinds = {c.kind for c in group}
+        items = recorded if isinstance(recorded, list) else [recorded]
+        uploads = [v for v in items if isinstance(v, Upload)]
+        if uploads:
+            self.upload(name, uploads, group)
+            return
+        values = recorded_values(recorded)
         if kinds <= {"hidden"}:
             return  # the live page's value (a CSRF token) is the right one
         if kinds & SUBMITS:
@@ -181,6 +187,18 @@ class _Form:
                     self.locate(control).evaluate(_SET_VALUE, ["value", value])
                 else:
                     self.locate(control).fill(value)
+
+    def upload(self, name: str, uploads: list[Upload], group: list[Control]) -> None:
+        """A file input the customers chose files in: placeholders of the recorded names and
+        types, a few bytes each (a recording never keeps a file's content)."""
+        control = next((c for c in group if c.kind == "file"), None)
+        if control is None:
+            self.filled.problems.append(
+                f"{self.method} {self.route}: the form's `{name}` is no longer a file input "
+                "(the recorded customers uploaded a file in it)"
+            )
+            return
+        self.locate(control).set_input_files([u.payload() for u in uploads])
 
     def choose(self, name: str, values: list[str], group: list[Control]) -> None:
         """A radio group or checkboxes: the recorded values checked, other checkboxes cleared."""

@@ -46,6 +46,7 @@ class Call:
     headers: dict[str, Any] | None = None
     capture: dict[str, Capture] | None = None
     host: str | None = None  # the recorded host, when not the suite's main host
+    multipart: dict[str, Any] | None = None  # a multipart/form-data body (files: `upload`)
 
 
 class SeededJourney:
@@ -86,10 +87,11 @@ class SeededJourney:
         calls: Sequence[Call] = (),
         host: str | None = None,
         labels: dict[str, str] | None = None,
+        multipart: dict[str, Any] | None = None,
     ) -> None:
         """One page of the journey and the API calls made from it; `host` is the recorded host
         when it is not the suite's main one, `labels` the recorded label (or button text) of each
-        form field by name."""
+        form field by name; `multipart` a multipart/form-data form (its files as `upload`s)."""
         self.steps += 1
         label = f"{method} {route}"
         driver = self._driver
@@ -98,7 +100,7 @@ class SeededJourney:
             target = self._resolve(path)
             if via == "redirect":
                 answer = self._follow(route, base)
-            elif method == "GET" and form is None and json is None:
+            elif method == "GET" and form is None and json is None and multipart is None:
                 answer = self._sent(driver.open(target, self._resolve(headers), base))
             else:
                 request = Outgoing(
@@ -109,6 +111,7 @@ class SeededJourney:
                     self._resolve(headers),
                     base,
                     labels,
+                    self._resolve(multipart),
                 )
                 answer = self._sent(driver.send_page(request, route, self._last))
             if answer is not None:
@@ -174,6 +177,7 @@ class SeededJourney:
                 self._resolve(call.json),
                 self._resolve(call.headers),
                 base,
+                multipart=self._resolve(call.multipart),
             )
             answer = self._sent(self._driver.send(request))
         if answer is not None:

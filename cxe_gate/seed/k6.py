@@ -206,8 +206,26 @@ class _Script:
         return tag
 
 
+def _multipart(request: Request, fields: Any, read: set[str]) -> str:
+    """A multipart body as k6 sends one: an object whose files are `http.file(...)` placeholders
+    of the recorded name and type (k6 sets the Content-Type and boundary itself; it sends one
+    value a name, so a field sent several times sends its first)."""
+    body: dict[str, Any] = {}
+    for name, value in (fields or {}).items():
+        first = value[0] if isinstance(value, list) and value else value
+        body[str(name)] = first if isinstance(first, str | _Js) else str(first or "")
+    for sent in request.files:
+        if sent.field not in body:
+            name = _text(sent.name, read)
+            kind = literal(sent.type or "application/octet-stream")
+            body[sent.field] = _Js(f"http.file(PLACEHOLDER_FILE, {name}, {kind})")
+    return expression(body, read)
+
+
 def _body(request: Request, fields: Any, read: set[str]) -> tuple[str, dict[str, str]]:
     """The body argument and the content type it needs."""
+    if request.body == "multipart":
+        return _multipart(request, fields, read), {}
     if fields is None or request.body not in ("form", "json"):
         return "null", {}
     if request.body == "form":

@@ -24,6 +24,9 @@ const HOST_MAP_SPEC = __ENV.CXE_SEEDED_HOST_MAP || '';
 """
 
 HELPERS = r"""
+// What a multipart post uploads in place of a recorded file: a recording never keeps a file's
+// content, only its name and type.
+const PLACEHOLDER_FILE = 'cxe-gate placeholder file\n';
 // Each journey gets its share of the virtual users (at least one).
 function scenario(exec, share) {
   if (ITERATIONS > 0) {

@@ -1,13 +1,19 @@
 """The values a seeded test cannot write down as recorded: secrets read from environment variables
-(`env`), values captured earlier in the run (`ref`, filled by a `capture` spec) and paths built from
-them (`url`). Generated tests hold these as plain data; `resolve` turns them into values."""
+(`env`), values captured earlier in the run (`ref`, filled by a `capture` spec), paths built from
+them (`url`) and files uploaded in place of the recorded ones (`upload`). Generated tests hold
+these as plain data; `resolve` turns them into values."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
+
+from .placeholder_files import placeholder_content
+
+if TYPE_CHECKING:
+    from playwright.sync_api import FilePayload
 
 
 class MissingValue(Exception):
@@ -44,6 +50,20 @@ class Capture:
     key: tuple[str | int, ...] = ()
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A file a multipart form sent: a placeholder of the recorded name and type stands in for it
+    (a recording never keeps a file's content)."""
+
+    name: Any  # a string, or a marker when the file name was scrubbed
+    mime_type: str = "application/octet-stream"
+
+    def payload(self) -> FilePayload:
+        """What Playwright's set_input_files and multipart= take (a FilePayload)."""
+        content = placeholder_content(self.mime_type)
+        return {"name": str(self.name), "mimeType": self.mime_type, "buffer": content}
+
+
 def env(name: str, what: str = "") -> Env:
     """A scrubbed value, read from the environment variable `name` when the test runs."""
     return Env(name, what)
@@ -62,6 +82,11 @@ def url(*parts: Any) -> Url:
 def text(*parts: Any) -> Text:
     """A string joined from literal parts and variables (a secret inside a longer value)."""
     return Text(parts)
+
+
+def upload(name: Any, mime_type: str | None = None) -> Upload:
+    """A file to upload under the recorded `name` (a string or a marker) and content type."""
+    return Upload(name, mime_type or "application/octet-stream")
 
 
 def capture(source: str, *key: str | int) -> Capture:
@@ -90,6 +115,8 @@ def resolve(value: Any, captured: dict[str, str]) -> Any:
         )
     if isinstance(value, Text):
         return "".join(str(resolve(part, captured)) for part in value.parts)
+    if isinstance(value, Upload):
+        return Upload(resolve(value.name, captured), value.mime_type)
     if isinstance(value, dict):
         return {k: resolve(v, captured) for k, v in value.items()}
     if isinstance(value, list):

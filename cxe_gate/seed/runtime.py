@@ -13,7 +13,7 @@ from .api_driver import ApiDriver
 from .browser_driver import BrowserDriver
 from .hosts import base_urls
 from .journey import Call, JourneyFailed, SeededJourney, raise_failed
-from .markers import capture, env, ref, text, url
+from .markers import capture, env, ref, text, upload, url
 
 __all__ = [
     "Call",
@@ -25,6 +25,7 @@ __all__ = [
     "open_journey",
     "ref",
     "text",
+    "upload",
     "url",
 ]
 

@@ -79,14 +79,19 @@ def _in_request(request: Request) -> Iterable[tuple[str, str]]:
     for name, value in headers.items():
         if ("header", str(name)) not in linked:
             yield from ((v, f"header {name}") for v in _found(str(value)))
+    for sent in request.files:  # a scrubbed file name (multipart bodies)
+        yield from (
+            (v, f"file name in {request.body} field {sent.field}") for v in _found(sent.name)
+        )
     if request.fields is not None:
         fields = request.fields
         if request.body == "json" and list(fields) == [""]:  # a body that is not an object
             yield from ((v, f"JSON body{p}") for v, p in _in_value(fields[""], ""))
             return
         what = "JSON field" if request.body == "json" else f"{request.body} field"
+        target = "form" if request.body == "multipart" else request.body  # a link's target
         for key, value in fields.items():
-            if (request.body, str(key)) not in linked:
+            if (target, str(key)) not in linked:
                 yield from ((v, f"{what} {p}") for v, p in _in_value({key: value}, ""))
 
 

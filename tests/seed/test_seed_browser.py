@@ -132,7 +132,9 @@ BREAKAGES = {
 def test_each_breakage_fails_the_right_test_plainly(suites, breakage, mode, tmp_path):
     failing, said, also = BREAKAGES[breakage]
     if breakage == "checkout_form_broken":
-        also = "answered 422, recorded 303" if mode == "browser" else "the form has no field `email`"
+        also = (
+            "answered 422, recorded 303" if mode == "browser" else "the form has no field `email`"
+        )
     app = create_app(
         tmp_path / "logs", latency_scale=0.0, rng=random.Random(5), breakages=[breakage]
     )
