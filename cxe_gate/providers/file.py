@@ -265,6 +265,8 @@ class FileProvider(Provider):
         every row anyway, run now if it has not run yet; else by a pass of its own."""
         if not self._tables.knows_ends(table, windows):
             for other in self._scans.expected_over(windows):
+                if not isinstance(other.criterion, EngagementCriterion):
+                    continue  # the only metric whose query can carry it (MetricQuery.with_end)
                 try:
                     query = self._query(other, windows)
                 except DataError:

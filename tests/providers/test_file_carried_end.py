@@ -208,3 +208,21 @@ def test_one_criterion_at_a_time_does_not_wait_on_itself(tmp_path):
     assert [r.value for r in report.criteria] == [pytest.approx(1 / 2), pytest.approx(1 / 3)]
     for result in report.criteria:
         assert result.data_end == {"baseline": BASELINE_END, "release": RELEASE_END}
+
+
+def test_a_custom_query_expected_beside_a_funnel_changes_nothing(provider, statements):
+    # A custom criterion has no metric query of its own to carry the data end: the funnel reads
+    # it by its own pass, as before, and the custom query is measured as written.
+    custom = criterion(
+        name="purchases",
+        metric="custom",
+        query="SELECT count(*) AS value FROM events WHERE event = 'purchase' "
+        "AND ts >= $start AND ts < $end",
+    )
+    provider.expect([(request(c), WINDOWS) for c in (custom, FUNNEL)])
+    funnel = provider.measure(request(FUNNEL), WINDOWS)
+    measured = provider.measure(request(custom), WINDOWS)
+    assert funnel["release"].data_end == RELEASE_END
+    # Purchases: 10:03 in the baseline, 14:24 in the release.
+    assert (measured["baseline"].value, measured["release"].value) == (1, 1)
+    assert len([s for s in statements if s.startswith(NEWEST_PASS)]) == 1
