@@ -1,6 +1,7 @@
 """What a recorded form page tells of a form post: each sent field's label (`<label for>`, a wrapping
-`<label>`, `aria-label`, `aria-labelledby`) and the accessible name of the submit button pressed, so
-a seeded test can say and do what the customer did. Only the `<form>` the post went to is parsed."""
+`<label>`, `aria-label`, `aria-labelledby`; a radio or checkbox group's `<fieldset>` legend) and the
+accessible name of the submit button pressed, so a seeded test can say and do what the customer
+did. Only the `<form>` the post went to is parsed."""
 
 from __future__ import annotations
 
@@ -36,6 +37,14 @@ class _Control:
     attrs: dict[str, str]
     label: int | None  # the wrapping <label>'s index
     text: list[str] = field(default_factory=list)  # a <button>'s own text
+    fieldset: int | None = None  # the innermost <fieldset>'s index
+
+
+@dataclass
+class _Fieldset:
+    legend: list[str] = field(default_factory=list)  # its first <legend>'s text
+    names: set[str] = field(default_factory=set)  # the names of the controls right inside it
+    has_legend: bool = False
 
 
 @dataclass
@@ -52,8 +61,13 @@ class _FormReader(HTMLParser):
         self.controls: list[_Control] = []
         self.labels: list[_Label] = []
         self.texts: dict[str, list[str]] = {}  # element id → its text
+        self.fieldsets: list[_Fieldset] = []
         self._open: list[tuple[str, list[str] | None]] = []  # tag, the text it collects
+        self._fieldsets: list[int] = []  # the open fieldsets, innermost last
         self._muted = 0
+
+    def _fieldset(self) -> int | None:
+        return self._fieldsets[-1] if self._fieldsets else None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = {k.lower(): v or "" for k, v in attrs}
@@ -65,8 +79,18 @@ class _FormReader(HTMLParser):
             control = _Control(
                 tag, found.get("name", ""), kind, found.get("value", ""), found, label
             )
+            control.fieldset = self._fieldset()
+            if control.fieldset is not None and control.name:
+                self.fieldsets[control.fieldset].names.add(control.name)
             self.controls.append(control)
             sink = control.text if tag == "button" else None
+        elif tag == "fieldset":
+            self.fieldsets.append(_Fieldset())
+            self._fieldsets.append(len(self.fieldsets) - 1)
+        elif tag == "legend" and (at := self._fieldset()) is not None:
+            if not self.fieldsets[at].has_legend:  # only the first legend names the fieldset
+                self.fieldsets[at].has_legend = True
+                sink = self.fieldsets[at].legend
         elif tag == "label":
             self.labels.append(_Label(found.get("for", "")))
             sink = self.labels[-1].text
@@ -83,6 +107,8 @@ class _FormReader(HTMLParser):
                 for closed, _ in self._open[i:]:
                     if closed in _MUTED:
                         self._muted -= 1
+                    if closed == "fieldset" and self._fieldsets:
+                        self._fieldsets.pop()
                 del self._open[i:]
                 return
 
@@ -203,8 +229,9 @@ def form_labels(
     personal: Callable[[str], bool] = lambda text: False,
 ) -> dict[str, str]:
     """Sent field name → its label on the recorded page, and `BUTTON` → the pressed submit
-    button's name; a label that is empty, too long or `personal` is left out. Radio and checkbox
-    groups have one label per option, none for the field: they are left out too."""
+    button's name; a label that is empty, too long or `personal` is left out. A radio or checkbox
+    group has a label per option, none for the field: it takes its `<fieldset>`'s legend when the
+    fieldset holds that group alone, else it is left out too."""
     names = list(dict.fromkeys(name for name, _ in sent))[:MAX_FIELDS]
     markup = _form_markup(html, page_url, post_url, names)
     if markup is None:
@@ -227,6 +254,8 @@ def form_labels(
                 found[name] = found[BUTTON] = accessible.button(pressed)
         elif len(group) == 1 and group[0].kind not in ("hidden", "radio"):
             found[name] = accessible.label(group[0])
+        elif (legend := _legend(reader, group)) is not None:
+            found[name] = legend
     if BUTTON not in found:
         # No named button was sent: the form's only unnamed submit button was the one pressed.
         unnamed = [c for c in reader.controls if c.kind in SUBMITS and not c.name]
@@ -237,3 +266,14 @@ def form_labels(
         for name, text in found.items()
         if text and len(text) <= MAX_LABEL and not personal(text)
     }
+
+
+def _legend(reader: _FormReader, group: Sequence[_Control]) -> str | None:
+    """The legend of the fieldset that holds a radio or checkbox group and nothing else named."""
+    if not group or any(c.kind not in ("radio", "checkbox") for c in group):
+        return None
+    places = {c.fieldset for c in group}
+    if len(places) != 1 or (at := places.pop()) is None:
+        return None
+    fieldset = reader.fieldsets[at]
+    return _plain(fieldset.legend) if len(fieldset.names) == 1 else None

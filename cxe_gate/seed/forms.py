@@ -38,6 +38,14 @@ _CONTROLS = """form => {
     if (plain(e.getAttribute("aria-label"))) return plain(e.getAttribute("aria-label"));
     return e.labels && e.labels.length ? words(e.labels[0]) : "";
   };
+  // A radio or checkbox group's name: its fieldset's legend, when the fieldset holds it alone.
+  const legend = (e) => {
+    const set = e.closest("fieldset");
+    if (!set || !["radio", "checkbox"].includes(e.type)) return "";
+    const names = new Set(Array.from(set.elements).map((c) => c.name).filter(Boolean));
+    const first = set.querySelector(":scope > legend");
+    return names.size === 1 && first ? words(first) : "";
+  };
   return Array.from(form.elements).map((e, index) => ({
     index,
     name: e.name || "",
@@ -47,6 +55,7 @@ _CONTROLS = """form => {
     disabled: !!e.disabled,
     label: labelled(e),
     text: plain(e.tagName === "BUTTON" ? e.textContent : (e.type === "submit" ? e.value : "")),
+    group: legend(e),
   }));
 }"""
 _IS_CONTROL = "(e, index) => !!e.form && e.form.elements[index] === e"
@@ -68,6 +77,7 @@ class Control:
     disabled: bool
     label: str = ""  # its label's text (or aria-label), whitespace collapsed
     text: str = ""  # a submit button's own text: its accessible name
+    group: str = ""  # a radio or checkbox group's fieldset legend
 
 
 @dataclass
@@ -228,7 +238,8 @@ class _Form:
 
 def _group(controls: list[Control], name: str, label: str | None) -> list[Control]:
     """The live controls of a recorded field: the one control its recorded label (or button
-    text) names, else those of its name; so a renamed field with the same label is found."""
+    text, or a group's legend) names, else those of its name; so a renamed field with the same
+    label is found."""
     live = [c for c in controls if not c.disabled]
     wanted = " ".join((label or "").split())
     if wanted:
@@ -236,6 +247,11 @@ def _group(controls: list[Control], name: str, label: str | None) -> list[Contro
         named = [c for c in by_label if c.name == name]
         if named or len(by_label) == 1:
             return [c for c in live if c.name == (named or by_label)[0].name]
+        # A radio or checkbox group is named by its fieldset's legend: one name under it.
+        grouped = {c.name for c in live if c.group == wanted}
+        if name in grouped or len(grouped) == 1:
+            found = name if name in grouped else next(iter(grouped))
+            return [c for c in live if c.name == found]
     return [c for c in live if c.name == name]
 
 

@@ -62,6 +62,39 @@ def test_each_way_html_labels_a_control():
     }
 
 
+# Radio and checkbox groups in fieldsets, each case worked out by hand below.
+GROUPS = """<form method="post" action="/order">
+  <fieldset><legend>Delivery <i>speed</i></legend>
+    <label><input type="radio" name="speed" value="slow"> Slow</label>
+    <label><input type="radio" name="speed" value="fast"> Fast</label>
+  </fieldset>
+  <fieldset><legend>Extras</legend><legend>not this one</legend>
+    <label><input type="checkbox" name="extras" value="gift"> Gift wrap</label>
+    <label><input type="checkbox" name="extras" value="insured"> Insurance</label>
+  </fieldset>
+  <fieldset><legend>Address</legend>
+    <input name="street" aria-label="Street">
+    <label><input type="radio" name="floor" value="0"> Ground</label>
+    <label><input type="radio" name="floor" value="1"> Upstairs</label>
+  </fieldset>
+  <label><input type="radio" name="pay" value="card"> Card</label>
+  <label><input type="radio" name="pay" value="cash"> Cash</label>
+</form>"""
+
+
+def test_a_group_in_a_fieldset_of_its_own_takes_its_legend():
+    sent = [("speed", "fast"), ("extras", "gift"), ("extras", "insured"), ("street", "Main St"),
+            ("floor", "1"), ("pay", "card")]  # fmt: skip
+    labels = form_labels(GROUPS, "https://shop.test/order", "https://shop.test/order", sent)
+    assert labels == {
+        "speed": "Delivery speed",  # the legend's words, its inner tags' text joined
+        "extras": "Extras",  # the first legend names the fieldset
+        "street": "Street",
+        # floor shares its fieldset with street: "Address" names the fieldset, not the group;
+        # pay is in no fieldset. Neither has a label.
+    }
+
+
 def test_the_only_unnamed_submit_button_is_the_one_pressed():
     login = """<form method="post"><label for="u">Username:</label><input id="u" name="user">
     <input type="submit" value="Log in"></form>"""
