@@ -1,8 +1,9 @@
 """Forms replayed in the browser the way a reader would describe them: a field by its label
 (`get_by_label`), the recorded submit button by its role and name (`get_by_role`), and by its
-`name` attribute only where the page gives no label. Checked on a loopback app serving the recorded
-form and two new versions of it (names changed, labels kept; labels changed, names kept); and the
-seeded test says, a comment line per field, what the customer filled in, never a value."""
+`name` attribute only where the page gives no label; a radio or checkbox group alone in a fieldset
+by its legend. Checked on a loopback app serving the recorded form and two new versions of it
+(names changed, labels kept; labels changed, names kept); and the seeded test says, a comment line
+per field, what the customer filled in, never a value."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from playwright.sync_api import Playwright, sync_playwright
 from seed_maps import journey, journey_map
 
 from cxe_gate.browser import chromium_launch_args
+from cxe_gate.har.form_labels import BUTTON, form_labels
 from cxe_gate.har.journey_map import Link, Step
 from cxe_gate.seed.browser_driver import BrowserDriver
 from cxe_gate.seed.codegen import SeedOptions, generate
@@ -40,11 +42,31 @@ def _form(email: str, full_name: str, button: str, names: tuple[str, str, str]) 
 </form>"""
 
 
+def _groups(delivery: str, extras: str, names: tuple[str, str]) -> str:
+    """A radio group and a checkbox group, each alone in a fieldset named by its legend."""
+    speed, addons = names
+    return f"""<!doctype html><title>Order</title>
+<form method="post" action="/order">
+  <fieldset><legend>{delivery}</legend>
+    <label><input type="radio" name="{speed}" value="slow" checked> Slow</label>
+    <label><input type="radio" name="{speed}" value="fast"> Fast</label>
+  </fieldset>
+  <fieldset><legend>{extras}</legend>
+    <label><input type="checkbox" name="{addons}" value="gift"> Gift wrap</label>
+    <label><input type="checkbox" name="{addons}" value="insured"> Insurance</label>
+  </fieldset>
+  <button>Order</button>
+</form>"""
+
+
 PAGES = {
     "recorded": _form("Email", "Full name", "Place order", ("email", "fullname", "action")),
     "renamed": _form("Email", "Full name", "Place order", ("contact", "name", "do")),
     "relabelled": _form("E-mail address", "Your name", "Buy now", ("email", "fullname", "action")),
     "both": _form("E-mail address", "Your name", "Buy now", ("contact", "name", "do")),
+    "groups": _groups("Delivery", "Extras", ("speed", "extras")),
+    "groups-renamed": _groups("Delivery", "Extras", ("shipping", "addons")),
+    "groups-relegended": _groups("Shipping", "Add-ons", ("speed", "extras")),
 }
 # What the recorded customer sent, and the labels (button text) its fields had then.
 RECORDED = {
@@ -54,6 +76,8 @@ RECORDED = {
     "action": "order",
 }
 LABELS = {"email": "Email", "fullname": "Full name", "action": "Place order"}
+GROUPS_SENT = {"speed": "fast", "extras": ["gift", "insured"]}
+GROUP_LABELS = {"speed": "Delivery", "extras": "Extras"}
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +115,18 @@ def playwright_started() -> Iterator[Playwright]:
         yield started
 
 
-def _order(chromium: Any, base: str, version: str) -> None:
+def _order(
+    chromium: Any,
+    base: str,
+    version: str,
+    form: dict[str, Any] = RECORDED,
+    labels: dict[str, str] = LABELS,
+) -> None:
     page = chromium.new_page()
     try:
         replay = SeededJourney(BrowserDriver(page, base))
         replay.page("GET", f"/form/{version}", route="/form/{version}", status=200)
-        replay.page("POST", "/order", route="/order", status=303, form=RECORDED, labels=LABELS)
+        replay.page("POST", "/order", route="/order", status=303, form=form, labels=labels)
         replay.page("GET", "/done", route="/done", status=200, via="redirect")
     finally:
         page.close()
@@ -156,6 +186,32 @@ def test_a_field_that_lost_both_name_and_label_fails_the_step(chromium, app):
         _order(chromium, base, "both")
     assert "POST /order: the form has no field `email`" in str(failed.value)
     assert "form" not in seen  # nothing was submitted
+
+
+def test_the_recorded_page_gives_each_group_its_legend():
+    sent = [("speed", "fast"), ("extras", "gift"), ("extras", "insured")]
+    url = "http://shop.test/order"
+    assert form_labels(PAGES["groups"], url, url, sent) == {
+        "speed": "Delivery",
+        "extras": "Extras",
+        BUTTON: "Order",  # the form's only submit button, unnamed, was the one pressed
+    }
+
+
+@pytest.mark.parametrize(
+    ("version", "received"),
+    [
+        # Every name changed, the legends kept: the groups are found by their legends.
+        ("groups-renamed", {"shipping": ["fast"], "addons": ["gift", "insured"]}),
+        # The legends changed, the names kept: found by name, as before.
+        ("groups-relegended", {"speed": ["fast"], "extras": ["gift", "insured"]}),
+    ],
+)
+def test_a_group_is_found_by_its_legend_else_by_its_name(chromium, app, version, received):
+    base, seen = app
+    seen.clear()
+    _order(chromium, base, version, GROUPS_SENT, GROUP_LABELS)
+    assert seen["form"] == received
 
 
 def test_the_seeded_test_says_what_the_customer_filled_in_never_a_value():
