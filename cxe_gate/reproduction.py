@@ -3,6 +3,8 @@ journeys touch its routes, and the pytest command that runs just them (cxe_gate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -25,9 +27,17 @@ class Reproduction(BaseModel):
         None, description="why no test is named, or what could not be looked for; null when none"
     )
 
-    def hint(self) -> str:
-        """One line for a report: the command, or why there is none."""
+    def hint(
+        self,
+        *,
+        code: Callable[[str], str] = str,
+        text: Callable[[str], str] = str,
+        unsaid: str = "none touches its routes",
+    ) -> str:
+        """One line for a report: the command, or why there is none. `code` and `text` render
+        the command and the note in the report's own markup (escaped, quoted as code); `unsaid`
+        stands for a note that is missing."""
         if self.command is not None:
-            more = f" ({self.note})" if self.note else ""
-            return f"reproduce with: {self.command}{more}"
-        return f"no seeded test to reproduce it: {self.note or 'none touches its routes'}"
+            more = f" ({text(self.note)})" if self.note else ""
+            return f"reproduce with: {code(self.command)}{more}"
+        return f"no seeded test to reproduce it: {text(self.note or unsaid)}"

@@ -402,13 +402,11 @@ def _statistics(c: CriterionResult) -> str:
 
 
 def _reproduce(c: CriterionResult) -> str:
-    found = c.reproduce
-    if found is None:
+    if c.reproduce is None:
         return ""
-    if found.command is None:
-        return f'<p class="reproduce">No seeded test to reproduce it: {_e(found.note or "")}.</p>'
-    more = f" ({_e(found.note)})" if found.note else ""
-    return f'<p class="reproduce">Reproduce with: <code>{_e(found.command)}</code>{more}</p>'
+    said = c.reproduce.hint(code=lambda command: f"<code>{_e(command)}</code>", text=_e, unsaid="")
+    end = "." if c.reproduce.command is None else ""
+    return f'<p class="reproduce">{said[0].upper()}{said[1:]}{end}</p>'
 
 
 def _card(c: CriterionResult, report: GateReport) -> str:

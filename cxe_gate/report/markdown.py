@@ -147,13 +147,9 @@ def _code(text: str) -> str:
 
 def _reproduce(c: CriterionResult) -> str:
     # Said once, with the reason: in the criterion's "Why" item, never again in its details.
-    found = c.reproduce
-    if found is None:
+    if c.reproduce is None:
         return ""
-    if found.command is None:
-        return f" · no seeded test to reproduce it: {inline(found.note or '')}"
-    more = f" ({inline(found.note)})" if found.note else ""
-    return f" · reproduce with: {_code(found.command)}{more}"
+    return f" · {c.reproduce.hint(code=_code, text=inline, unsaid='')}"
 
 
 def _fence(code: str) -> str:
